@@ -1,0 +1,79 @@
+package alertgate
+
+import "time"
+
+// Sink names where a notification goes.
+type Sink string
+
+// Sinks.
+const (
+	SinkPagerDuty Sink = "pagerduty"
+	SinkSlack     Sink = "slack"
+)
+
+// NotificationType says what a notification is about.
+type NotificationType string
+
+// Notification types, as listed at GET /v1/notifications.
+const (
+	TypePage          NotificationType = "page"
+	TypeResolve       NotificationType = "resolve"
+	TypeBugNew        NotificationType = "bug_new"
+	TypeBugRegression NotificationType = "bug_regression"
+	TypeBugSpike      NotificationType = "bug_spike"
+	TypeIncident      NotificationType = "incident" // an incident opened or resolved, as a digest item
+	TypeDigest        NotificationType = "digest"
+)
+
+// DeliveryState is where a notification stands.
+type DeliveryState string
+
+// Delivery states.
+const (
+	StatePending  DeliveryState = "pending"
+	StateSent     DeliveryState = "sent"
+	StateDryRun   DeliveryState = "dry_run"
+	StateRetrying DeliveryState = "retrying"
+	StateDead     DeliveryState = "dead"
+)
+
+// Runbook is the playbook attached to a page.
+type Runbook struct {
+	ID    string `json:"id"`
+	Title string `json:"title,omitempty"`
+	URL   string `json:"url"`
+	// Steps is the runbook body (Markdown), attached to PagerDuty's custom_details.
+	Steps string `json:"steps,omitempty"`
+	// Why says how it was chosen: "route", "match" or "source".
+	Why string `json:"why,omitempty"`
+}
+
+// Notification is what the router decided to send. It is published to the
+// NOTIFY stream with ID as the Nats-Msg-Id, so a decision taken twice (a
+// redelivered event, two routers racing) is stored once.
+type Notification struct {
+	ID   string           `json:"id"`
+	Sink Sink             `json:"sink"`
+	Team string           `json:"team"`
+	Type NotificationType `json:"type"`
+	Key  string           `json:"key"`
+	// Episode of the incident, for pages and resolves.
+	Episode string `json:"episode,omitempty"`
+	// DedupKey is PagerDuty's dedup_key: one per incident episode.
+	DedupKey string   `json:"dedup_key,omitempty"`
+	Runbook  *Runbook `json:"runbook,omitempty"`
+	Event    Event    `json:"event"`
+	// Reason is the policy's words for the decision ("first occurrence").
+	Reason    string    `json:"reason,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Record is a notification with where its delivery stands, as listed at
+// GET /v1/notifications.
+type Record struct {
+	Notification
+	State     DeliveryState `json:"state"`
+	Attempts  int           `json:"attempts"`
+	LastError string        `json:"last_error,omitempty"`
+	UpdatedAt time.Time     `json:"updated_at"`
+}
