@@ -187,3 +187,9 @@ func Hash(parts ...string) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
+
+// PublishResult counts what JetStream stored of a batch.
+type PublishResult struct {
+	Accepted   int `json:"accepted"`   // stored now
+	Duplicates int `json:"duplicates"` // already stored within the duplicate window
+}

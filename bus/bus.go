@@ -1,0 +1,245 @@
+// Package bus owns alertgate's JetStream plumbing: the embedded NATS server
+// (or the connection to an external cluster), the streams ALERTS, NOTIFY and
+// DEADLETTER, the KV buckets that hold policy state, and durable publishing.
+// Every other package talks to JetStream through what this package sets up.
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream and bucket names. They are part of the on-disk contract: renaming
+// one orphans the data of every running deployment.
+const (
+	StreamAlerts     = "ALERTS"
+	StreamNotify     = "NOTIFY"
+	StreamDeadLetter = "DEADLETTER"
+
+	BucketIncidents     = "incidents"
+	BucketBugs          = "bugs"
+	BucketNotifications = "notifications"
+)
+
+// Subjects.
+const (
+	SubjectAlerts     = "alerts"     // alerts.<source>
+	SubjectNotify     = "notify"     // notify.<sink>.<team>
+	SubjectDeadLetter = "deadletter" // deadletter.<sink>.<team>
+)
+
+// Options says how to reach JetStream and how to size what alertgate creates.
+type Options struct {
+	// URL of an external NATS cluster; empty starts an embedded server.
+	URL string
+	// DataDir holds the embedded server's JetStream store (DataDir/jetstream).
+	DataDir string
+	// Listen makes the embedded server accept TCP clients ("127.0.0.1:4222").
+	// Empty listens on no port.
+	Listen string
+	// SyncInterval of the embedded file store: "", "always" or a duration.
+	SyncInterval string
+	// Replicas for streams and buckets.
+	Replicas int
+	// Retention (MaxAge) of ALERTS, NOTIFY and DEADLETTER: they are the audit log.
+	Retention time.Duration
+	// DuplicateWindow is how long a Nats-Msg-Id is remembered.
+	DuplicateWindow time.Duration
+	// Name identifies this client in the server's connection list.
+	Name string
+}
+
+// Bus is a connection to JetStream with alertgate's streams and buckets in place.
+type Bus struct {
+	NC *nats.Conn
+	JS jetstream.JetStream
+
+	Alerts, Notify, DeadLetter     jetstream.Stream
+	Incidents, Bugs, Notifications jetstream.KeyValue
+
+	server *server.Server
+	log    *slog.Logger
+}
+
+// Open starts or connects to NATS and creates (or updates) the streams and
+// buckets. It returns once JetStream answers.
+func Open(ctx context.Context, o Options, log *slog.Logger) (*Bus, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if o.Replicas < 1 {
+		o.Replicas = 1
+	}
+	if o.Retention == 0 {
+		o.Retention = 14 * 24 * time.Hour
+	}
+	if o.DuplicateWindow == 0 {
+		o.DuplicateWindow = 20 * time.Minute
+	}
+	b := &Bus{log: log}
+	opts := []nats.Option{
+		nats.Name(o.Name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted()) }),
+	}
+	var err error
+	if o.URL == "" {
+		b.server, err = startEmbedded(o)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, nats.InProcessServer(b.server))
+		b.NC, err = nats.Connect("", opts...)
+	} else {
+		b.NC, err = nats.Connect(o.URL, opts...)
+	}
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("connect to nats: %w", err)
+	}
+	b.JS, err = jetstream.New(b.NC)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	if err := b.setup(ctx, o); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func startEmbedded(o Options) (*server.Server, error) {
+	so := &server.Options{
+		ServerName: "alertgate",
+		JetStream:  true,
+		StoreDir:   filepath.Join(o.DataDir, "jetstream"),
+		DontListen: o.Listen == "",
+		NoSigs:     true,
+		NoLog:      true,
+	}
+	if o.Listen != "" {
+		host, port, err := net.SplitHostPort(o.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("nats.listen: %w", err)
+		}
+		so.Host = host
+		if so.Port, err = strconv.Atoi(port); err != nil {
+			return nil, fmt.Errorf("nats.listen: bad port %q", port)
+		}
+	}
+	switch o.SyncInterval {
+	case "":
+	case "always":
+		so.SyncAlways = true
+	default:
+		d, err := time.ParseDuration(o.SyncInterval)
+		if err != nil {
+			return nil, fmt.Errorf("nats.sync_interval: %w", err)
+		}
+		so.SyncInterval = d
+	}
+	ns, err := server.NewServer(so)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("embedded nats: not ready after 10s")
+	}
+	return ns, nil
+}
+
+func (b *Bus) setup(ctx context.Context, o Options) error {
+	var err error
+	stream := func(name, subject string) (jetstream.Stream, error) {
+		s, err := b.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:     name,
+			Subjects: []string{subject + ".>"},
+			// Limits retention: the streams are the audit log, and a
+			// work-queue stream would forget its Msg-Id dedup set on restart.
+			Retention:  jetstream.LimitsPolicy,
+			Storage:    jetstream.FileStorage,
+			MaxAge:     o.Retention,
+			Duplicates: o.DuplicateWindow,
+			Replicas:   o.Replicas,
+			Discard:    jetstream.DiscardOld,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", name, err)
+		}
+		return s, nil
+	}
+	if b.Alerts, err = stream(StreamAlerts, SubjectAlerts); err != nil {
+		return err
+	}
+	if b.Notify, err = stream(StreamNotify, SubjectNotify); err != nil {
+		return err
+	}
+	if b.DeadLetter, err = stream(StreamDeadLetter, SubjectDeadLetter); err != nil {
+		return err
+	}
+	bucket := func(name, desc string, ttl time.Duration) (jetstream.KeyValue, error) {
+		kv, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      name,
+			Description: desc,
+			History:     1,
+			TTL:         ttl,
+			Storage:     jetstream.FileStorage,
+			Replicas:    o.Replicas,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("kv %s: %w", name, err)
+		}
+		return kv, nil
+	}
+	if b.Incidents, err = bucket(BucketIncidents, "incident episodes by key", 0); err != nil {
+		return err
+	}
+	if b.Bugs, err = bucket(BucketBugs, "bug classes by key", 0); err != nil {
+		return err
+	}
+	b.Notifications, err = bucket(BucketNotifications, "delivery state of each notification", o.Retention)
+	return err
+}
+
+// Ready reports whether JetStream answers.
+func (b *Bus) Ready(ctx context.Context) error {
+	if b.NC == nil || !b.NC.IsConnected() {
+		return errors.New("nats not connected")
+	}
+	_, err := b.JS.AccountInfo(ctx)
+	return err
+}
+
+// Close drains the connection and stops the embedded server.
+func (b *Bus) Close() {
+	if b.NC != nil {
+		_ = b.NC.Drain()
+		for i := 0; i < 100 && !b.NC.IsClosed(); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		b.NC.Close()
+	}
+	if b.server != nil {
+		b.server.Shutdown()
+		b.server.WaitForShutdown()
+	}
+}

@@ -1,0 +1,113 @@
+// Package metrics defines every Prometheus metric alertgate exports, in one
+// place, so names follow one convention and an operator can read the full
+// list here. Metrics live on a Registry given by the caller: tests get their
+// own and never share global state.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are alertgate's collectors.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	IngestRequests  *prometheus.CounterVec   // source, code
+	IngestAuthFails *prometheus.CounterVec   // source
+	IngestEvents    *prometheus.CounterVec   // source, result (accepted|duplicate|ignored)
+	PublishSeconds  *prometheus.HistogramVec // stream
+	Decisions       *prometheus.CounterVec   // kind, outcome
+	KVConflicts     *prometheus.CounterVec   // bucket
+	RouterErrors    *prometheus.CounterVec   // reason
+	Notifications   *prometheus.CounterVec   // sink, type, state (sent|dry_run|failed|retrying|dead)
+	DeliveryAttempt *prometheus.CounterVec   // sink, result (ok|retry|permanent)
+	DeliverySeconds *prometheus.HistogramVec // sink
+	PageLatency     prometheus.Histogram     // webhook received -> PagerDuty accepted
+	DeadLetters     *prometheus.CounterVec   // sink, reason
+	NoRunbook       *prometheus.CounterVec   // team
+	ConsumerPending *prometheus.GaugeVec     // stream, consumer
+	Ready           prometheus.Gauge
+}
+
+// New registers every collector (and the Go and process collectors) on a
+// new registry.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	f := func(c prometheus.Collector) { r.MustRegister(c) }
+	m := &Metrics{Registry: r}
+	m.IngestRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "alertgate_ingest_requests_total",
+		Help: "Webhook requests by source and HTTP status code.",
+	}, []string{"source", "code"})
+	m.IngestAuthFails = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "alertgate_ingest_auth_failures_total",
+		Help: "Webhook requests rejected for bad or missing credentials.",
+	}, []string{"source"})
+	m.IngestEvents = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "alertgate_ingest_events_total",
+		Help: "Normalized events by source and result: accepted (stored), duplicate (already stored), ignored (nothing to route).",
+	}, []string{"source", "result"})
+	m.PublishSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "alertgate_publish_duration_seconds",
+		Help:    "Time to get JetStream acknowledgements for one batch.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5},
+	}, []string{"stream"})
+	m.Decisions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "alertgate_router_decisions_total",
+		Help: "Policy decisions by kind and outcome (paged, resolved, duplicate, stale, new, regression, spike, counted, muted, …).",
+	}, []string{"kind", "outcome"})
+	m.KVConflicts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "alertgate_kv_conflicts_total",
+		Help: "State updates that lost a compare-and-set race and were retried.",
+	}, []string{"bucket"})
+	m.RouterErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "alertgate_router_errors_total",
+		Help: "Events the router could not process (undecodable: terminated; transient: redelivered).",
+	}, []string{"reason"})
+	m.Notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "alertgate_notifications_total",
+		Help: "Notifications by sink, type and final or transient state.",
+	}, []string{"sink", "type", "state"})
+	m.DeliveryAttempt = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "alertgate_delivery_attempts_total",
+		Help: "Delivery attempts to a sink by result: ok, retry (transient failure), permanent (rejected).",
+	}, []string{"sink", "result"})
+	m.DeliverySeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "alertgate_delivery_duration_seconds",
+		Help:    "Duration of one delivery attempt to a sink.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"sink"})
+	m.PageLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "alertgate_page_latency_seconds",
+		Help:    "Time from the webhook being received to PagerDuty accepting the page.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+	})
+	m.DeadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "alertgate_dead_letters_total",
+		Help: "Notifications moved to DEADLETTER, by sink and reason (permanent|exhausted).",
+	}, []string{"sink", "reason"})
+	m.NoRunbook = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "alertgate_pages_without_runbook_total",
+		Help: "Pages sent with no runbook attached, by team.",
+	}, []string{"team"})
+	m.ConsumerPending = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "alertgate_consumer_pending_messages",
+		Help: "Messages not yet delivered to a durable consumer (its lag).",
+	}, []string{"stream", "consumer"})
+	m.Ready = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "alertgate_ready",
+		Help: "1 when JetStream is reachable and every consumer runs.",
+	})
+	for _, c := range []prometheus.Collector{
+		m.IngestRequests, m.IngestAuthFails, m.IngestEvents, m.PublishSeconds,
+		m.Decisions, m.KVConflicts, m.RouterErrors, m.Notifications,
+		m.DeliveryAttempt, m.DeliverySeconds, m.PageLatency, m.DeadLetters,
+		m.NoRunbook, m.ConsumerPending, m.Ready,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	} {
+		f(c)
+	}
+	return m
+}
