@@ -1,0 +1,238 @@
+// Package app assembles one alertgate process from a config: JetStream
+// (embedded or external), the router, the sink workers and the HTTP server.
+// cmd/alertgate runs it; end-to-end tests start it in-process on :0.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/getsentry/sentry-go"
+
+	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/bus"
+	"github.com/alertgate/alertgate/config"
+	"github.com/alertgate/alertgate/dedup"
+	"github.com/alertgate/alertgate/ingest"
+	"github.com/alertgate/alertgate/metrics"
+	"github.com/alertgate/alertgate/router"
+	"github.com/alertgate/alertgate/routes"
+	"github.com/alertgate/alertgate/runbooks"
+	"github.com/alertgate/alertgate/server"
+	"github.com/alertgate/alertgate/sinks"
+	"github.com/alertgate/alertgate/sinks/pagerduty"
+)
+
+// Gateway is a running alertgate.
+type Gateway struct {
+	Config   *config.Config
+	Logger   *slog.Logger
+	Metrics  *metrics.Metrics
+	Bus      *bus.Bus
+	Runbooks *runbooks.Set
+	Routes   *routes.Router
+	Policy   *dedup.Policy
+	Router   *router.Router
+	Workers  []*sinks.Worker
+	// Now is the clock of every stage; tests may set it before Start.
+	Now func() time.Time
+	// HTTPClient is used by the sinks (tests point it at loopback servers).
+	HTTPClient *http.Client
+
+	listener net.Listener
+	http     *http.Server
+	served   chan error
+	cancel   context.CancelFunc
+	once     sync.Once
+}
+
+// New returns a Gateway for cfg; nothing runs until Start.
+func New(cfg *config.Config, logger *slog.Logger) *Gateway {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Gateway{Config: cfg, Logger: logger, Metrics: metrics.New(), Now: time.Now}
+}
+
+// LoadRunbooks loads cfg.RunbookDir. A missing directory is an empty set
+// (with a warning): a gateway without runbooks still pages.
+func LoadRunbooks(dir string, log *slog.Logger) (*runbooks.Set, error) {
+	set, err := runbooks.LoadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		log.Warn("runbooks_dir does not exist: pages carry only their source's runbook link", "runbooks_dir", dir)
+		return nil, nil
+	}
+	return set, err
+}
+
+// Start opens JetStream, starts the router, the sinks and the HTTP server.
+// It returns once the gateway accepts requests.
+func (g *Gateway) Start(ctx context.Context) error {
+	cfg := g.Config
+	rb, err := LoadRunbooks(cfg.RunbookDir, g.Logger)
+	if err != nil {
+		return err
+	}
+	g.Runbooks = rb
+	g.Routes = routes.New(cfg, rb)
+	g.warnUnauthenticated()
+
+	g.Bus, err = bus.Open(ctx, bus.Options{
+		URL: cfg.NATS.URL, DataDir: cfg.DataDir, Listen: cfg.NATS.Listen, SyncInterval: cfg.NATS.SyncInterval,
+		Replicas: cfg.NATS.Replicas, Retention: cfg.Retention.D(), DuplicateWindow: cfg.Dedup.DuplicateWindow.D(),
+		Name: "alertgate",
+	}, g.Logger)
+	if err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	g.cancel = cancel
+
+	nlog := &sinks.Log{KV: g.Bus.Notifications, Logger: g.Logger}
+	g.Policy = &dedup.Policy{
+		Incidents: g.Bus.Incidents, Bugs: g.Bus.Bugs,
+		Settings: dedup.Settings{
+			SpikeCount: int64(cfg.Dedup.BugSpike.Count), SpikeWithin: cfg.Dedup.BugSpike.Within.D(),
+			ReopenAfter: cfg.Dedup.DuplicateWindow.D(),
+		},
+		OnConflict: func(b string) { g.Metrics.KVConflicts.WithLabelValues(b).Inc() },
+	}
+	g.Router = &router.Router{Bus: g.Bus, Routes: g.Routes, Policy: g.Policy, Log: nlog, Logger: g.Logger, Metrics: g.Metrics, Now: g.Now}
+	if err := g.Router.Start(runCtx); err != nil {
+		return err
+	}
+
+	keys := map[string]string{}
+	for _, t := range cfg.Teams {
+		keys[t.Name] = t.PagerDutyRoutingKey.Value()
+	}
+	pd := pagerduty.New(cfg.PagerDuty.EventsURL, keys, cfg.PagerDuty.RateLimit, cfg.PublicURL, g.HTTPClient)
+	if teams := pd.Teams(); len(teams) < len(cfg.Teams) {
+		g.Logger.Warn("some teams have no pagerduty_routing_key: their pages are dry-run (logged and listed at /v1/notifications)", "paging_teams", teams)
+	}
+	g.Workers = []*sinks.Worker{{
+		Sink: alertgate.SinkPagerDuty, Notifier: pd, Bus: g.Bus, Log: nlog, Logger: g.Logger, Metrics: g.Metrics,
+		Attempts: cfg.Delivery.Attempts, Timeout: cfg.Delivery.Timeout.D(), Now: g.Now,
+		Backoff: sinks.Backoff{Min: cfg.Delivery.MinBackoff.D(), Max: cfg.Delivery.MaxBackoff.D()},
+	}}
+	for _, w := range g.Workers {
+		if err := w.Start(runCtx); err != nil {
+			return err
+		}
+	}
+
+	ih := &ingest.Handler{Publisher: g.Bus, MaxBodyBytes: cfg.Ingest.MaxBodyBytes, Log: g.Logger, Metrics: g.Metrics, Now: g.Now}
+	srv := &server.Server{
+		Bus: g.Bus, Ingest: ih, Sources: ingest.Sources(cfg.Ingest, g.Now), Policy: g.Policy, Routes: g.Routes,
+		Runbooks: rb, Log: nlog, Logger: g.Logger, Metrics: g.Metrics,
+	}
+	var handler http.Handler = srv.Handler()
+	if sentry.CurrentHub().Client() != nil {
+		handler = sentryMiddleware(handler)
+	}
+	g.listener, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	g.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	g.served = make(chan error, 1)
+	go func() { g.served <- g.http.Serve(g.listener) }()
+	go g.watchLag(runCtx)
+	g.Logger.Info("alertgate started", "listen", g.listener.Addr().String(), "nats", natsMode(cfg), "data_dir", cfg.DataDir, "teams", len(cfg.Teams), "routes", len(cfg.Routes), "runbooks", rb.Len())
+	return nil
+}
+
+func natsMode(cfg *config.Config) string {
+	if cfg.NATS.URL == "" {
+		return "embedded"
+	}
+	return "external"
+}
+
+func (g *Gateway) warnUnauthenticated() {
+	in := g.Config.Ingest
+	for src, set := range map[string]bool{
+		"alertmanager": in.Alertmanager.Token != "",
+		"datadog":      in.Datadog.Token != "",
+		"events":       in.Events.Token != "",
+		"sentry":       in.Sentry.ClientSecret != "" || in.Sentry.LegacyToken != "",
+	} {
+		if !set {
+			g.Logger.Warn("ingest endpoint accepts unauthenticated requests: set its token in ingest."+src, "source", src)
+		}
+	}
+}
+
+// watchLag exports each durable consumer's backlog every few seconds.
+func (g *Gateway) watchLag(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		g.updateLag(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (g *Gateway) updateLag(ctx context.Context) {
+	type c struct{ stream, consumer string }
+	list := []c{{bus.StreamAlerts, router.ConsumerName}}
+	for _, w := range g.Workers {
+		list = append(list, c{bus.StreamNotify, sinks.ConsumerName(w.Sink)})
+	}
+	for _, x := range list {
+		cons, err := g.Bus.JS.Consumer(ctx, x.stream, x.consumer)
+		if err != nil {
+			continue
+		}
+		info, err := cons.Info(ctx)
+		if err != nil {
+			continue
+		}
+		g.Metrics.ConsumerPending.WithLabelValues(x.stream, x.consumer).Set(float64(info.NumPending + uint64(info.NumAckPending)))
+	}
+}
+
+// Addr is the address the HTTP server listens on (useful with :0).
+func (g *Gateway) Addr() string { return g.listener.Addr().String() }
+
+// URL is the base URL of the HTTP server.
+func (g *Gateway) URL() string { return "http://" + g.Addr() }
+
+// Wait blocks until the HTTP server stops.
+func (g *Gateway) Wait() error { return <-g.served }
+
+// Close shuts down gracefully: stop accepting requests, let in-flight
+// webhooks finish, drain the consumers, close JetStream.
+func (g *Gateway) Close(ctx context.Context) error {
+	var err error
+	g.once.Do(func() {
+		if g.http != nil {
+			err = g.http.Shutdown(ctx)
+		}
+		if g.Router != nil {
+			g.Router.Stop()
+		}
+		for _, w := range g.Workers {
+			w.Stop()
+		}
+		if g.cancel != nil {
+			g.cancel()
+		}
+		if g.Bus != nil {
+			g.Bus.Close()
+		}
+		g.Logger.Info("alertgate stopped")
+	})
+	return err
+}

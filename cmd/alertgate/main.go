@@ -1,0 +1,134 @@
+// Command alertgate is the alert routing and dedup gateway.
+//
+//	alertgate serve [--config FILE]   run the gateway
+//	alertgate check [--config FILE]   validate config and runbooks
+//	alertgate version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alertgate/alertgate/app"
+	"github.com/alertgate/alertgate/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	os.Exit(Run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// Run runs one command and returns the exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(ctx, rest, stderr)
+	case "check":
+		err = check(rest, stdout)
+	case "version":
+		fmt.Fprintln(stdout, "alertgate", version)
+	case "help", "-h", "--help":
+		usage(stdout)
+	default:
+		fmt.Fprintf(stderr, "alertgate: unknown command %q\n", cmd)
+		usage(stderr)
+		return 2
+	}
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "alertgate:", err)
+		}
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: alertgate <command> [flags]
+
+commands:
+  serve    run the gateway (--config FILE; default ./alertgate.yaml, else built-in defaults)
+  check    validate the config and its runbooks; exit 1 on any problem
+  version  print the version
+`)
+}
+
+// loadConfig reads --config, else ./alertgate.yaml, else the built-in default.
+func loadConfig(path string) (*config.Config, string, error) {
+	if path == "" {
+		if _, err := os.Stat("alertgate.yaml"); err == nil {
+			path = "alertgate.yaml"
+		}
+	}
+	if path == "" {
+		return config.Default(), "built-in defaults", nil
+	}
+	c, err := config.LoadFile(path)
+	return c, path, err
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "config file")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: lv}))
+	slog.SetDefault(logger)
+
+	cfg, from, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	logger.Info("config loaded", "from", from)
+	flush, err := app.InitSentry(version)
+	if err != nil {
+		logger.Error("sentry init failed; continuing without it", "err", err)
+	}
+	defer flush()
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	g := app.New(cfg, logger)
+	if err := g.Start(ctx); err != nil {
+		_ = g.Close(context.Background())
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down: draining in-flight work")
+	case err := <-waitErr(g):
+		logger.Error("http server stopped", "err", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return g.Close(sctx)
+}
+
+func waitErr(g *app.Gateway) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- g.Wait() }()
+	return ch
+}

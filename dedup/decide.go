@@ -1,0 +1,255 @@
+package dedup
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/routes"
+)
+
+// Decision is what the policy decided for one event.
+type Decision struct {
+	Kind          alertgate.Kind           `json:"kind"`
+	Outcome       string                   `json:"outcome"`
+	Reason        string                   `json:"reason"`
+	Notifications []alertgate.Notification `json:"notifications,omitempty"`
+}
+
+// Settings are the policy's knobs (config dedup:).
+type Settings struct {
+	SpikeCount  int64
+	SpikeWithin time.Duration
+	// ReopenAfter: a firing for a resolved episode is a late re-send when it
+	// comes within this long after the resolve, and a new cycle of that
+	// episode after it (for sources that reuse episode ids).
+	ReopenAfter time.Duration
+}
+
+// DedupKey is PagerDuty's dedup_key for an episode: readable where it fits
+// (key/episode-hash), a hash where the key is long. Always ≤255 characters.
+func DedupKey(key, episode string) string {
+	h := alertgate.Hash(episode)[:16]
+	if len(key) > 200 {
+		return "alertgate:" + alertgate.Hash(key) + "/" + h
+	}
+	return key + "/" + h
+}
+
+func eventTime(ev alertgate.Event) time.Time {
+	if !ev.ReceivedAt.IsZero() {
+		return ev.ReceivedAt
+	}
+	return ev.OccurredAt
+}
+
+func notification(id string, sink alertgate.Sink, team string, typ alertgate.NotificationType, ev alertgate.Event, reason string) alertgate.Notification {
+	return alertgate.Notification{
+		ID: id, Sink: sink, Team: team, Type: typ, Key: ev.Key, Episode: ev.Episode,
+		Event: ev, Reason: reason, CreatedAt: eventTime(ev),
+	}
+}
+
+// DecideIncident applies the incident rule. st is nil for a key never seen.
+// It returns the next state and the decision; it never mutates st.
+func DecideIncident(st *Incident, ev alertgate.Event, m routes.Match, s Settings) (*Incident, Decision) {
+	next := &Incident{Key: ev.Key, Source: ev.Source}
+	if st != nil {
+		*next = *st
+		next.Episodes = append([]Episode(nil), st.Episodes...)
+	}
+	next.Title, next.Service, next.Severity = ev.Title, ev.Service, ev.Severity
+	if next.Team == "" || ev.Status == alertgate.StatusFiring {
+		next.Team = m.Team
+	}
+	d := Decision{Kind: alertgate.KindIncident}
+	at := eventTime(ev)
+	idx := -1
+	for i := range next.Episodes {
+		if next.Episodes[i].ID == ev.Episode {
+			idx = i
+		}
+	}
+	switch ev.Status {
+	case alertgate.StatusFiring:
+		switch {
+		case idx >= 0 && next.Episodes[idx].Status == EpisodeOpen:
+			d.Outcome, d.Reason = OutcomeDuplicate, "episode already open and paged: a re-send"
+		case idx >= 0 && at.Sub(next.Episodes[idx].ResolvedAt) < s.ReopenAfter:
+			d.Outcome, d.Reason = OutcomeStale, fmt.Sprintf("episode was resolved %s ago: a late re-send", at.Sub(next.Episodes[idx].ResolvedAt).Round(time.Second))
+		default:
+			ep := Episode{ID: ev.Episode, Status: EpisodeOpen, Cycle: 1, OpenedAt: at, DedupKey: DedupKey(ev.Key, ev.Episode), Paged: true}
+			d.Reason = "new firing episode"
+			if idx >= 0 {
+				ep.Cycle = next.Episodes[idx].Cycle + 1
+				d.Reason = fmt.Sprintf("episode reopened (cycle %d) after being resolved", ep.Cycle)
+				next.Episodes = append(next.Episodes[:idx], next.Episodes[idx+1:]...)
+			}
+			if m.Runbook != nil {
+				ep.Runbook = m.Runbook.URL
+			}
+			next.Episodes = appendEpisode(next.Episodes, ep)
+			d.Outcome = OutcomePaged
+			id := fmt.Sprintf("page:%s:%s:%d", ev.Key, ev.Episode, ep.Cycle)
+			page := notification(id, alertgate.SinkPagerDuty, m.Team, alertgate.TypePage, ev, d.Reason)
+			page.DedupKey, page.Runbook = ep.DedupKey, m.Runbook
+			digest := page
+			digest.ID, digest.Sink = "digest:"+id, alertgate.SinkSlack
+			d.Notifications = []alertgate.Notification{page, digest}
+		}
+	case alertgate.StatusResolved:
+		switch {
+		case idx < 0:
+			// Remember it so a late firing of the same episode does not page.
+			next.Episodes = appendEpisode(next.Episodes, Episode{ID: ev.Episode, Status: EpisodeResolved, OpenedAt: at, ResolvedAt: at, DedupKey: DedupKey(ev.Key, ev.Episode)})
+			d.Outcome, d.Reason = OutcomeUnknown, "resolve of an episode never seen firing: nothing was paged, nothing to resolve"
+		case next.Episodes[idx].Status == EpisodeResolved:
+			d.Outcome, d.Reason = OutcomeDuplicate, "episode already resolved: a re-send"
+		default:
+			ep := next.Episodes[idx]
+			ep.Status, ep.ResolvedAt = EpisodeResolved, at
+			next.Episodes[idx] = ep
+			d.Outcome = OutcomeResolved
+			d.Reason = fmt.Sprintf("source resolved the episode after %s", at.Sub(ep.OpenedAt).Round(time.Second))
+			id := fmt.Sprintf("resolve:%s:%s:%d", ev.Key, ev.Episode, ep.Cycle)
+			team := next.Team
+			res := notification(id, alertgate.SinkPagerDuty, team, alertgate.TypeResolve, ev, d.Reason)
+			res.DedupKey = ep.DedupKey
+			digest := res
+			digest.ID, digest.Sink = "digest:"+id, alertgate.SinkSlack
+			d.Notifications = []alertgate.Notification{res, digest}
+		}
+	default:
+		d.Outcome, d.Reason = OutcomeDuplicate, fmt.Sprintf("status %q means nothing for an incident", ev.Status)
+	}
+	next.Last = last(ev, d, m)
+	return next, d
+}
+
+// appendEpisode keeps the newest maxEpisodes, dropping resolved ones first.
+func appendEpisode(eps []Episode, ep Episode) []Episode {
+	eps = append(eps, ep)
+	for len(eps) > maxEpisodes {
+		drop := 0
+		for i, e := range eps {
+			if e.Status == EpisodeResolved {
+				drop = i
+				break
+			}
+		}
+		eps = append(eps[:drop], eps[drop+1:]...)
+	}
+	return eps
+}
+
+func last(ev alertgate.Event, d Decision, m routes.Match) Last {
+	l := Last{EventID: ev.ID, Outcome: d.Outcome, Reason: d.Reason, Route: m.Route, At: eventTime(ev), Transition: ev.Transition, Episode: ev.Episode, Labels: ev.Labels}
+	if m.Runbook != nil {
+		l.Runbook = m.Runbook.URL
+	}
+	return l
+}
+
+// DecideBug applies the bug-class rule. st is nil for a class never seen.
+func DecideBug(st *Bug, ev alertgate.Event, m routes.Match, s Settings) (*Bug, Decision) {
+	at := eventTime(ev)
+	next := &Bug{Key: ev.Key, Source: ev.Source, FirstSeen: at, Status: BugOpen}
+	if st != nil {
+		*next = *st
+	}
+	if ev.Title != "" {
+		next.Title = ev.Title
+	}
+	if ev.Service != "" {
+		next.Service = ev.Service
+	}
+	if len(ev.Links) > 0 {
+		next.Links = ev.Links
+	}
+	next.Team, next.Severity = m.Team, ev.Severity
+	d := Decision{Kind: alertgate.KindBug}
+	var typ alertgate.NotificationType
+	var id string
+
+	switch ev.Status {
+	case alertgate.StatusFiring:
+		next.Count += int64(ev.Count)
+		if at.After(next.LastSeen) {
+			next.LastSeen = at
+		}
+		// The spike window restarts once it is older than SpikeWithin.
+		if next.WindowStart.IsZero() || at.Sub(next.WindowStart) >= s.SpikeWithin {
+			next.WindowStart, next.WindowCount, next.SpikeNotified = at, 0, false
+		}
+		next.WindowCount += int64(ev.Count)
+		switch {
+		case !next.Notified:
+			next.Notified, next.Status = true, BugOpen
+			d.Outcome, d.Reason = OutcomeNew, "first occurrence of this bug class"
+			typ, id = alertgate.TypeBugNew, "bug_new:"+ev.Key
+		case next.Status == BugResolved:
+			next.Status = BugOpen
+			next.Regressions++
+			d.Outcome = OutcomeRegression
+			d.Reason = fmt.Sprintf("occurred again after being resolved (regression %d)", next.Regressions)
+			typ, id = alertgate.TypeBugRegression, fmt.Sprintf("bug_regression:%s:%d", ev.Key, next.Resolutions)
+		case next.Status == BugMuted && unmutes(ev):
+			next.Status = BugOpen
+			d.Outcome, d.Reason = OutcomeUnmuted, "the source unresolved a muted class: counted, notifications resume"
+		case next.Status == BugMuted:
+			d.Outcome, d.Reason = OutcomeMuted, "class is muted at the source: counted only"
+		case !next.SpikeNotified && next.WindowCount >= s.SpikeCount:
+			next.SpikeNotified = true
+			next.Spikes++
+			d.Outcome = OutcomeSpike
+			d.Reason = fmt.Sprintf("%d occurrences within %s (threshold %d)", next.WindowCount, s.SpikeWithin, s.SpikeCount)
+			typ, id = alertgate.TypeBugSpike, fmt.Sprintf("bug_spike:%s:%d", ev.Key, next.WindowStart.UnixNano())
+		default:
+			d.Outcome, d.Reason = OutcomeCounted, fmt.Sprintf("occurrence %d of a known class: counted for the digest", next.Count)
+		}
+	case alertgate.StatusResolved:
+		if next.Status == BugResolved {
+			d.Outcome, d.Reason = OutcomeDuplicate, "class already resolved"
+			break
+		}
+		next.Status = BugResolved
+		next.Resolutions++
+		d.Outcome, d.Reason = OutcomeBugClosed, "resolved at the source: the next occurrence is a regression"
+		if next.PageDedupKey != "" {
+			n := notification(fmt.Sprintf("bug_resolve:%s:%d", ev.Key, next.Resolutions), alertgate.SinkPagerDuty, m.Team, alertgate.TypeResolve, ev, d.Reason)
+			n.DedupKey = next.PageDedupKey
+			next.PageDedupKey = ""
+			d.Notifications = append(d.Notifications, n)
+		}
+	case alertgate.StatusMuted:
+		if next.Status == BugMuted {
+			d.Outcome, d.Reason = OutcomeDuplicate, "class already muted"
+			break
+		}
+		next.Status = BugMuted
+		d.Outcome, d.Reason = OutcomeMuted, "muted at the source until it is unresolved"
+	}
+	if typ != "" {
+		digest := notification("digest:"+id, alertgate.SinkSlack, m.Team, typ, ev, d.Reason)
+		digest.Runbook = m.Runbook
+		d.Notifications = append(d.Notifications, digest)
+		// page_bugs routes page new classes and regressions; spikes only
+		// go to the digest, they are not a new problem.
+		if m.PageBugs && typ != alertgate.TypeBugSpike {
+			page := notification(id, alertgate.SinkPagerDuty, m.Team, alertgate.TypePage, ev, d.Reason)
+			page.Runbook = m.Runbook
+			page.DedupKey = DedupKey(ev.Key, fmt.Sprintf("bug:%d", next.Resolutions))
+			page.Episode = ""
+			next.PageDedupKey = page.DedupKey
+			d.Notifications = append(d.Notifications, page)
+		}
+	}
+	next.Last = last(ev, d, m)
+	return next, d
+}
+
+// unmutes reports whether a firing event is the source lifting a mute
+// (Sentry's issue "unresolved" action) rather than one more occurrence.
+func unmutes(ev alertgate.Event) bool {
+	return ev.Transition == "issue.unresolved"
+}

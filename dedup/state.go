@@ -1,0 +1,128 @@
+// Package dedup applies alertgate's rule with durable state: a bug class
+// notifies once (again on regression or spike), an incident pages once per
+// firing episode and is resolved with the same dedup key. State lives in
+// JetStream KV buckets, one entry per key, changed only by compare-and-set
+// on the entry's revision, so several routers may race on one key safely.
+//
+// Decisions are pure functions of (state, event, route, config); Policy
+// wraps them in the read-decide-emit-write loop. Notifications are emitted
+// before the state is written, with IDs derived from the decision (not from
+// the event), so a crash or a lost race re-emits the same IDs, which
+// JetStream's Nats-Msg-Id de-duplication then drops.
+package dedup
+
+import (
+	"time"
+
+	"github.com/alertgate/alertgate"
+)
+
+// Outcomes of a decision, as counted in metrics and shown by explain.
+const (
+	OutcomePaged      = "paged"      // a new incident episode: PagerDuty trigger
+	OutcomeResolved   = "resolved"   // the open episode resolved: PagerDuty resolve
+	OutcomeDuplicate  = "duplicate"  // a re-send of what is already known
+	OutcomeStale      = "stale"      // arrived after the episode was resolved
+	OutcomeUnknown    = "unknown"    // resolve of an episode never seen firing
+	OutcomeNew        = "new"        // first occurrence of a bug class
+	OutcomeRegression = "regression" // occurrence after the class was resolved
+	OutcomeSpike      = "spike"      // rate above dedup.bug_spike
+	OutcomeCounted    = "counted"    // any other occurrence
+	OutcomeMuted      = "muted"      // bug class muted (or occurrence while muted)
+	OutcomeUnmuted    = "unmuted"    // muted class unresolved by the source
+	OutcomeBugClosed  = "bug_resolved"
+)
+
+// Episode states.
+const (
+	EpisodeOpen     = "open"
+	EpisodeResolved = "resolved"
+)
+
+// Bug class states.
+const (
+	BugOpen     = "open"
+	BugResolved = "resolved"
+	BugMuted    = "muted"
+)
+
+// maxEpisodes bounds the episodes remembered per incident key: enough to
+// recognise late re-sends of recent episodes, small enough for one KV entry.
+const maxEpisodes = 16
+
+// Incident is the state of one incident key.
+type Incident struct {
+	Key      string             `json:"key"`
+	Source   alertgate.Source   `json:"source"`
+	Title    string             `json:"title"`
+	Service  string             `json:"service,omitempty"`
+	Team     string             `json:"team"`
+	Severity alertgate.Severity `json:"severity"`
+	Episodes []Episode          `json:"episodes"`
+	Last     Last               `json:"last"`
+}
+
+// Episode is one firing episode of an incident.
+type Episode struct {
+	ID         string    `json:"id"`
+	Status     string    `json:"status"`
+	Cycle      int       `json:"cycle"` // times this episode id was opened
+	OpenedAt   time.Time `json:"opened_at"`
+	ResolvedAt time.Time `json:"resolved_at,omitzero"`
+	DedupKey   string    `json:"dedup_key"`
+	Runbook    string    `json:"runbook,omitempty"`
+	Paged      bool      `json:"paged"`
+}
+
+// Open returns the open episodes.
+func (s *Incident) Open() []Episode {
+	var out []Episode
+	for _, e := range s.Episodes {
+		if e.Status == EpisodeOpen {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Bug is the state of one bug class.
+type Bug struct {
+	Key       string             `json:"key"`
+	Source    alertgate.Source   `json:"source"`
+	Title     string             `json:"title"`
+	Service   string             `json:"service,omitempty"`
+	Team      string             `json:"team"`
+	Severity  alertgate.Severity `json:"severity"`
+	Links     []alertgate.Link   `json:"links,omitempty"`
+	Status    string             `json:"status"`
+	FirstSeen time.Time          `json:"first_seen"`
+	LastSeen  time.Time          `json:"last_seen"`
+	Count     int64              `json:"count"`
+	// Notified is false until a new-class notification went out (a class
+	// first seen as resolved or muted has not been announced).
+	Notified    bool `json:"notified"`
+	Resolutions int  `json:"resolutions"`
+	Regressions int  `json:"regressions"`
+	// The spike window: WindowCount occurrences since WindowStart.
+	WindowStart   time.Time `json:"window_start"`
+	WindowCount   int64     `json:"window_count"`
+	SpikeNotified bool      `json:"spike_notified"`
+	Spikes        int       `json:"spikes"`
+	// PageDedupKey is set while a page_bugs page is open.
+	PageDedupKey string `json:"page_dedup_key,omitempty"`
+	Last         Last   `json:"last"`
+}
+
+// Last is the most recent decision on a key, for explain.
+type Last struct {
+	EventID    string    `json:"event_id"`
+	Outcome    string    `json:"outcome"`
+	Reason     string    `json:"reason"`
+	Route      int       `json:"route"`
+	Runbook    string    `json:"runbook,omitempty"`
+	At         time.Time `json:"at"`
+	Transition string    `json:"transition,omitempty"`
+	Episode    string    `json:"episode,omitempty"`
+	// Labels of the event, so explain can re-run classify and routes.
+	Labels map[string]string `json:"labels,omitempty"`
+}

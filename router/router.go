@@ -1,0 +1,128 @@
+// Package router is the stage between ALERTS and NOTIFY: it consumes events
+// on a durable consumer shared by every alertgate instance, classifies and
+// routes each (routes), applies the policy with durable state (dedup), and
+// publishes the resulting notifications. An event is acknowledged only
+// after its decision is stored, so a crash anywhere redelivers it, and the
+// policy's idempotent notification IDs make the redelivery harmless.
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/bus"
+	"github.com/alertgate/alertgate/dedup"
+	"github.com/alertgate/alertgate/metrics"
+	"github.com/alertgate/alertgate/routes"
+	"github.com/alertgate/alertgate/sinks"
+)
+
+// ConsumerName is the durable consumer of ALERTS.
+const ConsumerName = "router"
+
+// Router runs the routing stage.
+type Router struct {
+	Bus     *bus.Bus
+	Routes  *routes.Router
+	Policy  *dedup.Policy
+	Log     *sinks.Log
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics
+	Now     func() time.Time
+
+	cc jetstream.ConsumeContext
+}
+
+// Start creates (or binds to) the durable consumer and starts consuming.
+func (r *Router) Start(ctx context.Context) error {
+	cons, err := r.Bus.Alerts.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       ConsumerName,
+		FilterSubject: bus.SubjectAlerts + ".>",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		MaxDeliver:    -1,
+		// Per-key order matters (firing before resolved); one instance
+		// handles messages in order, redeliveries are rare and the policy
+		// tolerates them (a resolve before its firing is remembered).
+		MaxAckPending: 1024,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		BackOff:       []time.Duration{time.Second, 5 * time.Second, 30 * time.Second},
+	})
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", ConsumerName, err)
+	}
+	r.cc, err = cons.Consume(func(m jetstream.Msg) { r.handle(ctx, m) })
+	return err
+}
+
+// Stop stops consuming and waits for the message in hand.
+func (r *Router) Stop() {
+	if r.cc != nil {
+		r.cc.Drain()
+		<-r.cc.Closed()
+	}
+}
+
+func (r *Router) handle(ctx context.Context, m jetstream.Msg) {
+	var ev alertgate.Event
+	if err := json.Unmarshal(m.Data(), &ev); err != nil {
+		r.Metrics.RouterErrors.WithLabelValues("undecodable").Inc()
+		r.Logger.Error("undecodable event terminated", "subject", m.Subject(), "err", err)
+		_ = m.Term()
+		return
+	}
+	res, err := r.Process(ctx, ev)
+	if err != nil {
+		r.Metrics.RouterErrors.WithLabelValues("transient").Inc()
+		r.Logger.Error("event not routed, will retry", "key", ev.Key, "event", ev.ID, "request_id", ev.RequestID, "err", err)
+		_ = m.NakWithDelay(time.Second)
+		return
+	}
+	r.Logger.Info("decision",
+		"request_id", ev.RequestID, "event", ev.ID, "source", ev.Source, "key", ev.Key,
+		"episode", ev.Episode, "status", ev.Status, "kind", res.Decision.Kind,
+		"team", res.Match.Team, "route", res.Match.Route, "outcome", res.Decision.Outcome,
+		"reason", res.Decision.Reason, "notifications", len(res.Decision.Notifications))
+	_ = m.Ack()
+}
+
+// Result is what happened to one event.
+type Result struct {
+	Event    alertgate.Event `json:"event"`
+	KindWhy  string          `json:"kind_why"`
+	Match    routes.Match    `json:"match"`
+	Decision dedup.Decision  `json:"decision"`
+}
+
+// Process classifies, routes and decides one event, emitting its
+// notifications. Exported for tests and for replays.
+func (r *Router) Process(ctx context.Context, ev alertgate.Event) (Result, error) {
+	if ev.Labels == nil {
+		ev.Labels = map[string]string{}
+	}
+	why := r.Routes.Classify(&ev)
+	m := r.Routes.Route(ev)
+	m.KindWhy = why
+	d, err := r.Policy.Apply(ctx, ev, m, r.emit)
+	if err != nil {
+		return Result{}, err
+	}
+	r.Metrics.Decisions.WithLabelValues(string(d.Kind), d.Outcome).Inc()
+	return Result{Event: ev, KindWhy: why, Match: m, Decision: d}, nil
+}
+
+func (r *Router) emit(ctx context.Context, ns []alertgate.Notification) error {
+	if _, err := r.Bus.PublishNotifications(ctx, ns); err != nil {
+		return err
+	}
+	for _, n := range ns {
+		r.Log.Create(ctx, alertgate.Record{Notification: n, State: alertgate.StatePending, UpdatedAt: r.Now()})
+	}
+	return nil
+}

@@ -1,0 +1,266 @@
+// Package server is alertgate's HTTP surface: the ingest endpoints, the
+// read API, runbook pages, health and metrics, on one gorilla/mux router.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/bus"
+	"github.com/alertgate/alertgate/dedup"
+	"github.com/alertgate/alertgate/ingest"
+	"github.com/alertgate/alertgate/metrics"
+	"github.com/alertgate/alertgate/routes"
+	"github.com/alertgate/alertgate/runbooks"
+	"github.com/alertgate/alertgate/sinks"
+)
+
+// Server wires handlers to their dependencies.
+type Server struct {
+	Bus      *bus.Bus
+	Ingest   *ingest.Handler
+	Sources  []ingest.Source
+	Policy   *dedup.Policy
+	Routes   *routes.Router
+	Runbooks *runbooks.Set
+	Log      *sinks.Log
+	Logger   *slog.Logger
+	Metrics  *metrics.Metrics
+	// Ready reports whether the consumers run; JetStream is checked here.
+	Ready func() error
+}
+
+// Handler returns the router with every endpoint.
+func (s *Server) Handler() http.Handler {
+	r := mux.NewRouter()
+	for _, src := range s.Sources {
+		r.Handle("/v1/ingest/"+string(src.Name), s.Ingest.Serve(src)).Methods(http.MethodPost)
+	}
+	r.HandleFunc("/v1/ingest/{source}", func(w http.ResponseWriter, r *http.Request) {
+		ingest.WriteError(w, alertgate.Errorf(alertgate.ENOTFOUND, "unknown source %q: use alertmanager, sentry, datadog or events", mux.Vars(r)["source"]))
+	}).Methods(http.MethodPost)
+	r.HandleFunc("/v1/notifications", s.notifications).Methods(http.MethodGet)
+	r.HandleFunc("/v1/incidents", s.incidents).Methods(http.MethodGet)
+	r.HandleFunc("/v1/bugs", s.bugs).Methods(http.MethodGet)
+	r.HandleFunc("/v1/explain", s.explain).Methods(http.MethodGet)
+	r.HandleFunc("/runbooks", s.runbookIndex).Methods(http.MethodGet)
+	r.HandleFunc("/runbooks/{id}", s.runbook).Methods(http.MethodGet)
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	}).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+	r.Handle("/metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{Registry: s.Metrics.Registry})).Methods(http.MethodGet)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ingest.WriteError(w, alertgate.Errorf(alertgate.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": r.Method + " is not allowed on " + r.URL.Path})
+	})
+	return recoverer(s.Logger, r)
+}
+
+// recoverer turns a panic in a handler into a 500 and a log line: one bad
+// request must never take the gateway down.
+func recoverer(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("panic in handler", "path", r.URL.Path, "panic", v)
+				writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	err := s.Bus.Ready(ctx)
+	if err == nil && s.Ready != nil {
+		err = s.Ready()
+	}
+	if err != nil {
+		s.Metrics.Ready.Set(0)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": err.Error()})
+		return
+	}
+	s.Metrics.Ready.Set(1)
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) notifications(w http.ResponseWriter, r *http.Request) {
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			ingest.WriteError(w, alertgate.Errorf(alertgate.EINVALID, "limit: must be 1 to 10000, got %q", v))
+			return
+		}
+		limit = n
+	}
+	recs, err := s.Log.List(r.Context(), s.Bus.JS, limit)
+	if err != nil {
+		ingest.WriteError(w, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "notification log unavailable"))
+		return
+	}
+	out := make([]notificationView, 0, len(recs))
+	for _, rec := range recs {
+		out = append(out, viewOf(rec))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"notifications": out})
+}
+
+// notificationView is the public shape of a record: the fields of the
+// contract first, the event summarized.
+type notificationView struct {
+	ID        string                     `json:"id"`
+	Sink      alertgate.Sink             `json:"sink"`
+	Team      string                     `json:"team"`
+	Type      alertgate.NotificationType `json:"type"`
+	Key       string                     `json:"key"`
+	Episode   string                     `json:"episode,omitempty"`
+	DedupKey  string                     `json:"dedup_key,omitempty"`
+	State     alertgate.DeliveryState    `json:"state"`
+	Runbook   string                     `json:"runbook"`
+	RunbookID string                     `json:"runbook_id,omitempty"`
+	Title     string                     `json:"title"`
+	Severity  alertgate.Severity         `json:"severity"`
+	Service   string                     `json:"service,omitempty"`
+	Source    alertgate.Source           `json:"source"`
+	Reason    string                     `json:"reason,omitempty"`
+	Attempts  int                        `json:"attempts"`
+	LastError string                     `json:"last_error,omitempty"`
+	RequestID string                     `json:"request_id,omitempty"`
+	CreatedAt time.Time                  `json:"created_at"`
+	UpdatedAt time.Time                  `json:"updated_at"`
+}
+
+func viewOf(r alertgate.Record) notificationView {
+	v := notificationView{
+		ID: r.ID, Sink: r.Sink, Team: r.Team, Type: r.Type, Key: r.Key, Episode: r.Episode,
+		DedupKey: r.DedupKey, State: r.State, Title: r.Event.Title, Severity: r.Event.Severity,
+		Service: r.Event.Service, Source: r.Event.Source, Reason: r.Reason, Attempts: r.Attempts,
+		LastError: r.LastError, RequestID: r.Event.RequestID, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+	}
+	if r.Runbook != nil {
+		v.Runbook, v.RunbookID = r.Runbook.URL, r.Runbook.ID
+	}
+	return v
+}
+
+func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
+	list, err := s.Policy.ListIncidents(r.Context())
+	if err != nil {
+		ingest.WriteError(w, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "incident state unavailable"))
+		return
+	}
+	onlyOpen := r.URL.Query().Get("state") == "open"
+	team := r.URL.Query().Get("team")
+	out := []*dedup.Incident{}
+	for _, in := range list {
+		if (onlyOpen && len(in.Open()) == 0) || (team != "" && in.Team != team) {
+			continue
+		}
+		out = append(out, in)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Last.At.After(out[j].Last.At) })
+	writeJSON(w, http.StatusOK, map[string]any{"incidents": out})
+}
+
+func (s *Server) bugs(w http.ResponseWriter, r *http.Request) {
+	list, err := s.Policy.ListBugs(r.Context())
+	if err != nil {
+		ingest.WriteError(w, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "bug state unavailable"))
+		return
+	}
+	team, status := r.URL.Query().Get("team"), r.URL.Query().Get("status")
+	out := []*dedup.Bug{}
+	for _, b := range list {
+		if (team != "" && b.Team != team) || (status != "" && b.Status != status) {
+			continue
+		}
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Key < out[j].Key
+	})
+	writeJSON(w, http.StatusOK, map[string]any{"bugs": out})
+}
+
+func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
+	source, key := r.URL.Query().Get("source"), r.URL.Query().Get("key")
+	if key == "" {
+		ingest.WriteError(w, alertgate.Errorf(alertgate.EINVALID, "key: missing (the event key, e.g. alertmanager:v1:<fingerprint>)"))
+		return
+	}
+	ex, err := Explain(r.Context(), s.Policy, s.Routes, alertgate.Source(source), key)
+	if err != nil {
+		ingest.WriteError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ex)
+}
+
+func (s *Server) runbookIndex(w http.ResponseWriter, _ *http.Request) {
+	type item struct {
+		ID, Title, Owner string
+		Match            []string
+	}
+	out := []item{}
+	if s.Runbooks != nil {
+		for _, rb := range s.Runbooks.All() {
+			it := item{ID: rb.ID, Title: rb.Title, Owner: rb.Owner}
+			for _, m := range rb.Match {
+				it.Match = append(it.Match, m.String())
+			}
+			out = append(out, it)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"runbooks": out})
+}
+
+func (s *Server) runbook(w http.ResponseWriter, r *http.Request) {
+	id := strings.TrimSuffix(mux.Vars(r)["id"], ".html")
+	var rb *runbooks.Runbook
+	if s.Runbooks != nil {
+		rb, _ = s.Runbooks.Get(id)
+	}
+	if rb == nil {
+		http.Error(w, "no runbook "+strconv.Quote(id), http.StatusNotFound)
+		return
+	}
+	page, err := rb.HTML()
+	if err != nil {
+		s.Logger.Error("runbook render failed", "runbook", id, "err", err)
+		http.Error(w, "runbook render failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:")
+	_, _ = w.Write(page)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

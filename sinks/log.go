@@ -1,0 +1,90 @@
+package sinks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/alertgate/alertgate"
+)
+
+// Log is the notification log: the latest delivery state of every
+// notification, in a KV bucket keyed by notification ID. It answers "was
+// this already delivered?" before a send (so a redelivery after a crash
+// does not send twice) and backs GET /v1/notifications.
+type Log struct {
+	KV     jetstream.KeyValue
+	Logger *slog.Logger
+}
+
+func logKey(id string) string { return alertgate.Hash(id) }
+
+// Get returns the record of a notification.
+func (l *Log) Get(ctx context.Context, id string) (alertgate.Record, bool) {
+	e, err := l.KV.Get(ctx, logKey(id))
+	if err != nil {
+		return alertgate.Record{}, false
+	}
+	var r alertgate.Record
+	if json.Unmarshal(e.Value(), &r) != nil {
+		return alertgate.Record{}, false
+	}
+	return r, true
+}
+
+// Put records a state. A failure is logged, not returned: the log is for
+// reading and for avoiding duplicates; delivery must not stop for it.
+func (l *Log) Put(ctx context.Context, r alertgate.Record) {
+	b, err := json.Marshal(&r)
+	if err == nil {
+		_, err = l.KV.Put(ctx, logKey(r.ID), b)
+	}
+	if err != nil {
+		l.Logger.Warn("notification log write failed", "notification", r.ID, "err", err)
+	}
+}
+
+// Create records a new notification as pending unless it is already known
+// (a decision emitted twice must not reset a delivered record).
+func (l *Log) Create(ctx context.Context, r alertgate.Record) {
+	b, err := json.Marshal(&r)
+	if err == nil {
+		_, err = l.KV.Create(ctx, logKey(r.ID), b)
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		l.Logger.Warn("notification log write failed", "notification", r.ID, "err", err)
+	}
+}
+
+// List returns up to limit records, most recently updated first. It reads
+// the bucket's stream backwards by sequence: with history 1 the surviving
+// message of each key is its latest state.
+func (l *Log) List(ctx context.Context, js jetstream.JetStream, limit int) ([]alertgate.Record, error) {
+	s, err := js.Stream(ctx, "KV_"+l.KV.Bucket())
+	if err != nil {
+		return nil, err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []alertgate.Record{}
+	for seq := info.State.LastSeq; seq >= info.State.FirstSeq && seq > 0 && len(out) < limit; seq-- {
+		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var r alertgate.Record
+		if len(m.Data) == 0 || json.Unmarshal(m.Data, &r) != nil {
+			continue // a delete marker or foreign data
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}

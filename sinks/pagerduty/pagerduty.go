@@ -1,0 +1,234 @@
+// Package pagerduty delivers pages and resolves to PagerDuty's Events API v2
+// through go-pagerduty, one routing key per team.
+package pagerduty
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	pd "github.com/PagerDuty/go-pagerduty"
+	"golang.org/x/time/rate"
+
+	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/sinks"
+)
+
+// Limits of the Events API v2.
+const (
+	maxSummary    = 1024
+	maxDetailText = 8 << 10
+)
+
+// Notifier sends to PagerDuty.
+type Notifier struct {
+	client *pd.Client
+	keys   map[string]string // team -> routing key
+	// perMinute is the rate limit per routing key (PagerDuty allows about 120).
+	perMinute int
+	mu        sync.Mutex
+	limiters  map[string]*rate.Limiter
+	now       func() time.Time
+	// client names alertgate in PagerDuty; clientURL links back to it.
+	clientURL string
+}
+
+// New returns a Notifier for eventsURL (e.g. https://events.pagerduty.com)
+// with each team's routing key. Teams with an empty key are not Enabled.
+func New(eventsURL string, keys map[string]string, perMinute int, publicURL string, hc *http.Client) *Notifier {
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	c := pd.NewClient("", pd.WithV2EventsAPIEndpoint(strings.TrimRight(eventsURL, "/")))
+	// go-pagerduty drops response headers on errors; this keeps Retry-After.
+	c.HTTPClient = retryAfterClient{hc}
+	if perMinute < 1 {
+		perMinute = 120
+	}
+	return &Notifier{client: c, keys: keys, perMinute: perMinute, limiters: map[string]*rate.Limiter{}, now: time.Now, clientURL: strings.TrimRight(publicURL, "/")}
+}
+
+// Enabled reports whether team has a routing key.
+func (n *Notifier) Enabled(team string) bool { return n.keys[team] != "" }
+
+func (n *Notifier) limiter(key string) *rate.Limiter {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	l := n.limiters[key]
+	if l == nil {
+		// Burst of a sixth of the minute: an outage's first pages go out at
+		// once, a storm is spread to stay under PagerDuty's limit.
+		l = rate.NewLimiter(rate.Every(time.Minute/time.Duration(n.perMinute)), max(1, n.perMinute/6))
+		n.limiters[key] = l
+	}
+	return l
+}
+
+// Notify sends one trigger or resolve.
+func (n *Notifier) Notify(ctx context.Context, note alertgate.Notification) (bool, error) {
+	key := n.keys[note.Team]
+	if key == "" {
+		return false, fmt.Errorf("team %q has no routing key", note.Team)
+	}
+	ev, err := n.Event(key, note)
+	if err != nil {
+		return false, err
+	}
+	if err := n.limiter(key).Wait(ctx); err != nil {
+		return true, fmt.Errorf("rate limit wait: %w", err)
+	}
+	holder := new(time.Duration)
+	_, err = n.client.ManageEventWithContext(context.WithValue(ctx, retryAfterKey{}, holder), ev)
+	if err == nil {
+		return false, nil
+	}
+	var apiErr pd.APIError
+	if errors.As(err, &apiErr) {
+		herr := &sinks.HTTPError{Status: apiErr.StatusCode, After: *holder, Body: apiErrorText(apiErr)}
+		return sinks.Retryable(apiErr.StatusCode), herr
+	}
+	// Network errors, timeouts, undecodable answers: worth another try.
+	return true, err
+}
+
+func apiErrorText(e pd.APIError) string {
+	if !e.APIError.Valid {
+		return ""
+	}
+	o := e.APIError.ErrorObject
+	s := o.Message
+	if len(o.Errors) > 0 {
+		s += ": " + strings.Join(o.Errors, "; ")
+	}
+	return s
+}
+
+// Event builds the Events API v2 body of a notification.
+func (n *Notifier) Event(routingKey string, note alertgate.Notification) (*pd.V2Event, error) {
+	if note.DedupKey == "" {
+		return nil, fmt.Errorf("notification %s has no dedup key", note.ID)
+	}
+	ev := &pd.V2Event{RoutingKey: routingKey, DedupKey: note.DedupKey}
+	switch note.Type {
+	case alertgate.TypeResolve:
+		ev.Action = "resolve"
+		return ev, nil
+	case alertgate.TypePage:
+		ev.Action = "trigger"
+	default:
+		return nil, fmt.Errorf("notification type %q does not go to PagerDuty", note.Type)
+	}
+	e := note.Event
+	ev.Client = "alertgate"
+	if n.clientURL != "" {
+		ev.ClientURL = n.clientURL + "/v1/explain?source=" + string(e.Source) + "&key=" + url.QueryEscape(e.Key)
+	}
+	source := e.Service
+	if source == "" {
+		source = string(e.Source)
+	}
+	summary := e.Title
+	if e.Service != "" && !strings.Contains(summary, e.Service) {
+		summary = "[" + e.Service + "] " + summary
+	}
+	details := map[string]any{
+		"alertgate_key": e.Key,
+		"source":        string(e.Source),
+		"kind":          string(e.Kind),
+		"labels":        e.Labels,
+		"reason":        note.Reason,
+	}
+	if e.Episode != "" {
+		details["episode"] = e.Episode
+	}
+	if e.Description != "" {
+		details["description"] = truncate(e.Description, maxDetailText)
+	}
+	if e.Transition != "" {
+		details["transition"] = e.Transition
+	}
+	if note.Runbook != nil {
+		details["runbook_url"] = note.Runbook.URL
+		if note.Runbook.Steps != "" {
+			details["runbook"] = note.Runbook.Steps
+		}
+		text := "Runbook"
+		if note.Runbook.Title != "" {
+			text = "Runbook: " + note.Runbook.Title
+		}
+		ev.Links = append(ev.Links, map[string]string{"href": note.Runbook.URL, "text": text})
+	} else {
+		details["runbook"] = "none: add a runbook matching these labels (see alertgate check)"
+	}
+	for _, l := range e.Links {
+		if strings.HasPrefix(l.Href, "http://") || strings.HasPrefix(l.Href, "https://") {
+			ev.Links = append(ev.Links, map[string]string{"href": l.Href, "text": l.Text})
+		}
+	}
+	ev.Payload = &pd.V2Payload{
+		Summary:   truncate(summary, maxSummary),
+		Source:    source,
+		Severity:  string(e.Severity),
+		Component: e.Labels["alertname"],
+		Group:     e.Service,
+		Class:     string(e.Kind),
+		Details:   details,
+	}
+	if !e.OccurredAt.IsZero() {
+		ev.Payload.Timestamp = e.OccurredAt.UTC().Format(time.RFC3339Nano)
+	}
+	if ev.Payload.Summary == "" {
+		ev.Payload.Summary = e.Key
+	}
+	return ev, nil
+}
+
+// truncate cuts s to at most n bytes at a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
+}
+
+type retryAfterKey struct{}
+
+// retryAfterClient records the Retry-After of a 429 or 503 into the holder
+// the request's context carries.
+type retryAfterClient struct{ hc *http.Client }
+
+func (c retryAfterClient) Do(req *http.Request) (*http.Response, error) {
+	resp, err := c.hc.Do(req)
+	if err == nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		if h, ok := req.Context().Value(retryAfterKey{}).(*time.Duration); ok {
+			*h = sinks.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		}
+	}
+	return resp, err
+}
+
+// Teams lists the teams with a routing key, for logs at start.
+func (n *Notifier) Teams() []string {
+	var out []string
+	for t, k := range n.keys {
+		if k != "" {
+			out = append(out, t)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+var _ sinks.Notifier = (*Notifier)(nil)

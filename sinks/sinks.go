@@ -1,0 +1,248 @@
+// Package sinks delivers notifications from the NOTIFY stream to external
+// systems, one subpackage per system (pagerduty, slack), each with a
+// Notifier. The Worker here is shared: it consumes a sink's subjects on a
+// durable consumer, asks the notifier to deliver, retries transient failures
+// with exponential backoff scheduled through JetStream redelivery (so a
+// restart keeps the schedule), and dead-letters permanent failures and
+// exhausted retries.
+package sinks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/bus"
+	"github.com/alertgate/alertgate/metrics"
+)
+
+// Notifier delivers to one external system.
+type Notifier interface {
+	// Enabled reports whether the team has a destination on this sink; a
+	// team without one runs in dry-run.
+	Enabled(team string) bool
+	// Notify delivers n. On failure, retry says whether trying again may help.
+	Notify(ctx context.Context, n alertgate.Notification) (retry bool, err error)
+}
+
+// RetryAfter is implemented by errors that carry the server's Retry-After.
+type RetryAfter interface {
+	RetryAfter() time.Duration
+}
+
+// HTTPError is a non-2xx answer from a sink's API.
+type HTTPError struct {
+	Status int
+	Body   string
+	After  time.Duration
+}
+
+func (e *HTTPError) Error() string {
+	if e.Body != "" {
+		return fmt.Sprintf("HTTP %d: %s", e.Status, e.Body)
+	}
+	return fmt.Sprintf("HTTP %d", e.Status)
+}
+
+// RetryAfter returns the wait the server asked for (0 if none).
+func (e *HTTPError) RetryAfter() time.Duration { return e.After }
+
+var _ RetryAfter = (*HTTPError)(nil)
+
+// Retryable classifies an HTTP status: 5xx and 429 are worth retrying, any
+// other 4xx is permanent (the request itself is wrong).
+func Retryable(status int) bool {
+	return status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout
+}
+
+// ParseRetryAfter reads a Retry-After header (seconds or an HTTP date).
+func ParseRetryAfter(h string, now time.Time) time.Duration {
+	if h == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(h); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// Backoff is the delay before attempt n+1 after n failed attempts:
+// exponential from Min, capped at Max, with "equal jitter" (a uniformly
+// random point in the upper half) so that many notifications failing
+// together do not retry in lockstep, while each still waits at least half
+// its step.
+type Backoff struct {
+	Min, Max time.Duration
+	// Rand returns a float in [0,1); tests replace it.
+	Rand func() float64
+}
+
+// Delay returns the wait after the n-th failed attempt (n ≥ 1).
+func (b Backoff) Delay(n int) time.Duration {
+	d := b.Min
+	for i := 1; i < n && d < b.Max; i++ {
+		d *= 2
+	}
+	if d > b.Max {
+		d = b.Max
+	}
+	r := rand.Float64
+	if b.Rand != nil {
+		r = b.Rand
+	}
+	return d/2 + time.Duration(r()*float64(d/2))
+}
+
+// Worker consumes one sink's notifications.
+type Worker struct {
+	Sink     alertgate.Sink
+	Notifier Notifier
+	Bus      *bus.Bus
+	Log      *Log
+	Logger   *slog.Logger
+	Metrics  *metrics.Metrics
+	// Attempts before a notification is dead-lettered (at least 1).
+	Attempts int
+	Backoff  Backoff
+	// Timeout of one delivery attempt.
+	Timeout time.Duration
+	Now     func() time.Time
+
+	cc jetstream.ConsumeContext
+}
+
+// ConsumerName is the durable consumer of a sink, shared by every instance.
+func ConsumerName(s alertgate.Sink) string { return "sink-" + string(s) }
+
+// Start creates (or binds to) the durable consumer and starts consuming.
+func (w *Worker) Start(ctx context.Context) error {
+	cons, err := w.Bus.Notify.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       ConsumerName(w.Sink),
+		FilterSubject: bus.SubjectNotify + "." + string(w.Sink) + ".>",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		// Ack wait covers one attempt plus a rate-limit wait; the backoff
+		// itself is NakWithDelay, not ack expiry.
+		AckWait:       w.Timeout + 2*time.Minute,
+		MaxDeliver:    -1,
+		MaxAckPending: 256,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", ConsumerName(w.Sink), err)
+	}
+	w.cc, err = cons.Consume(func(m jetstream.Msg) { w.handle(ctx, m) })
+	return err
+}
+
+// Stop stops consuming and waits for the message in hand.
+func (w *Worker) Stop() {
+	if w.cc != nil {
+		w.cc.Drain()
+		<-w.cc.Closed()
+	}
+}
+
+func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
+	var n alertgate.Notification
+	if err := json.Unmarshal(m.Data(), &n); err != nil {
+		w.Logger.Error("undecodable notification terminated", "subject", m.Subject(), "err", err)
+		_ = m.Term()
+		return
+	}
+	md, err := m.Metadata()
+	attempt := 1
+	if err == nil {
+		attempt = int(md.NumDelivered)
+	}
+	log := w.Logger.With("sink", w.Sink, "team", n.Team, "type", n.Type, "key", n.Key, "notification", n.ID, "request_id", n.Event.RequestID, "attempt", attempt)
+
+	// A redelivery after a crash between delivery and ack: the log says
+	// it was delivered, so do not deliver twice.
+	if rec, ok := w.Log.Get(ctx, n.ID); ok && (rec.State == alertgate.StateSent || rec.State == alertgate.StateDryRun || rec.State == alertgate.StateDead) {
+		log.Info("already delivered, acknowledging", "state", rec.State)
+		_ = m.Ack()
+		return
+	}
+
+	if !w.Notifier.Enabled(n.Team) {
+		log.Info("dry-run: team has no destination on this sink", "summary", n.Event.Title)
+		w.Log.Put(ctx, alertgate.Record{Notification: n, State: alertgate.StateDryRun, Attempts: attempt, UpdatedAt: w.Now()})
+		w.Metrics.Notifications.WithLabelValues(string(w.Sink), string(n.Type), string(alertgate.StateDryRun)).Inc()
+		_ = m.Ack()
+		return
+	}
+
+	actx, cancel := context.WithTimeout(ctx, w.Timeout)
+	start := w.Now()
+	retry, err := w.Notifier.Notify(actx, n)
+	cancel()
+	w.Metrics.DeliverySeconds.WithLabelValues(string(w.Sink)).Observe(w.Now().Sub(start).Seconds())
+
+	if err == nil {
+		w.Metrics.DeliveryAttempt.WithLabelValues(string(w.Sink), "ok").Inc()
+		w.Metrics.Notifications.WithLabelValues(string(w.Sink), string(n.Type), string(alertgate.StateSent)).Inc()
+		if w.Sink == alertgate.SinkPagerDuty && n.Type == alertgate.TypePage && !n.Event.ReceivedAt.IsZero() {
+			w.Metrics.PageLatency.Observe(w.Now().Sub(n.Event.ReceivedAt).Seconds())
+		}
+		if n.Type == alertgate.TypePage && n.Runbook == nil {
+			w.Metrics.NoRunbook.WithLabelValues(n.Team).Inc()
+			log.Warn("page sent without a runbook")
+		}
+		w.Log.Put(ctx, alertgate.Record{Notification: n, State: alertgate.StateSent, Attempts: attempt, UpdatedAt: w.Now()})
+		log.Info("delivered", "dedup_key", n.DedupKey)
+		_ = m.Ack()
+		return
+	}
+
+	if ctx.Err() != nil {
+		// Shutting down: leave it for redelivery without counting a failure.
+		_ = m.NakWithDelay(time.Second)
+		return
+	}
+	if !retry || attempt >= w.Attempts {
+		reason := "permanent"
+		if retry {
+			reason = "exhausted"
+		}
+		w.Metrics.DeliveryAttempt.WithLabelValues(string(w.Sink), map[bool]string{true: "retry", false: "permanent"}[retry]).Inc()
+		w.deadLetter(ctx, m, n, attempt, reason, err, log)
+		return
+	}
+	delay := w.Backoff.Delay(attempt)
+	var ra RetryAfter
+	if errors.As(err, &ra) && ra.RetryAfter() > delay {
+		delay = ra.RetryAfter()
+	}
+	w.Metrics.DeliveryAttempt.WithLabelValues(string(w.Sink), "retry").Inc()
+	w.Metrics.Notifications.WithLabelValues(string(w.Sink), string(n.Type), string(alertgate.StateRetrying)).Inc()
+	w.Log.Put(ctx, alertgate.Record{Notification: n, State: alertgate.StateRetrying, Attempts: attempt, LastError: err.Error(), UpdatedAt: w.Now()})
+	log.Warn("delivery failed, will retry", "err", err, "retry_in", delay)
+	_ = m.NakWithDelay(delay)
+}
+
+func (w *Worker) deadLetter(ctx context.Context, m jetstream.Msg, n alertgate.Notification, attempt int, reason string, cause error, log *slog.Logger) {
+	if err := w.Bus.PublishDeadLetter(ctx, n, cause.Error()); err != nil {
+		// Not stored in DEADLETTER: keep it in NOTIFY and try again later
+		// rather than lose it.
+		log.Error("dead-letter publish failed, will retry", "err", err)
+		_ = m.NakWithDelay(w.Backoff.Max)
+		return
+	}
+	w.Metrics.DeadLetters.WithLabelValues(string(w.Sink), reason).Inc()
+	w.Metrics.Notifications.WithLabelValues(string(w.Sink), string(n.Type), string(alertgate.StateDead)).Inc()
+	w.Log.Put(ctx, alertgate.Record{Notification: n, State: alertgate.StateDead, Attempts: attempt, LastError: cause.Error(), UpdatedAt: w.Now()})
+	log.Error("notification dead-lettered", "reason", reason, "err", cause)
+	_ = m.Term()
+}
