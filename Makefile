@@ -1,0 +1,54 @@
+# alertgate — make help lists the targets.
+SHELL := /bin/bash
+GO ?= go
+TOOLS := $(CURDIR)/.tools/bin
+ALERTMANAGER_VERSION ?= v0.28.1
+export PATH := $(TOOLS):$(PATH)
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build bin/alertgate
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o bin/alertgate ./cmd/alertgate
+
+.PHONY: run
+run: ## run the gateway on the embedded NATS server with examples/alertgate.yaml (dry-run until keys are set)
+	$(GO) run ./cmd/alertgate serve --config examples/alertgate.yaml
+
+.PHONY: check
+check: ## validate examples/alertgate.yaml and its runbooks
+	$(GO) run ./cmd/alertgate check --config examples/alertgate.yaml
+
+.PHONY: tools
+tools: $(TOOLS)/alertmanager ## install test tools into .tools/bin (a real Alertmanager)
+
+$(TOOLS)/alertmanager:
+	GOBIN=$(TOOLS) GOFLAGS=-mod=mod $(GO) install github.com/prometheus/alertmanager/cmd/alertmanager@$(ALERTMANAGER_VERSION)
+
+.PHONY: test
+test: tools ## vet, check formatting, run every test with the race detector
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	ALERTGATE_REQUIRE_ALERTMANAGER=1 ALERTMANAGER_BIN=$(TOOLS)/alertmanager $(GO) test -race -count=1 -timeout 8m ./...
+
+.PHONY: bench
+bench: ## run the Go micro-benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+
+.PHONY: docker
+docker: ## build the container image alertgate:dev
+	docker build -t alertgate:dev .
+
+.PHONY: clean
+clean: ## remove build output and local data
+	rm -rf bin data
