@@ -69,7 +69,7 @@ func mixedStream(t *testing.T) *harness.Script {
 const wantEpisodes = 2*2 + 3*3
 
 type outcome struct {
-	triggers, resolves, pdRequests int
+	triggers, resolves, pdRequests  int
 	bugNew, bugRegression, bugSpike int
 	dedupKeys                       map[string]int
 }
@@ -169,10 +169,10 @@ func TestMixedStream(t *testing.T) {
 
 	// Explain by the source's own id.
 	var ex struct {
-		Kind          string
-		KindWhy       string `json:"kind_why"`
-		Route         struct{ Team string }
-		LastDecision  struct{ Outcome string } `json:"last_decision"`
+		Kind         string
+		KindWhy      string `json:"kind_why"`
+		Route        struct{ Team string }
+		LastDecision struct{ Outcome string } `json:"last_decision"`
 	}
 	if code := g.Get(t, "/v1/explain?source=sentry&key="+issueID, &ex); code != 200 {
 		t.Fatalf("explain: %d", code)
