@@ -1,6 +1,7 @@
 // Package config owns alertgate's one YAML file: its schema, ${ENV}
 // expansion, defaults and validation. Load is strict: an unknown key is an
-// error, and every error names the YAML key it is about.
+// error, and every error names the YAML key it is about and, where known,
+// its line, as in: line 7: routes[1].team: unknown team "nobody".
 package config
 
 import (
@@ -8,8 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -36,7 +40,11 @@ type Config struct {
 	Delivery   Delivery    `yaml:"delivery"`
 	Retention  Duration    `yaml:"retention"`
 	RunbookDir string      `yaml:"runbooks_dir"`
-	teamIndex  map[string]int
+
+	teamIndex map[string]int
+	// lines maps each key path given a value in the file ("ingest.sentry",
+	// "routes[1].team") to its line, for messages and defaults.
+	lines map[string]int
 }
 
 // NATS says where JetStream is.
@@ -140,16 +148,20 @@ func Default() *Config {
 	return c
 }
 
+// setDefaults fills what the file left out. An empty string (also what an
+// unset ${ENV} gives) means the default; a number or duration written in
+// the file is kept even when zero, so that validate reports it instead of
+// silently replacing "attempts: 0" by 5.
 func (c *Config) setDefaults() {
-	def := func(s *string, v string) {
+	str := func(s *string, v string) {
 		if *s == "" {
 			*s = v
 		}
 	}
-	def(&c.Listen, ":8080")
-	def(&c.DataDir, "./data")
-	def(&c.RunbookDir, "./runbooks")
-	def(&c.PagerDuty.EventsURL, "https://events.pagerduty.com")
+	str(&c.Listen, ":8080")
+	str(&c.DataDir, "./data")
+	str(&c.RunbookDir, "./runbooks")
+	str(&c.PagerDuty.EventsURL, "https://events.pagerduty.com")
 	if c.PublicURL == "" {
 		host := c.Listen
 		if strings.HasPrefix(host, ":") {
@@ -157,63 +169,43 @@ func (c *Config) setDefaults() {
 		}
 		c.PublicURL = "http://" + host
 	}
-	if c.NATS.Replicas == 0 {
-		c.NATS.Replicas = 1
+	num := func(key string, n *int, v int) {
+		if _, given := c.lines[key]; !given && *n == 0 {
+			*n = v
+		}
 	}
-	if c.Ingest.MaxBodyBytes == 0 {
+	num("nats.replicas", &c.NATS.Replicas, 1)
+	num("pagerduty.rate_limit", &c.PagerDuty.RateLimit, 120)
+	num("dedup.bug_spike.count", &c.Dedup.BugSpike.Count, 100)
+	num("delivery.attempts", &c.Delivery.Attempts, 5)
+	if _, given := c.lines["ingest.max_body_bytes"]; !given && c.Ingest.MaxBodyBytes == 0 {
 		c.Ingest.MaxBodyBytes = 1 << 20
 	}
-	if c.Ingest.Sentry.MaxAge == 0 {
-		c.Ingest.Sentry.MaxAge = Duration(5 * time.Minute)
+	dur := func(key string, d *Duration, v time.Duration) {
+		if _, given := c.lines[key]; !given && *d == 0 {
+			*d = Duration(v)
+		}
 	}
-	if c.PagerDuty.RateLimit == 0 {
-		c.PagerDuty.RateLimit = 120
-	}
-	if c.Slack.DigestInterval == 0 {
-		c.Slack.DigestInterval = Duration(15 * time.Minute)
-	}
-	if c.Dedup.BugSpike.Count == 0 {
-		c.Dedup.BugSpike.Count = 100
-	}
-	if c.Dedup.BugSpike.Within == 0 {
-		c.Dedup.BugSpike.Within = Duration(time.Hour)
-	}
-	if c.Dedup.DuplicateWindow == 0 {
-		c.Dedup.DuplicateWindow = Duration(20 * time.Minute)
-	}
-	if c.Delivery.Attempts == 0 {
-		c.Delivery.Attempts = 5
-	}
-	if c.Delivery.MinBackoff == 0 {
-		c.Delivery.MinBackoff = Duration(time.Second)
-	}
-	if c.Delivery.MaxBackoff == 0 {
-		c.Delivery.MaxBackoff = Duration(5 * time.Minute)
-	}
-	if c.Delivery.Timeout == 0 {
-		c.Delivery.Timeout = Duration(10 * time.Second)
-	}
-	if c.Retention == 0 {
-		c.Retention = Duration(14 * 24 * time.Hour)
-	}
+	dur("ingest.sentry.max_age", &c.Ingest.Sentry.MaxAge, 5*time.Minute)
+	dur("slack.digest_interval", &c.Slack.DigestInterval, 15*time.Minute)
+	dur("dedup.bug_spike.within", &c.Dedup.BugSpike.Within, time.Hour)
+	dur("dedup.duplicate_window", &c.Dedup.DuplicateWindow, 20*time.Minute)
+	dur("delivery.min_backoff", &c.Delivery.MinBackoff, time.Second)
+	dur("delivery.max_backoff", &c.Delivery.MaxBackoff, 5*time.Minute)
+	dur("delivery.timeout", &c.Delivery.Timeout, 10*time.Second)
+	dur("retention", &c.Retention, 14*24*time.Hour)
 }
 
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
-// expandEnv replaces ${NAME} (only that form: a bare $ is common in Datadog
-// templates and regexps) with the environment variable, "" when unset.
-func expandEnv(b []byte, lookup func(string) (string, bool)) []byte {
-	return envRef.ReplaceAllFunc(b, func(m []byte) []byte {
-		v, _ := lookup(string(m[2 : len(m)-1]))
-		return []byte(v)
-	})
-}
-
-// LoadFile reads and validates the config at path.
+// LoadFile reads and validates the config at path, expanding ${ENV} from the
+// process environment. Every error starts with path.
 func LoadFile(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is said once, below
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	c, err := Load(b, os.LookupEnv)
 	if err != nil {
@@ -222,15 +214,38 @@ func LoadFile(path string) (*Config, error) {
 	return c, nil
 }
 
-// Load parses YAML after ${ENV} expansion with lookup, applies defaults and
-// validates. Every problem found is returned, joined.
+// Load parses YAML, expands ${NAME} in its values with lookup (nil: no
+// environment), applies defaults and validates. Every problem found is
+// returned, joined, each as "line N: key.path: problem" where the line is
+// known. Problems with the YAML itself (syntax, unknown keys, wrong types)
+// are reported without the validation that would follow from them.
 func Load(b []byte, lookup func(string) (string, bool)) (*Config, error) {
-	c := &Config{}
-	dec := yaml.NewDecoder(bytes.NewReader(expandEnv(b, lookup)))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+	if lookup == nil {
+		lookup = func(string) (string, bool) { return "", false }
+	}
+	b, refs := hide(b)
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == nil:
+		return nil, fmt.Errorf("line %d: a second YAML document: the config is a single document", next.Line)
+	case !errors.Is(err, io.EOF):
+		return nil, err
+	}
+	c := &Config{}
+	d := &decoder{lookup: lookup, refs: refs, lines: map[string]int{}, orig: map[*yaml.Node]string{}}
+	if len(doc.Content) > 0 { // empty input leaves doc zero
+		d.expandTree(doc.Content[0])
+		d.decode(doc.Content[0], reflect.ValueOf(c).Elem(), "")
+	}
+	if err := errors.Join(d.errs...); err != nil {
+		return nil, err
+	}
+	c.lines = d.lines
 	c.setDefaults()
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -241,62 +256,81 @@ func Load(b []byte, lookup func(string) (string, bool)) (*Config, error) {
 func (c *Config) validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+		msg := key + ": " + fmt.Sprintf(format, args...)
+		if line := c.line(key); line > 0 {
+			msg = fmt.Sprintf("line %d: %s", line, msg)
+		}
+		errs = append(errs, errors.New(msg))
 	}
-	if _, err := url.ParseRequestURI(c.PublicURL); err != nil {
-		bad("public_url", "not a URL: %v", err)
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "want host:port like :8080, got %q", c.Listen)
 	}
-	if u, err := url.Parse(c.PagerDuty.EventsURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("pagerduty.events_url", "must be an http(s) URL, got %q", c.PagerDuty.EventsURL)
+	if !httpURL(c.PublicURL) {
+		bad("public_url", "must be an http(s) URL, got %q", redactURL(c.PublicURL))
 	}
-	if c.NATS.URL != "" && !strings.Contains(c.NATS.URL, "://") {
-		bad("nats.url", "must look like nats://host:4222, got %q", c.NATS.URL)
+	if !httpURL(c.PagerDuty.EventsURL) {
+		bad("pagerduty.events_url", "must be an http(s) URL, got %q", redactURL(c.PagerDuty.EventsURL))
+	}
+	if c.NATS.URL != "" {
+		// nats.go takes a comma-separated list of servers.
+		for s := range strings.SplitSeq(c.NATS.URL, ",") {
+			s = strings.TrimSpace(s)
+			if u, err := url.Parse(s); err != nil || !natsSchemes[u.Scheme] || u.Host == "" {
+				bad("nats.url", "want nats://host:4222 (or tls://, ws://, wss://; comma-separated for a cluster), got %q", redactURL(s))
+			}
+		}
 	}
 	if c.NATS.Replicas < 1 || c.NATS.Replicas > 5 {
 		bad("nats.replicas", "must be 1 to 5, got %d", c.NATS.Replicas)
-	}
-	if c.NATS.URL == "" && c.NATS.Replicas > 1 {
+	} else if c.NATS.URL == "" && c.NATS.Replicas > 1 {
 		bad("nats.replicas", "the embedded server is a single node: replicas must be 1 unless nats.url is set")
+	}
+	if c.NATS.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.NATS.Listen); err != nil {
+			bad("nats.listen", "want host:port like 127.0.0.1:4222, got %q", c.NATS.Listen)
+		}
 	}
 	switch s := c.NATS.SyncInterval; s {
 	case "", "always":
 	default:
-		if _, err := time.ParseDuration(s); err != nil {
-			bad("nats.sync_interval", `must be "always" or a duration, got %q`, s)
+		if d, err := time.ParseDuration(s); err != nil || d <= 0 {
+			bad("nats.sync_interval", `must be "always" or a positive duration like 10s, got %q`, s)
 		}
 	}
 	if c.Ingest.MaxBodyBytes < 1024 {
 		bad("ingest.max_body_bytes", "must be at least 1024, got %d", c.Ingest.MaxBodyBytes)
 	}
-	if c.Ingest.Sentry.MaxAge < 0 {
-		bad("ingest.sentry.max_age", "must not be negative")
+	if c.Ingest.Sentry.MaxAge <= 0 {
+		bad("ingest.sentry.max_age", "must be positive, got %s", c.Ingest.Sentry.MaxAge)
 	}
 	if c.PagerDuty.RateLimit < 1 {
-		bad("pagerduty.rate_limit", "must be at least 1 event per minute")
+		bad("pagerduty.rate_limit", "must be at least 1 event per minute, got %d", c.PagerDuty.RateLimit)
 	}
 	if c.Slack.DigestInterval < Duration(time.Second) {
-		bad("slack.digest_interval", "must be at least 1s")
+		bad("slack.digest_interval", "must be at least 1s, got %s", c.Slack.DigestInterval)
 	}
 	if c.Dedup.BugSpike.Count < 1 {
-		bad("dedup.bug_spike.count", "must be at least 1")
+		bad("dedup.bug_spike.count", "must be at least 1, got %d", c.Dedup.BugSpike.Count)
 	}
 	if c.Dedup.BugSpike.Within < Duration(time.Second) {
-		bad("dedup.bug_spike.within", "must be at least 1s")
+		bad("dedup.bug_spike.within", "must be at least 1s, got %s", c.Dedup.BugSpike.Within)
 	}
 	if c.Dedup.DuplicateWindow < Duration(time.Second) {
-		bad("dedup.duplicate_window", "must be at least 1s")
+		bad("dedup.duplicate_window", "must be at least 1s, got %s", c.Dedup.DuplicateWindow)
 	}
 	if c.Retention < c.Dedup.DuplicateWindow {
-		bad("retention", "must be at least dedup.duplicate_window (%s)", c.Dedup.DuplicateWindow)
+		bad("retention", "must be at least dedup.duplicate_window (%s), got %s", c.Dedup.DuplicateWindow, c.Retention)
 	}
 	if c.Delivery.Attempts < 1 {
-		bad("delivery.attempts", "must be at least 1")
+		bad("delivery.attempts", "must be at least 1, got %d", c.Delivery.Attempts)
 	}
-	if c.Delivery.MinBackoff <= 0 || c.Delivery.MaxBackoff < c.Delivery.MinBackoff {
-		bad("delivery", "need 0 < min_backoff <= max_backoff")
+	if c.Delivery.MinBackoff <= 0 {
+		bad("delivery.min_backoff", "must be positive, got %s", c.Delivery.MinBackoff)
+	} else if c.Delivery.MaxBackoff < c.Delivery.MinBackoff {
+		bad("delivery.max_backoff", "must be at least delivery.min_backoff (%s), got %s", c.Delivery.MinBackoff, c.Delivery.MaxBackoff)
 	}
 	if c.Delivery.Timeout <= 0 {
-		bad("delivery.timeout", "must be positive")
+		bad("delivery.timeout", "must be positive, got %s", c.Delivery.Timeout)
 	}
 
 	c.teamIndex = map[string]int{}
@@ -305,23 +339,24 @@ func (c *Config) validate() error {
 	}
 	for i, t := range c.Teams {
 		key := fmt.Sprintf("teams[%d]", i)
+		j, dup := c.teamIndex[t.Name]
 		switch {
 		case t.Name == "":
 			bad(key+".name", "missing")
 		case !validName(t.Name):
 			bad(key+".name", "%q: use letters, digits, '-' and '_' only", t.Name)
-		}
-		if j, dup := c.teamIndex[t.Name]; dup && t.Name != "" {
+		case dup:
 			bad(key+".name", "%q already used by teams[%d]", t.Name, j)
 		}
-		c.teamIndex[t.Name] = i
-		if k := string(t.PagerDutyRoutingKey); k != "" && len(k) != 32 {
+		if t.Name != "" && !dup {
+			c.teamIndex[t.Name] = i // even if badly named: no "unknown team" on top
+		}
+		// Neither message shows the value: both are secrets.
+		if k := t.PagerDutyRoutingKey.Value(); k != "" && len(k) != 32 {
 			bad(key+".pagerduty_routing_key", "must be 32 characters, got %d", len(k))
 		}
-		if u := string(t.SlackWebhookURL); u != "" {
-			if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-				bad(key+".slack_webhook_url", "must be an http(s) URL")
-			}
+		if u := t.SlackWebhookURL.Value(); u != "" && !httpURL(u) {
+			bad(key+".slack_webhook_url", "must be an http(s) URL")
 		}
 	}
 	for i, r := range c.Classify {
@@ -336,15 +371,54 @@ func (c *Config) validate() error {
 		bad("routes", "at least one route is required")
 	}
 	for i, r := range c.Routes {
-		key := fmt.Sprintf("routes[%d]", i)
-		if _, ok := c.teamIndex[r.Team]; !ok {
-			bad(key+".team", "unknown team %q", r.Team)
+		key := fmt.Sprintf("routes[%d].team", i)
+		if r.Team == "" {
+			bad(key, "missing")
+		} else if _, ok := c.teamIndex[r.Team]; !ok && len(c.Teams) > 0 {
+			bad(key, "unknown team %q", r.Team) // with no teams at all, that says it
 		}
 	}
 	if n := len(c.Routes); n > 0 && len(c.Routes[n-1].Match) != 0 {
 		bad(fmt.Sprintf("routes[%d].match", n-1), "the last route must match everything (match: [])")
 	}
 	return errors.Join(errs...)
+}
+
+// line is where key, or the nearest enclosing key, is written in the file;
+// 0 when unknown (a default, or Default's config).
+func (c *Config) line(key string) int {
+	for key != "" {
+		if l, ok := c.lines[key]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(key, ".[")
+		if i < 0 {
+			break
+		}
+		key = key[:i]
+	}
+	return 0
+}
+
+var natsSchemes = map[string]bool{"nats": true, "tls": true, "ws": true, "wss": true}
+
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// redactURL is s for an error message, without credentials: NATS URLs often
+// carry user:password@ or token@ (which url.URL.Redacted would show).
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	switch {
+	case err == nil && u.User != nil:
+		u.User = url.User("xxxxx")
+		return u.String()
+	case strings.Contains(s, "@"):
+		return "(not shown: it may hold credentials)"
+	}
+	return s
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
@@ -363,7 +437,8 @@ func (c *Config) Team(name string) (Team, bool) {
 // Matchers is a list of Alertmanager matchers written as strings in YAML.
 type Matchers labels.Matchers
 
-// UnmarshalYAML parses each string with Alertmanager's matcher syntax.
+// UnmarshalYAML parses each string with Alertmanager's matcher syntax, for
+// decoding outside Load (which has its own decoder).
 func (m *Matchers) UnmarshalYAML(n *yaml.Node) error {
 	var ss []string
 	if err := n.Decode(&ss); err != nil {
@@ -371,9 +446,9 @@ func (m *Matchers) UnmarshalYAML(n *yaml.Node) error {
 	}
 	out := make(Matchers, 0, len(ss))
 	for i, s := range ss {
-		pm, err := labels.ParseMatcher(s)
+		pm, err := parseMatcher(s)
 		if err != nil {
-			return fmt.Errorf("line %d: matcher %d %q: %w", n.Line, i, s, err)
+			return fmt.Errorf("line %d: [%d]: %w", n.Line, i, err)
 		}
 		out = append(out, pm)
 	}
@@ -409,11 +484,11 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if err := n.Decode(&s); err != nil {
 		return err
 	}
-	v, err := time.ParseDuration(s)
+	v, err := parseDuration(s)
 	if err != nil {
 		return fmt.Errorf("line %d: %w", n.Line, err)
 	}
-	*d = Duration(v)
+	*d = v
 	return nil
 }
 
@@ -434,6 +509,10 @@ func (s Secret) String() string {
 
 // GoString hides the value from %#v too.
 func (s Secret) GoString() string { return s.String() }
+
+// Format hides the value from every other verb: without it fmt prints a
+// string type under a wrong verb raw, as in "%!d(config.Secret=…)".
+func (s Secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, s.String()) }
 
 // MarshalText hides the value from JSON and YAML encoders.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }

@@ -2,6 +2,7 @@
 //
 //	alertgate serve [--config FILE]   run the gateway
 //	alertgate check [--config FILE]   validate config and runbooks
+//	alertgate explain --source S --payload FILE [--url URL]
 //	alertgate version
 package main
 
@@ -41,6 +42,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = serve(ctx, rest, stderr)
 	case "check":
 		err = check(rest, stdout)
+	case "explain":
+		err = explain(rest, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "alertgate", version)
 	case "help", "-h", "--help":
@@ -65,6 +68,7 @@ func usage(w io.Writer) {
 commands:
   serve    run the gateway (--config FILE; default ./alertgate.yaml, else built-in defaults)
   check    validate the config and its runbooks; exit 1 on any problem
+  explain  --source S --payload FILE: kind, key, route, runbook of each event, and the gateway's last decision
   version  print the version
 `)
 }
