@@ -78,7 +78,7 @@ func DecideIncident(st *Incident, ev alertgate.Event, m routes.Match, s Settings
 		case idx >= 0 && at.Sub(next.Episodes[idx].ResolvedAt) < s.ReopenAfter:
 			d.Outcome, d.Reason = OutcomeStale, fmt.Sprintf("episode was resolved %s ago: a late re-send", at.Sub(next.Episodes[idx].ResolvedAt).Round(time.Second))
 		default:
-			ep := Episode{ID: ev.Episode, Status: EpisodeOpen, Cycle: 1, OpenedAt: at, DedupKey: DedupKey(ev.Key, ev.Episode), Paged: true}
+			ep := Episode{ID: ev.Episode, Status: EpisodeOpen, Cycle: 1, OpenedAt: at, DedupKey: DedupKey(ev.Key, ev.Episode), Paged: true, Team: m.Team}
 			d.Reason = "new firing episode"
 			if idx >= 0 {
 				ep.Cycle = next.Episodes[idx].Cycle + 1
@@ -112,7 +112,10 @@ func DecideIncident(st *Incident, ev alertgate.Event, m routes.Match, s Settings
 			d.Outcome = OutcomeResolved
 			d.Reason = fmt.Sprintf("source resolved the episode after %s", at.Sub(ep.OpenedAt).Round(time.Second))
 			id := fmt.Sprintf("resolve:%s:%s:%d", ev.Key, ev.Episode, ep.Cycle)
-			team := next.Team
+			team := ep.Team
+			if team == "" {
+				team = next.Team
+			}
 			res := notification(id, alertgate.SinkPagerDuty, team, alertgate.TypeResolve, ev, d.Reason)
 			res.DedupKey = ep.DedupKey
 			digest := res
@@ -183,6 +186,10 @@ func DecideBug(st *Bug, ev alertgate.Event, m routes.Match, s Settings) (*Bug, D
 		}
 		next.WindowCount += int64(ev.Count)
 		switch {
+		// Muted comes first: a class first seen muted (never announced)
+		// stays silent until the source unmutes it, and is announced then.
+		case next.Status == BugMuted && !unmutes(ev):
+			d.Outcome, d.Reason = OutcomeMuted, "class is muted at the source: counted only"
 		case !next.Notified:
 			next.Notified, next.Status = true, BugOpen
 			d.Outcome, d.Reason = OutcomeNew, "first occurrence of this bug class"
@@ -193,11 +200,9 @@ func DecideBug(st *Bug, ev alertgate.Event, m routes.Match, s Settings) (*Bug, D
 			d.Outcome = OutcomeRegression
 			d.Reason = fmt.Sprintf("occurred again after being resolved (regression %d)", next.Regressions)
 			typ, id = alertgate.TypeBugRegression, fmt.Sprintf("bug_regression:%s:%d", ev.Key, next.Resolutions)
-		case next.Status == BugMuted && unmutes(ev):
+		case next.Status == BugMuted: // and the event unmutes it
 			next.Status = BugOpen
 			d.Outcome, d.Reason = OutcomeUnmuted, "the source unresolved a muted class: counted, notifications resume"
-		case next.Status == BugMuted:
-			d.Outcome, d.Reason = OutcomeMuted, "class is muted at the source: counted only"
 		case !next.SpikeNotified && next.WindowCount >= s.SpikeCount:
 			next.SpikeNotified = true
 			next.Spikes++
@@ -216,9 +221,13 @@ func DecideBug(st *Bug, ev alertgate.Event, m routes.Match, s Settings) (*Bug, D
 		next.Resolutions++
 		d.Outcome, d.Reason = OutcomeBugClosed, "resolved at the source: the next occurrence is a regression"
 		if next.PageDedupKey != "" {
-			n := notification(fmt.Sprintf("bug_resolve:%s:%d", ev.Key, next.Resolutions), alertgate.SinkPagerDuty, m.Team, alertgate.TypeResolve, ev, d.Reason)
+			team := next.PageTeam
+			if team == "" {
+				team = m.Team
+			}
+			n := notification(fmt.Sprintf("bug_resolve:%s:%d", ev.Key, next.Resolutions), alertgate.SinkPagerDuty, team, alertgate.TypeResolve, ev, d.Reason)
 			n.DedupKey = next.PageDedupKey
-			next.PageDedupKey = ""
+			next.PageDedupKey, next.PageTeam = "", ""
 			d.Notifications = append(d.Notifications, n)
 		}
 	case alertgate.StatusMuted:
@@ -240,7 +249,7 @@ func DecideBug(st *Bug, ev alertgate.Event, m routes.Match, s Settings) (*Bug, D
 			page.Runbook = m.Runbook
 			page.DedupKey = DedupKey(ev.Key, fmt.Sprintf("bug:%d", next.Resolutions))
 			page.Episode = ""
-			next.PageDedupKey = page.DedupKey
+			next.PageDedupKey, next.PageTeam = page.DedupKey, m.Team
 			d.Notifications = append(d.Notifications, page)
 		}
 	}

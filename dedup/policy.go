@@ -2,6 +2,7 @@ package dedup
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -31,14 +32,35 @@ type Policy struct {
 // a key rarely sees more than one or two.
 const maxAttempts = 20
 
+// maxPlainKey is the longest event key StateKey encodes reversibly. The KV
+// key is part of a NATS subject, and a subject longer than the server's
+// control line (4096 bytes by default) makes the server close the whole
+// connection: one absurd key from a source would cut every stage off
+// JetStream, again on each redelivery. 2048 bytes encode to 2731, which
+// leaves room for the bucket and API prefixes.
+const maxPlainKey = 2048
+
+// hashedPrefix starts the StateKey of a key over maxPlainKey; base64url
+// never produces '=', so the two forms cannot collide.
+const hashedPrefix = "="
+
 // StateKey encodes an event key as a KV key (KV keys allow only
-// [-/_=.A-Za-z0-9]; base64url without '.' keeps it one token).
+// [-/_=.A-Za-z0-9]; base64url without '.' keeps it one token). Keys over
+// maxPlainKey bytes are hashed instead; their state still holds the key.
 func StateKey(key string) string {
+	if len(key) > maxPlainKey {
+		sum := sha256.Sum256([]byte(key))
+		return hashedPrefix + base64.RawURLEncoding.EncodeToString(sum[:])
+	}
 	return base64.RawURLEncoding.EncodeToString([]byte(key))
 }
 
-// KeyOf decodes a StateKey.
+// KeyOf decodes a StateKey. A hashed one (of a key over maxPlainKey bytes)
+// cannot be decoded: read Key from the stored state instead.
 func KeyOf(stateKey string) (string, error) {
+	if strings.HasPrefix(stateKey, hashedPrefix) {
+		return "", errors.New("state key of a long key is a hash: read the key from the state")
+	}
 	b, err := base64.RawURLEncoding.DecodeString(stateKey)
 	return string(b), err
 }
@@ -92,7 +114,10 @@ func (p *Policy) Apply(ctx context.Context, ev alertgate.Event, m routes.Match, 
 		} else {
 			_, err = kv.Update(ctx, k, b, rev)
 		}
-		if errors.Is(err, jetstream.ErrKeyExists) {
+		// A lost race: Create reports ErrKeyExists; Update reports
+		// ErrKeyRevisionMismatch (on replicated buckets only that one, code
+		// 10164, which does not match ErrKeyExists).
+		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			if p.OnConflict != nil {
 				p.OnConflict(kv.Bucket())
 			}

@@ -72,6 +72,10 @@ type Episode struct {
 	DedupKey   string    `json:"dedup_key"`
 	Runbook    string    `json:"runbook,omitempty"`
 	Paged      bool      `json:"paged"`
+	// Team that was paged: the resolve must go to the same routing key even
+	// if the key's route changed since (empty in state written before it
+	// was recorded; Incident.Team is used then).
+	Team string `json:"team,omitempty"`
 }
 
 // Open returns the open episodes.
@@ -108,8 +112,10 @@ type Bug struct {
 	WindowCount   int64     `json:"window_count"`
 	SpikeNotified bool      `json:"spike_notified"`
 	Spikes        int       `json:"spikes"`
-	// PageDedupKey is set while a page_bugs page is open.
+	// PageDedupKey is set while a page_bugs page is open; PageTeam is the
+	// team it went to, whose routing key must resolve it.
 	PageDedupKey string `json:"page_dedup_key,omitempty"`
+	PageTeam     string `json:"page_team,omitempty"`
 	Last         Last   `json:"last"`
 }
 

@@ -3,9 +3,13 @@
 package pagerduty
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -47,7 +51,8 @@ func New(eventsURL string, keys map[string]string, perMinute int, publicURL stri
 		hc = &http.Client{}
 	}
 	c := pd.NewClient("", pd.WithV2EventsAPIEndpoint(strings.TrimRight(eventsURL, "/")))
-	// go-pagerduty drops response headers on errors; this keeps Retry-After.
+	// go-pagerduty drops response headers on errors and misreads the Events
+	// API's error body; this keeps Retry-After and the error text.
 	c.HTTPClient = retryAfterClient{hc}
 	if perMinute < 1 {
 		perMinute = 120
@@ -84,14 +89,22 @@ func (n *Notifier) Notify(ctx context.Context, note alertgate.Notification) (boo
 	if err := n.limiter(key).Wait(ctx); err != nil {
 		return true, fmt.Errorf("rate limit wait: %w", err)
 	}
-	holder := new(time.Duration)
-	_, err = n.client.ManageEventWithContext(context.WithValue(ctx, retryAfterKey{}, holder), ev)
+	info := new(respInfo)
+	_, err = n.client.ManageEventWithContext(context.WithValue(ctx, respInfoKey{}, info), ev)
 	if err == nil {
 		return false, nil
 	}
 	var apiErr pd.APIError
 	if errors.As(err, &apiErr) {
-		herr := &sinks.HTTPError{Status: apiErr.StatusCode, After: *holder, Body: apiErrorText(apiErr)}
+		text := info.text
+		if text == "" {
+			text = apiErrorText(apiErr)
+		}
+		// The error goes to logs, the notification log and DEADLETTER: it
+		// must not carry the secret even if the server echoes it back.
+		// Redact before cutting, or a cut could leave part of the key.
+		text = truncate(strings.ReplaceAll(text, key, "[routing key]"), maxErrorText)
+		herr := &sinks.HTTPError{Status: apiErr.StatusCode, After: info.after, Body: text}
 		return sinks.Retryable(apiErr.StatusCode), herr
 	}
 	// Network errors, timeouts, undecodable answers: worth another try.
@@ -127,7 +140,7 @@ func (n *Notifier) Event(routingKey string, note alertgate.Notification) (*pd.V2
 	}
 	e := note.Event
 	ev.Client = "alertgate"
-	if n.clientURL != "" {
+	if n.clientURL != "" && linkable(n.clientURL) {
 		ev.ClientURL = n.clientURL + "/v1/explain?source=" + string(e.Source) + "&key=" + url.QueryEscape(e.Key)
 	}
 	source := e.Service
@@ -163,12 +176,14 @@ func (n *Notifier) Event(routingKey string, note alertgate.Notification) (*pd.V2
 		if note.Runbook.Title != "" {
 			text = "Runbook: " + note.Runbook.Title
 		}
-		ev.Links = append(ev.Links, map[string]string{"href": note.Runbook.URL, "text": text})
+		if linkable(note.Runbook.URL) {
+			ev.Links = append(ev.Links, map[string]string{"href": note.Runbook.URL, "text": text})
+		}
 	} else {
 		details["runbook"] = "none: add a runbook matching these labels (see alertgate check)"
 	}
 	for _, l := range e.Links {
-		if strings.HasPrefix(l.Href, "http://") || strings.HasPrefix(l.Href, "https://") {
+		if linkable(l.Href) {
 			ev.Links = append(ev.Links, map[string]string{"href": l.Href, "text": l.Text})
 		}
 	}
@@ -190,6 +205,15 @@ func (n *Notifier) Event(routingKey string, note alertgate.Notification) (*pd.V2
 	return ev, nil
 }
 
+// linkable reports whether u may be a PagerDuty link: the Events API wants
+// an absolute URI, and a link that is not one gets the whole event rejected
+// with a 400 — a page lost for a bad link. A source's runbook annotation is
+// often a relative path or plain text; it stays in custom_details.
+func linkable(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && (p.Scheme == "http" || p.Scheme == "https") && p.Host != ""
+}
+
 // truncate cuts s to at most n bytes at a rune boundary, marking the cut.
 func truncate(s string, n int) string {
 	if len(s) <= n {
@@ -203,20 +227,68 @@ func truncate(s string, n int) string {
 	return s[:cut] + mark
 }
 
-type retryAfterKey struct{}
+type respInfoKey struct{}
 
-// retryAfterClient records the Retry-After of a 429 or 503 into the holder
-// the request's context carries.
+// respInfo is what go-pagerduty loses from an error response: the
+// Retry-After header, and the Events API's error text (its body is
+// {"status","message","errors"}, which go-pagerduty decodes as a REST API
+// error wrapped in "error" and so finds nothing in).
+type respInfo struct {
+	after time.Duration
+	text  string
+}
+
+// maxErrorBody bounds how much of an error response is read, maxErrorText
+// how much of it an error carries.
+const (
+	maxErrorBody = 64 << 10
+	maxErrorText = 1024
+)
+
+// retryAfterClient records what go-pagerduty drops from a non-2xx answer
+// into the respInfo the request's context carries.
 type retryAfterClient struct{ hc *http.Client }
 
 func (c retryAfterClient) Do(req *http.Request) (*http.Response, error) {
 	resp, err := c.hc.Do(req)
-	if err == nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
-		if h, ok := req.Context().Value(retryAfterKey{}).(*time.Duration); ok {
-			*h = sinks.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		}
+	if err != nil || resp.StatusCode < 300 {
+		return resp, err
 	}
-	return resp, err
+	info, ok := req.Context().Value(respInfoKey{}).(*respInfo)
+	if !ok {
+		return resp, nil
+	}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		info.after = sinks.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	}
+	body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if rerr == nil {
+		info.text = eventsErrorText(body)
+	}
+	return resp, nil
+}
+
+// eventsErrorText reads an Events API v2 error body
+// ({"status":"invalid event","message":"Event object is invalid","errors":["…"]}).
+func eventsErrorText(body []byte) string {
+	var e struct {
+		Status  string   `json:"status"`
+		Message string   `json:"message"`
+		Errors  []string `json:"errors"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return ""
+	}
+	parts := []string{cmp.Or(e.Message, e.Status)}
+	if len(e.Errors) > 0 {
+		parts = append(parts, strings.Join(e.Errors, "; "))
+	}
+	if parts[0] == "" {
+		parts = parts[1:]
+	}
+	return strings.Join(parts, ": ")
 }
 
 // Teams lists the teams with a routing key, for logs at start.

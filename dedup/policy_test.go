@@ -1,0 +1,619 @@
+package dedup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/bus"
+	"github.com/alertgate/alertgate/routes"
+)
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// openBus starts an embedded JetStream in dir; close stops it (also at the
+// end of the test) and may be called more than once.
+func openBus(t *testing.T, o bus.Options) (b *bus.Bus, close func()) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	var err error
+	for {
+		// An attempt of a few seconds: a cluster may drop a request while
+		// it moves its JetStream leader.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		b, err = bus.Open(ctx, o, discard)
+		cancel()
+		if err == nil || o.URL == "" || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("bus.Open: %v", err)
+	}
+	var once sync.Once
+	close = func() { once.Do(b.Close) }
+	t.Cleanup(close)
+	return b, close
+}
+
+func newPolicy(b *bus.Bus) *Policy {
+	return &Policy{Incidents: b.Incidents, Bugs: b.Bugs, Settings: testSettings}
+}
+
+// recorder is an Emit that remembers every notification it was given.
+type recorder struct {
+	mu  sync.Mutex
+	got []alertgate.Notification
+	err error // returned by emit when set
+}
+
+func (r *recorder) emit(_ context.Context, ns []alertgate.Notification) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, ns...)
+	return r.err
+}
+
+// ids lists the IDs of the notifications to sink, or to any sink if "".
+func (r *recorder) ids(sink alertgate.Sink) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, n := range r.got {
+		if sink == "" || n.Sink == sink {
+			out = append(out, n.ID)
+		}
+	}
+	return out
+}
+
+func distinct(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// State survives new Policy values and a restart of JetStream: every
+// decision is read from and written to KV.
+func TestPolicyApplyPersists(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+	b, closeBus := openBus(t, bus.Options{DataDir: dir})
+	steps := []struct {
+		restart bool // close JetStream and open it again from dir first
+		ev      alertgate.Event
+		outcome string
+	}{
+		// The first firing pages.
+		{ev: incident(incKey, "ep1", alertgate.StatusFiring, t0), outcome: OutcomePaged},
+		// A re-send through a fresh Policy: the state came from KV.
+		{ev: incident(incKey, "ep1", alertgate.StatusFiring, t0.Add(time.Minute)), outcome: OutcomeDuplicate},
+		// After a restart the open episode is still known and resolves.
+		{restart: true, ev: incident(incKey, "ep1", alertgate.StatusResolved, t0.Add(10*time.Minute)), outcome: OutcomeResolved},
+		// A bug class is new once...
+		{ev: bug(bugKey, alertgate.StatusFiring, t0, 1), outcome: OutcomeNew},
+		// ...and counted after a restart.
+		{restart: true, ev: bug(bugKey, alertgate.StatusFiring, t0.Add(time.Minute), 2), outcome: OutcomeCounted},
+	}
+	rec := &recorder{}
+	for i, s := range steps {
+		if s.restart {
+			closeBus()
+			b, closeBus = openBus(t, bus.Options{DataDir: dir})
+		}
+		d, err := newPolicy(b).Apply(ctx, s.ev, payments, rec.emit)
+		if err != nil {
+			t.Fatalf("step %d: Apply: %v", i, err)
+		}
+		if got, want := d.Outcome, s.outcome; got != want {
+			t.Fatalf("step %d: outcome=%q (%s), want %q", i, got, d.Reason, want)
+		}
+	}
+	p := newPolicy(b)
+	inc, err := p.Incident(ctx, incKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(inc.Episodes), 1; got != want {
+		t.Fatalf("len(Episodes)=%v, want %v", got, want)
+	}
+	if got, want := inc.Episodes[0].Status, EpisodeResolved; got != want {
+		t.Fatalf("episode Status=%v, want %v", got, want)
+	}
+	// The resolve carries the dedup key of the page sent before the restart.
+	var page, resolve string
+	for _, n := range rec.got {
+		switch {
+		case n.Sink == alertgate.SinkPagerDuty && n.Type == alertgate.TypePage:
+			page = n.DedupKey
+		case n.Sink == alertgate.SinkPagerDuty && n.Type == alertgate.TypeResolve:
+			resolve = n.DedupKey
+		}
+	}
+	if got, want := resolve, page; got != want || got == "" {
+		t.Fatalf("resolve dedup key=%q, want the page's %q", got, want)
+	}
+	bg, err := p.Bug(ctx, bugKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := bg.Count, int64(3); got != want {
+		t.Fatalf("bug Count=%v, want %v", got, want)
+	}
+	// Keys never seen have no state.
+	if inc, err := p.Incident(ctx, "alertmanager:v1:never"); inc != nil || err != nil {
+		t.Fatalf("Incident(never seen)=%v, %v, want nil, nil", inc, err)
+	}
+	if bg, err := p.Bug(ctx, "sentry:v1:never"); bg != nil || err != nil {
+		t.Fatalf("Bug(never seen)=%v, %v, want nil, nil", bg, err)
+	}
+}
+
+// Notifications are emitted before the state is written: when emit fails,
+// Apply fails and the state is as it was, so the redelivered event decides
+// (and emits, with the same IDs) again.
+func TestPolicyEmitBeforeWrite(t *testing.T) {
+	ctx := testContext(t)
+	b, _ := openBus(t, bus.Options{DataDir: t.TempDir()})
+	p := newPolicy(b)
+	errDown := errors.New("jetstream down")
+	revision := func() uint64 {
+		e, err := b.Incidents.Get(ctx, StateKey(incKey))
+		if err != nil {
+			return 0
+		}
+		return e.Revision()
+	}
+
+	for _, tc := range []struct {
+		name    string
+		ev      alertgate.Event
+		outcome string
+	}{
+		// A first firing: no state yet, none written on failure.
+		{name: "page", ev: incident(incKey, "ep1", alertgate.StatusFiring, t0), outcome: OutcomePaged},
+		// A resolve of the open episode: the stored state keeps it open on failure.
+		{name: "resolve", ev: incident(incKey, "ep1", alertgate.StatusResolved, t0.Add(time.Minute)), outcome: OutcomeResolved},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := revision()
+			failed := &recorder{err: errDown}
+			if _, err := p.Apply(ctx, tc.ev, payments, failed.emit); !errors.Is(err, errDown) {
+				t.Fatalf("Apply with failing emit: err=%v, want %v", err, errDown)
+			}
+			if got, want := revision(), before; got != want {
+				t.Fatalf("state revision=%v after a failed emit, want %v (unchanged)", got, want)
+			}
+			if got, want := len(failed.got), 2; got != want {
+				t.Fatalf("failing emit got %v notifications, want %v", got, want)
+			}
+
+			// The retry: emit sees the state not yet written, then it is.
+			var revAtEmit uint64
+			ok := &recorder{}
+			d, err := p.Apply(ctx, tc.ev, payments, func(ctx context.Context, ns []alertgate.Notification) error {
+				revAtEmit = revision()
+				return ok.emit(ctx, ns)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := d.Outcome, tc.outcome; got != want {
+				t.Fatalf("outcome=%q, want %q", got, want)
+			}
+			if got, want := revAtEmit, before; got != want {
+				t.Fatalf("revision during emit=%v, want %v (emit before write)", got, want)
+			}
+			if got := revision(); got == before {
+				t.Fatalf("revision=%v after Apply, want a new one", got)
+			}
+			// The retry emitted exactly what the failed attempt did.
+			if got, want := strings.Join(ok.ids(""), ","), strings.Join(failed.ids(""), ","); got != want {
+				t.Fatalf("IDs on retry=%v, want %v", got, want)
+			}
+			if got, want := notes(ok.got), notes(failed.got); got != want {
+				t.Fatalf("notifications on retry=\n%s\nwant\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestPolicyConcurrentApply(t *testing.T) {
+	runConcurrent(t, bus.Options{DataDir: t.TempDir()})
+}
+
+// On a replicated bucket a lost compare-and-set is reported with another
+// error code than on a single replica; it must still be retried, not
+// returned as an error.
+func TestPolicyConcurrentApplyReplicated(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	runConcurrent(t, bus.Options{URL: startCluster(t, 3), Replicas: 3})
+}
+
+// runConcurrent has N routers race on one key. Whatever the interleaving,
+// the set of notifications is what one router alone would send, and no
+// update is lost.
+func runConcurrent(t *testing.T, o bus.Options) {
+	const n = 8
+	b, _ := openBus(t, o)
+	for _, tc := range []struct {
+		name  string
+		event func(i int) alertgate.Event // the event of goroutine i
+		check func(t *testing.T, p *Policy, outcomes []string, rec *recorder)
+	}{
+		{
+			// The same firing N times (a redelivery racing the original):
+			// one page, one open episode.
+			name:  "same episode",
+			event: func(int) alertgate.Event { return incident("race:same", "ep1", alertgate.StatusFiring, t0) },
+			check: func(t *testing.T, p *Policy, outcomes []string, rec *recorder) {
+				if got, want := count(outcomes, OutcomePaged), 1; got != want {
+					t.Fatalf("paged %v times, want %v (outcomes %v)", got, want, outcomes)
+				}
+				if got, want := count(outcomes, OutcomeDuplicate), n-1; got != want {
+					t.Fatalf("duplicate %v times, want %v", got, want)
+				}
+				if got, want := len(distinct(rec.ids(alertgate.SinkPagerDuty))), 1; got != want {
+					t.Fatalf("distinct page IDs=%v, want %v", got, want)
+				}
+				st, err := p.Incident(t.Context(), "race:same")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := len(st.Open()), 1; got != want {
+					t.Fatalf("open episodes=%v, want %v", got, want)
+				}
+				if got, want := len(st.Episodes), 1; got != want {
+					t.Fatalf("episodes=%v, want %v", got, want)
+				}
+			},
+		},
+		{
+			// N different episodes of one key at once: N pages, none lost
+			// from the state.
+			name: "distinct episodes",
+			event: func(i int) alertgate.Event {
+				return incident("race:episodes", fmt.Sprintf("ep%d", i), alertgate.StatusFiring, t0)
+			},
+			check: func(t *testing.T, p *Policy, outcomes []string, rec *recorder) {
+				if got, want := count(outcomes, OutcomePaged), n; got != want {
+					t.Fatalf("paged %v times, want %v (outcomes %v)", got, want, outcomes)
+				}
+				if got, want := len(distinct(rec.ids(alertgate.SinkPagerDuty))), n; got != want {
+					t.Fatalf("distinct page IDs=%v, want %v", got, want)
+				}
+				st, err := p.Incident(t.Context(), "race:episodes")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := len(st.Open()), n; got != want {
+					t.Fatalf("open episodes=%v, want %v", got, want)
+				}
+			},
+		},
+		{
+			// N occurrences of a new bug class at once: announced once,
+			// every occurrence counted.
+			// The 5th of them reaches SpikeCount: one spike too.
+			name:  "new bug class",
+			event: func(i int) alertgate.Event { return bug("race:bug", alertgate.StatusFiring, t0, 1) },
+			check: func(t *testing.T, p *Policy, outcomes []string, rec *recorder) {
+				if got, want := count(outcomes, OutcomeNew), 1; got != want {
+					t.Fatalf("new %v times, want %v (outcomes %v)", got, want, outcomes)
+				}
+				if got, want := count(outcomes, OutcomeSpike), 1; got != want {
+					t.Fatalf("spike %v times, want %v (outcomes %v)", got, want, outcomes)
+				}
+				if got, want := count(outcomes, OutcomeCounted), n-2; got != want {
+					t.Fatalf("counted %v times, want %v (outcomes %v)", got, want, outcomes)
+				}
+				if got, want := strings.Join(distinct(rec.ids(alertgate.SinkSlack)), " "), fmt.Sprintf("digest:bug_new:race:bug digest:bug_spike:race:bug:%d", t0.UnixNano()); got != want {
+					t.Fatalf("distinct digest IDs=%v, want %v", got, want)
+				}
+				st, err := p.Bug(t.Context(), "race:bug")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := st.Count, int64(n); got != want {
+					t.Fatalf("Count=%v, want %v (an update was lost)", got, want)
+				}
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testContext(t)
+			var conflicts atomic.Int64
+			p := newPolicy(b)
+			p.OnConflict = func(string) { conflicts.Add(1) }
+			rec := &recorder{}
+			outcomes := make([]string, n)
+			errs := make([]error, n)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					<-start
+					d, err := p.Apply(ctx, tc.event(i), payments, rec.emit)
+					outcomes[i], errs[i] = d.Outcome, err
+				})
+			}
+			close(start)
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatalf("Apply: %v", err)
+			}
+			tc.check(t, p, outcomes, rec)
+			// With 8 routers starting together on one key, some lose the
+			// compare-and-set (measured: about 19 conflicts per round).
+			if got := conflicts.Load(); got == 0 {
+				t.Fatalf("OnConflict called %v times, want > 0", got)
+			}
+		})
+	}
+}
+
+func count(outcomes []string, outcome string) int {
+	n := 0
+	for _, o := range outcomes {
+		if o == outcome {
+			n++
+		}
+	}
+	return n
+}
+
+// The page emitted by racing routers is stored once in NOTIFY: the
+// notification ID is the Nats-Msg-Id.
+func TestPolicyConcurrentApplyStoresOnePage(t *testing.T) {
+	ctx := testContext(t)
+	b, _ := openBus(t, bus.Options{DataDir: t.TempDir()})
+	p := newPolicy(b)
+	emit := func(ctx context.Context, ns []alertgate.Notification) error {
+		_, err := b.PublishNotifications(ctx, ns)
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	start := make(chan struct{})
+	for i := range errs {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = p.Apply(ctx, incident(incKey, "ep1", alertgate.StatusFiring, t0), payments, emit)
+		})
+	}
+	close(start)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	info, err := b.Notify.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One page and its digest item.
+	if got, want := info.State.Msgs, uint64(2); got != want {
+		t.Fatalf("NOTIFY holds %v messages, want %v", got, want)
+	}
+}
+
+var kvKey = regexp.MustCompile(`^[-/_=A-Za-z0-9]+$`)
+
+func TestStateKey(t *testing.T) {
+	ctx := testContext(t)
+	b, _ := openBus(t, bus.Options{DataDir: t.TempDir()})
+	p := newPolicy(b)
+	for _, tc := range []struct {
+		name       string
+		key        string
+		reversible bool // KeyOf gives the key back
+	}{
+		// Source prefixes and versions use ':'.
+		{name: "colons", key: "alertmanager:v1:0335742509d16c93", reversible: true},
+		// Datadog scopes carry '/', ':' and spaces.
+		{name: "slash and spaces", key: "datadog:v1:123/host:web-1 env:prod", reversible: true},
+		// Dots would split a KV key into tokens.
+		{name: "dots", key: "events:v1:svc.checkout.latency", reversible: true},
+		// Anything a source may send.
+		{name: "unicode", key: "events:v1:ünïcödé/日本語 🔥", reversible: true},
+		// Wildcards of NATS subjects.
+		{name: "wildcards", key: "events:v1:*.>", reversible: true},
+		// The longest key kept reversible.
+		{name: "2048 bytes", key: strings.Repeat("k", 2048), reversible: true},
+		// Longer keys are hashed so the KV subject stays under NATS's
+		// control line.
+		{name: "2049 bytes", key: strings.Repeat("k", 2049)},
+		// A key larger than the control line used to make the server close
+		// the connection.
+		{name: "100 KB", key: strings.Repeat("🔥", 25000)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sk := StateKey(tc.key)
+			if !kvKey.MatchString(sk) {
+				t.Fatalf("StateKey=%q is not a single-token KV key", sk)
+			}
+			if got, want := len(sk) <= 2731, true; got != want {
+				t.Fatalf("len(StateKey)=%d, want ≤2731", len(sk))
+			}
+			if got, want := StateKey(tc.key), sk; got != want {
+				t.Fatalf("StateKey not deterministic: %q, want %q", got, want)
+			}
+			if StateKey(tc.key+"x") == sk {
+				t.Fatalf("keys %q and %q+x share state key %q", tc.key, tc.key, sk)
+			}
+			k, err := KeyOf(sk)
+			if got, want := err == nil, tc.reversible; got != want {
+				t.Fatalf("KeyOf: err=%v, want reversible=%v", err, want)
+			}
+			if tc.reversible {
+				if got, want := k, tc.key; got != want {
+					t.Fatalf("KeyOf(StateKey(k))=%q, want %q", got, want)
+				}
+			}
+			// The key works against JetStream and the state holds the key.
+			if _, err := p.Apply(ctx, incident(tc.key, "ep1", alertgate.StatusFiring, t0), payments, (&recorder{}).emit); err != nil {
+				t.Fatalf("Apply: %v", err)
+			}
+			st, err := p.Incident(ctx, tc.key)
+			if err != nil || st == nil {
+				t.Fatalf("Incident: %v, %v", st, err)
+			}
+			if got, want := st.Key, tc.key; got != want {
+				t.Fatalf("state Key=%.40q, want %.40q", got, want)
+			}
+			if !b.NC.IsConnected() {
+				t.Fatal("connection to NATS lost")
+			}
+		})
+	}
+	// Two keys that differ only in the characters base64 would fold.
+	if StateKey("a:b") == StateKey("a/b") {
+		t.Fatal(`"a:b" and "a/b" share a state key`)
+	}
+	if _, err := KeyOf("not base64!"); err == nil {
+		t.Fatal("KeyOf(garbage): no error")
+	}
+}
+
+func TestPolicyList(t *testing.T) {
+	ctx := testContext(t)
+	b, _ := openBus(t, bus.Options{DataDir: t.TempDir()})
+	p := newPolicy(b)
+
+	// Empty buckets list nothing (and do not wait for updates).
+	if got, err := p.ListIncidents(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("ListIncidents on empty bucket=%v, %v, want none", got, err)
+	}
+	if got, err := p.ListBugs(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("ListBugs on empty bucket=%v, %v, want none", got, err)
+	}
+
+	rec := &recorder{}
+	events := []struct {
+		ev alertgate.Event
+		m  routes.Match
+	}{
+		// An open incident.
+		{incident("am:1", "e", alertgate.StatusFiring, t0), payments},
+		// An incident opened and resolved: one entry, its latest state.
+		{incident("am:2", "e", alertgate.StatusFiring, t0), platform},
+		{incident("am:2", "e", alertgate.StatusResolved, t0.Add(time.Minute)), platform},
+		// A key that is no valid KV key as it is.
+		{incident("am:3 with/odd:chars", "e", alertgate.StatusFiring, t0), payments},
+		// A bug class seen twice (1 + 4 occurrences).
+		{bug("sentry:1", alertgate.StatusFiring, t0, 1), payments},
+		{bug("sentry:1", alertgate.StatusFiring, t0, 4), payments},
+		// A class first seen muted.
+		{bug("sentry:2", alertgate.StatusMuted, t0, 1), platform},
+	}
+	for _, e := range events {
+		if _, err := p.Apply(ctx, e.ev, e.m, rec.emit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	incs, err := p.ListIncidents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, in := range incs {
+		got = append(got, fmt.Sprintf("%s team=%s open=%d", in.Key, in.Team, len(in.Open())))
+	}
+	slices.Sort(got)
+	if got, want := strings.Join(got, "\n"), "am:1 team=payments open=1\nam:2 team=platform open=0\nam:3 with/odd:chars team=payments open=1"; got != want {
+		t.Fatalf("ListIncidents=\n%s\nwant\n%s", got, want)
+	}
+	bugs, err := p.ListBugs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	for _, bg := range bugs {
+		got = append(got, fmt.Sprintf("%s team=%s status=%s count=%d", bg.Key, bg.Team, bg.Status, bg.Count))
+	}
+	slices.Sort(got)
+	if got, want := strings.Join(got, "\n"), "sentry:1 team=payments status=open count=5\nsentry:2 team=platform status=muted count=0"; got != want {
+		t.Fatalf("ListBugs=\n%s\nwant\n%s", got, want)
+	}
+}
+
+// startCluster runs an n-node JetStream cluster on loopback (ports picked
+// up front, every node given the full route list) and returns its client
+// URLs.
+func startCluster(t *testing.T, n int) string {
+	t.Helper()
+	ports := freePorts(t, 2*n)
+	var routeURLs []*url.URL
+	for i := range n {
+		routeURLs = append(routeURLs, &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", ports[n+i])})
+	}
+	var urls []string
+	var nodes []*server.Server
+	for i := range n {
+		s, err := server.NewServer(&server.Options{
+			ServerName: fmt.Sprintf("alertgate-%d", i),
+			Host:       "127.0.0.1", Port: ports[i],
+			JetStream: true, StoreDir: t.TempDir(),
+			Cluster: server.ClusterOpts{Name: "alertgate-test", Host: "127.0.0.1", Port: ports[n+i]},
+			Routes:  routeURLs,
+			NoLog:   true, NoSigs: true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+		if !s.ReadyForConnections(10 * time.Second) {
+			t.Fatalf("node %d not ready", i)
+		}
+		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
+		nodes = append(nodes, s)
+	}
+	// JetStream answers once the nodes have elected a meta leader (≈1 s).
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if slices.ContainsFunc(nodes, (*server.Server).JetStreamIsLeader) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no JetStream leader elected in 10s")
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition, not timing an assertion
+	}
+	return strings.Join(urls, ",")
+}
+
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}

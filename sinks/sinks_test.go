@@ -1,0 +1,379 @@
+package sinks_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/bus"
+	"github.com/alertgate/alertgate/metrics"
+	"github.com/alertgate/alertgate/sinks"
+)
+
+func TestBackoffDelay(t *testing.T) {
+	b := sinks.Backoff{Min: time.Second, Max: time.Minute}
+	for _, tc := range []struct {
+		n    int           // failed attempts so far
+		step time.Duration // the exponential step before jitter
+	}{
+		// The first retry waits about Min.
+		{n: 1, step: time.Second},
+		// Each further failure doubles it.
+		{n: 2, step: 2 * time.Second},
+		{n: 3, step: 4 * time.Second},
+		{n: 6, step: 32 * time.Second},
+		// 64s is over Max: capped.
+		{n: 7, step: time.Minute},
+		// Far past the cap (and no overflow).
+		{n: 1000, step: time.Minute},
+	} {
+		t.Run(fmt.Sprint(tc.n), func(t *testing.T) {
+			for _, r := range []float64{0, 0.5, 0.999999} {
+				b := b
+				b.Rand = func() float64 { return r }
+				d := b.Delay(tc.n)
+				// Equal jitter: half the step, plus a random part of the other half.
+				if got, want := d, tc.step/2+time.Duration(r*float64(tc.step/2)); got != want {
+					t.Fatalf("Delay(%d) with rand %v=%v, want %v", tc.n, r, got, want)
+				}
+				if got, want := d >= tc.step/2 && d <= tc.step, true; got != want {
+					t.Fatalf("Delay(%d)=%v, want in [%v, %v]", tc.n, d, tc.step/2, tc.step)
+				}
+			}
+			// The default source of randomness stays in the same range.
+			for range 100 {
+				if d := b.Delay(tc.n); d < tc.step/2 || d > tc.step {
+					t.Fatalf("Delay(%d)=%v, want in [%v, %v]", tc.n, d, tc.step/2, tc.step)
+				}
+			}
+		})
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		want   bool
+	}{
+		// Server trouble: try again.
+		{http.StatusInternalServerError, true},
+		{http.StatusBadGateway, true},
+		{http.StatusServiceUnavailable, true},
+		{http.StatusGatewayTimeout, true},
+		// Rate limited: try again later.
+		{http.StatusTooManyRequests, true},
+		// The server gave up waiting for the request.
+		{http.StatusRequestTimeout, true},
+		// The request itself is wrong: retrying cannot help.
+		{http.StatusBadRequest, false},
+		{http.StatusUnauthorized, false},
+		{http.StatusForbidden, false},
+		{http.StatusNotFound, false},
+		{http.StatusRequestEntityTooLarge, false},
+	} {
+		if got, want := sinks.Retryable(tc.status), tc.want; got != want {
+			t.Errorf("Retryable(%d)=%v, want %v", tc.status, got, want)
+		}
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name, header string
+		want         time.Duration
+	}{
+		// Delay in seconds.
+		{"seconds", "7", 7 * time.Second},
+		// Zero seconds: retry at once.
+		{"zero", "0", 0},
+		// An HTTP date 30 s ahead.
+		{"http date", now.Add(30 * time.Second).Format(http.TimeFormat), 30 * time.Second},
+		// A date in the past means no wait.
+		{"past date", now.Add(-time.Minute).Format(http.TimeFormat), 0},
+		// Negative seconds are not a delay.
+		{"negative", "-5", 0},
+		// Garbage is ignored.
+		{"garbage", "soon", 0},
+		// No header.
+		{"empty", "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, want := sinks.ParseRetryAfter(tc.header, now), tc.want; got != want {
+				t.Fatalf("ParseRetryAfter(%q)=%v, want %v", tc.header, got, want)
+			}
+		})
+	}
+}
+
+// HTTPError says its status and body and carries the server's Retry-After.
+func TestHTTPError(t *testing.T) {
+	var err error = &sinks.HTTPError{Status: 429, Body: "slow down", After: 7 * time.Second}
+	if got, want := err.Error(), "HTTP 429: slow down"; got != want {
+		t.Fatalf("Error()=%q, want %q", got, want)
+	}
+	var ra sinks.RetryAfter
+	if !errors.As(fmt.Errorf("wrapped: %w", err), &ra) {
+		t.Fatal("a wrapped *HTTPError is not a RetryAfter")
+	}
+	if got, want := ra.RetryAfter(), 7*time.Second; got != want {
+		t.Fatalf("RetryAfter()=%v, want %v", got, want)
+	}
+	if got, want := (&sinks.HTTPError{Status: 502}).Error(), "HTTP 502"; got != want {
+		t.Fatalf("Error()=%q, want %q", got, want)
+	}
+}
+
+// result is what one Notify call returns.
+type result struct {
+	retry bool
+	err   error
+}
+
+// fakeNotifier returns scripted results, one per call (the last one again
+// once the script runs out), and records the calls.
+type fakeNotifier struct {
+	disabled bool
+	script   []result
+
+	mu    sync.Mutex
+	calls []alertgate.Notification
+}
+
+func (f *fakeNotifier) Enabled(string) bool { return !f.disabled }
+
+func (f *fakeNotifier) Notify(_ context.Context, n alertgate.Notification) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, n)
+	r := f.script[min(len(f.calls), len(f.script))-1]
+	return r.retry, r.err
+}
+
+func (f *fakeNotifier) ncalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
+}
+
+var _ sinks.Notifier = (*fakeNotifier)(nil)
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func openBus(t *testing.T) *bus.Bus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	b, err := bus.Open(ctx, bus.Options{DataDir: t.TempDir()}, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+// newWorker builds a Worker as app.Start does, with a tiny backoff.
+func newWorker(b *bus.Bus, n sinks.Notifier, attempts int) *sinks.Worker {
+	return &sinks.Worker{
+		Sink: alertgate.SinkPagerDuty, Notifier: n, Bus: b,
+		Log: &sinks.Log{KV: b.Notifications, Logger: discard}, Logger: discard, Metrics: metrics.New(),
+		Attempts: attempts, Timeout: 5 * time.Second, Now: time.Now,
+		Backoff: sinks.Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond},
+	}
+}
+
+func page(id string) alertgate.Notification {
+	return alertgate.Notification{
+		ID: id, Sink: alertgate.SinkPagerDuty, Team: "payments", Type: alertgate.TypePage,
+		Key: "alertmanager:v1:abc", Episode: "ep1", DedupKey: "alertmanager:v1:abc/0123456789abcdef",
+		Event: alertgate.Event{ID: "ev1", Source: alertgate.SourceAlertmanager, Kind: alertgate.KindIncident,
+			Key: "alertmanager:v1:abc", Episode: "ep1", Status: alertgate.StatusFiring, Severity: alertgate.SeverityCritical, Title: "down"},
+		CreatedAt: time.Now(),
+	}
+}
+
+// waitAcked polls until the consumer has nothing pending or unacknowledged.
+func waitAcked(t *testing.T, b *bus.Bus) {
+	t.Helper()
+	ctx := t.Context()
+	cons, err := b.JS.Consumer(ctx, bus.StreamNotify, sinks.ConsumerName(alertgate.SinkPagerDuty))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info *jetstream.ConsumerInfo
+	poll(t, func() bool {
+		info, err = cons.Info(ctx)
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.AckFloor.Stream > 0
+	}, func() string { return fmt.Sprintf("consumer not drained: %+v, %v", info, err) })
+}
+
+// poll checks cond until it holds or 10 s pass.
+func poll(t *testing.T, cond func() bool, msg func() string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatal(msg())
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition, not timing an assertion
+	}
+}
+
+var (
+	err503 = &sinks.HTTPError{Status: 503, Body: "maintenance"}
+	err500 = &sinks.HTTPError{Status: 500}
+	err400 = &sinks.HTTPError{Status: 400, Body: "Event object is invalid: 'payload.severity' is invalid"}
+	ok     = result{}
+)
+
+func TestWorker(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		notifier  *fakeNotifier
+		attempts  int
+		before    alertgate.DeliveryState // the log's record before delivery, if any
+		calls     int
+		state     alertgate.DeliveryState
+		dead      string // the dead-letter's Alertgate-Error header; "" = not dead-lettered
+		deadWhy   string // the dead-letter metric's reason
+		lastError string
+	}{
+		{
+			// Delivered at the first attempt.
+			name:     "success",
+			notifier: &fakeNotifier{script: []result{ok}},
+			attempts: 5, calls: 1, state: alertgate.StateSent,
+		},
+		{
+			// Two transient failures, then delivered, all through
+			// JetStream redelivery.
+			name:     "transient twice then success",
+			notifier: &fakeNotifier{script: []result{{true, err503}, {true, err503}, ok}},
+			attempts: 5, calls: 3, state: alertgate.StateSent,
+		},
+		{
+			// A permanent failure is dead-lettered at once with the reason.
+			name:     "permanent",
+			notifier: &fakeNotifier{script: []result{{false, err400}}},
+			attempts: 5, calls: 1, state: alertgate.StateDead,
+			dead: err400.Error(), deadWhy: "permanent", lastError: err400.Error(),
+		},
+		{
+			// Transient failures until the last attempt: dead-lettered as exhausted.
+			name:     "exhausted",
+			notifier: &fakeNotifier{script: []result{{true, err500}}},
+			attempts: 3, calls: 3, state: alertgate.StateDead,
+			dead: err500.Error(), deadWhy: "exhausted", lastError: err500.Error(),
+		},
+		{
+			// A team without a destination: dry-run, nothing sent.
+			name:     "dry run",
+			notifier: &fakeNotifier{disabled: true, script: []result{ok}},
+			attempts: 5, calls: 0, state: alertgate.StateDryRun,
+		},
+		{
+			// Redelivered after a crash between sending and acking: the log
+			// says sent, so it is acknowledged without a second send.
+			name:     "already sent",
+			notifier: &fakeNotifier{script: []result{ok}},
+			attempts: 5, before: alertgate.StateSent, calls: 0, state: alertgate.StateSent,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			b := openBus(t)
+			w := newWorker(b, tc.notifier, tc.attempts)
+			n := page("page:alertmanager:v1:abc:ep1:1")
+			if tc.before != "" {
+				w.Log.Put(ctx, alertgate.Record{Notification: n, State: tc.before, Attempts: 1, UpdatedAt: time.Now()})
+			}
+			if _, err := b.PublishNotifications(ctx, []alertgate.Notification{n}); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(w.Stop)
+
+			var rec alertgate.Record
+			poll(t, func() bool {
+				var found bool
+				rec, found = w.Log.Get(ctx, n.ID)
+				return found && rec.State == tc.state
+			}, func() string { return fmt.Sprintf("record state=%q, want %q", rec.State, tc.state) })
+			waitAcked(t, b)
+
+			if got, want := tc.notifier.ncalls(), tc.calls; got != want {
+				t.Fatalf("Notify calls=%v, want %v", got, want)
+			}
+			if tc.calls > 0 {
+				if got, want := rec.Attempts, tc.calls; got != want {
+					t.Fatalf("record Attempts=%v, want %v", got, want)
+				}
+				if got, want := tc.notifier.calls[0].DedupKey, n.DedupKey; got != want {
+					t.Fatalf("notified DedupKey=%v, want %v", got, want)
+				}
+			}
+			if got, want := rec.LastError, tc.lastError; got != want {
+				t.Fatalf("record LastError=%q, want %q", got, want)
+			}
+
+			dl, err := b.DeadLetter.GetLastMsgForSubject(ctx, bus.SubjectDeadLetter+".pagerduty.payments")
+			if tc.dead == "" {
+				if !errors.Is(err, jetstream.ErrMsgNotFound) {
+					t.Fatalf("DEADLETTER: %v, %v, want no message", dl, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("DEADLETTER: %v", err)
+			}
+			if got, want := dl.Header.Get(bus.HeaderError), tc.dead; got != want {
+				t.Fatalf("dead-letter %s=%q, want %q", bus.HeaderError, got, want)
+			}
+			if got, want := dl.Header.Get(jetstream.MsgIDHeader), "dead:"+n.ID; got != want {
+				t.Fatalf("dead-letter Nats-Msg-Id=%q, want %q", got, want)
+			}
+			if got, want := testutil.ToFloat64(w.Metrics.DeadLetters.WithLabelValues("pagerduty", tc.deadWhy)), 1.0; got != want {
+				t.Fatalf("dead letters{reason=%s}=%v, want %v", tc.deadWhy, got, want)
+			}
+		})
+	}
+}
+
+// The Retry-After of a transient failure is honoured: a notification told
+// to wait is not retried before the consumer redelivers it, and is still
+// delivered.
+func TestWorkerRetryAfter(t *testing.T) {
+	ctx := t.Context()
+	b := openBus(t)
+	f := &fakeNotifier{script: []result{{true, &sinks.HTTPError{Status: 429, After: 200 * time.Millisecond}}, ok}}
+	w := newWorker(b, f, 5)
+	n := page("page:retry-after")
+	if _, err := b.PublishNotifications(ctx, []alertgate.Notification{n}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	poll(t, func() bool { r, _ := w.Log.Get(ctx, n.ID); return r.State == alertgate.StateSent },
+		func() string { return "not delivered" })
+	// A lower bound only: the wait cannot be shorter than what the server asked.
+	if got, want := time.Since(start) >= 200*time.Millisecond, true; got != want {
+		t.Fatalf("delivered after %v, want ≥200ms (Retry-After)", time.Since(start))
+	}
+	if got, want := f.ncalls(), 2; got != want {
+		t.Fatalf("Notify calls=%v, want %v", got, want)
+	}
+}
