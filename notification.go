@@ -1,6 +1,9 @@
 package alertgate
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Sink names where a notification goes.
 type Sink string
@@ -66,6 +69,8 @@ type Notification struct {
 	// Reason is the policy's words for the decision ("first occurrence").
 	Reason    string    `json:"reason,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// Body is the rendered message of a digest (Slack's JSON).
+	Body json.RawMessage `json:"body,omitempty"`
 }
 
 // Record is a notification with where its delivery stands, as listed at

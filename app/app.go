@@ -11,15 +11,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/getsentry/sentry-go"
+	"github.com/nats-io/nuid"
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/bus"
 	"github.com/alertgate/alertgate/config"
 	"github.com/alertgate/alertgate/dedup"
+	"github.com/alertgate/alertgate/digest"
 	"github.com/alertgate/alertgate/ingest"
 	"github.com/alertgate/alertgate/metrics"
 	"github.com/alertgate/alertgate/router"
@@ -28,6 +31,7 @@ import (
 	"github.com/alertgate/alertgate/server"
 	"github.com/alertgate/alertgate/sinks"
 	"github.com/alertgate/alertgate/sinks/pagerduty"
+	"github.com/alertgate/alertgate/sinks/slack"
 )
 
 // Gateway is a running alertgate.
@@ -41,6 +45,9 @@ type Gateway struct {
 	Policy   *dedup.Policy
 	Router   *router.Router
 	Workers  []*sinks.Worker
+	Digester *digest.Digester
+	// DigestTick is how often digest channels are checked (default 1s).
+	DigestTick time.Duration
 	// Now is the clock of every stage; tests may set it before Start.
 	Now func() time.Time
 	// HTTPClient is used by the sinks (tests point it at loopback servers).
@@ -119,7 +126,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	}
 	g.Workers = []*sinks.Worker{{
 		Sink: alertgate.SinkPagerDuty, Notifier: pd, Bus: g.Bus, Log: nlog, Logger: g.Logger, Metrics: g.Metrics,
-		Attempts: cfg.Delivery.Attempts, Timeout: cfg.Delivery.Timeout.D(), Now: g.Now,
+		Attempts: cfg.Delivery.Attempts, Timeout: cfg.Delivery.Timeout.D(), MaxAge: cfg.Delivery.MaxAge.D(), Now: g.Now,
 		Backoff: sinks.Backoff{Min: cfg.Delivery.MinBackoff.D(), Max: cfg.Delivery.MaxBackoff.D()},
 	}}
 	for _, w := range g.Workers {
@@ -128,10 +135,28 @@ func (g *Gateway) Start(ctx context.Context) error {
 		}
 	}
 
+	hooks := map[string]string{}
+	teams := make([]string, 0, len(cfg.Teams))
+	for _, t := range cfg.Teams {
+		hooks[t.Name] = t.SlackWebhookURL.Value()
+		teams = append(teams, t.Name)
+	}
+	host, _ := os.Hostname()
+	g.Digester = &digest.Digester{
+		Bus: g.Bus, Policy: g.Policy, Notifier: slack.New(hooks, g.HTTPClient), Log: nlog, Logger: g.Logger, Metrics: g.Metrics,
+		Teams: teams, Interval: cfg.Slack.DigestInterval.D(), Tick: g.DigestTick, Attempts: cfg.Delivery.Attempts,
+		Backoff:   sinks.Backoff{Min: cfg.Delivery.MinBackoff.D(), Max: cfg.Delivery.MaxBackoff.D()},
+		PublicURL: cfg.PublicURL, Instance: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), nuid.Next()), Now: g.Now,
+	}
+	if err := g.Digester.Start(runCtx, cfg.NATS.Replicas); err != nil {
+		return err
+	}
+
 	ih := &ingest.Handler{Publisher: g.Bus, MaxBodyBytes: cfg.Ingest.MaxBodyBytes, Log: g.Logger, Metrics: g.Metrics, Now: g.Now}
 	srv := &server.Server{
 		Bus: g.Bus, Ingest: ih, Sources: ingest.Sources(cfg.Ingest, g.Now), Policy: g.Policy, Routes: g.Routes,
 		Runbooks: rb, Log: nlog, Logger: g.Logger, Metrics: g.Metrics,
+		Dead: &sinks.DeadLetters{Bus: g.Bus, Log: nlog, Resend: g.Digester.Resend},
 	}
 	var handler http.Handler = srv.Handler()
 	if sentry.CurrentHub().Client() != nil {
@@ -225,6 +250,9 @@ func (g *Gateway) Close(ctx context.Context) error {
 		}
 		for _, w := range g.Workers {
 			w.Stop()
+		}
+		if g.Digester != nil {
+			g.Digester.Stop()
 		}
 		if g.cancel != nil {
 			g.cancel()

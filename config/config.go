@@ -133,6 +133,10 @@ type Delivery struct {
 	MinBackoff Duration `yaml:"min_backoff"`
 	MaxBackoff Duration `yaml:"max_backoff"`
 	Timeout    Duration `yaml:"timeout"`
+	// MaxAge: a notification still undelivered this long after it was
+	// decided is dead-lettered even with attempts left (a page hours late
+	// misleads more than it helps).
+	MaxAge Duration `yaml:"max_age"`
 }
 
 // Default returns the built-in configuration: listen :8080, data in ./data,
@@ -193,6 +197,7 @@ func (c *Config) setDefaults() {
 	dur("delivery.min_backoff", &c.Delivery.MinBackoff, time.Second)
 	dur("delivery.max_backoff", &c.Delivery.MaxBackoff, 5*time.Minute)
 	dur("delivery.timeout", &c.Delivery.Timeout, 10*time.Second)
+	dur("delivery.max_age", &c.Delivery.MaxAge, time.Hour)
 	dur("retention", &c.Retention, 14*24*time.Hour)
 }
 
@@ -328,6 +333,9 @@ func (c *Config) validate() error {
 		bad("delivery.min_backoff", "must be positive, got %s", c.Delivery.MinBackoff)
 	} else if c.Delivery.MaxBackoff < c.Delivery.MinBackoff {
 		bad("delivery.max_backoff", "must be at least delivery.min_backoff (%s), got %s", c.Delivery.MinBackoff, c.Delivery.MaxBackoff)
+	}
+	if c.Delivery.MaxAge <= 0 {
+		bad("delivery.max_age", "must be positive, got %s", c.Delivery.MaxAge)
 	}
 	if c.Delivery.Timeout <= 0 {
 		bad("delivery.timeout", "must be positive, got %s", c.Delivery.Timeout)

@@ -114,10 +114,7 @@ func (p *Policy) Apply(ctx context.Context, ev alertgate.Event, m routes.Match, 
 		} else {
 			_, err = kv.Update(ctx, k, b, rev)
 		}
-		// A lost race: Create reports ErrKeyExists; Update reports
-		// ErrKeyRevisionMismatch (on replicated buckets only that one, code
-		// 10164, which does not match ErrKeyExists).
-		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		if isConflict(err) {
 			if p.OnConflict != nil {
 				p.OnConflict(kv.Bucket())
 			}
@@ -190,4 +187,44 @@ func list[T any](ctx context.Context, kv jetstream.KeyValue) ([]*T, error) {
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// MarkDigested records that a digest reported the class up to count. It
+// only moves forward, and retries lost races with the router.
+func (p *Policy) MarkDigested(ctx context.Context, key string, count int64) error {
+	k := StateKey(key)
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		raw, rev, err := get(ctx, p.Bugs, k)
+		if err != nil || raw == nil {
+			return err
+		}
+		var st Bug
+		if err := json.Unmarshal(raw, &st); err != nil {
+			return err
+		}
+		if st.Digested >= count {
+			return nil
+		}
+		st.Digested = count
+		b, err := json.Marshal(&st)
+		if err != nil {
+			return err
+		}
+		_, err = p.Bugs.Update(ctx, k, b, rev)
+		if isConflict(err) {
+			if p.OnConflict != nil {
+				p.OnConflict(p.Bugs.Bucket())
+			}
+			continue
+		}
+		return err
+	}
+	return fmt.Errorf("bug %q: digest count still conflicting after %d attempts", key, maxAttempts)
+}
+
+// isConflict reports a lost compare-and-set race: Create reports
+// ErrKeyExists; Update reports ErrKeyRevisionMismatch (on replicated buckets
+// only that one, code 10164, which does not match ErrKeyExists).
+func isConflict(err error) bool {
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
 }

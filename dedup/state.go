@@ -116,7 +116,10 @@ type Bug struct {
 	// team it went to, whose routing key must resolve it.
 	PageDedupKey string `json:"page_dedup_key,omitempty"`
 	PageTeam     string `json:"page_team,omitempty"`
-	Last         Last   `json:"last"`
+	// Digested is Count as of the last Slack digest that covered the class:
+	// Count - Digested is what the next digest reports as recurring.
+	Digested int64 `json:"digested"`
+	Last     Last  `json:"last"`
 }
 
 // Last is the most recent decision on a key, for explain.

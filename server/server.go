@@ -34,6 +34,7 @@ type Server struct {
 	Routes   *routes.Router
 	Runbooks *runbooks.Set
 	Log      *sinks.Log
+	Dead     *sinks.DeadLetters
 	Logger   *slog.Logger
 	Metrics  *metrics.Metrics
 	// Ready reports whether the consumers run; JetStream is checked here.
@@ -53,6 +54,8 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/v1/incidents", s.incidents).Methods(http.MethodGet)
 	r.HandleFunc("/v1/bugs", s.bugs).Methods(http.MethodGet)
 	r.HandleFunc("/v1/explain", s.explain).Methods(http.MethodGet)
+	r.HandleFunc("/v1/deadletters", s.deadLetters).Methods(http.MethodGet)
+	r.HandleFunc("/v1/deadletters/replay", s.replay).Methods(http.MethodPost)
 	r.HandleFunc("/runbooks", s.runbookIndex).Methods(http.MethodGet)
 	r.HandleFunc("/runbooks/{id}", s.runbook).Methods(http.MethodGet)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -103,14 +106,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) notifications(w http.ResponseWriter, r *http.Request) {
-	limit := 100
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 10000 {
-			ingest.WriteError(w, alertgate.Errorf(alertgate.EINVALID, "limit: must be 1 to 10000, got %q", v))
-			return
-		}
-		limit = n
+	limit, err := limitParam(r, 100)
+	if err != nil {
+		ingest.WriteError(w, err)
+		return
 	}
 	recs, err := s.Log.List(r.Context(), s.Bus.JS, limit)
 	if err != nil {
@@ -147,6 +146,8 @@ type notificationView struct {
 	RequestID string                     `json:"request_id,omitempty"`
 	CreatedAt time.Time                  `json:"created_at"`
 	UpdatedAt time.Time                  `json:"updated_at"`
+	// Body is the rendered digest, for dry-run channels above all.
+	Body json.RawMessage `json:"body,omitempty"`
 }
 
 func viewOf(r alertgate.Record) notificationView {
@@ -155,11 +156,53 @@ func viewOf(r alertgate.Record) notificationView {
 		DedupKey: r.DedupKey, State: r.State, Title: r.Event.Title, Severity: r.Event.Severity,
 		Service: r.Event.Service, Source: r.Event.Source, Reason: r.Reason, Attempts: r.Attempts,
 		LastError: r.LastError, RequestID: r.Event.RequestID, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		Body: r.Body,
 	}
 	if r.Runbook != nil {
 		v.Runbook, v.RunbookID = r.Runbook.URL, r.Runbook.ID
 	}
 	return v
+}
+
+func limitParam(r *http.Request, def int) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 10000 {
+		return 0, alertgate.Errorf(alertgate.EINVALID, "limit: must be 1 to 10000, got %q", v)
+	}
+	return n, nil
+}
+
+func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
+	limit, err := limitParam(r, 100)
+	if err != nil {
+		ingest.WriteError(w, err)
+		return
+	}
+	list, err := s.Dead.List(r.Context(), limit)
+	if err != nil {
+		ingest.WriteError(w, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "dead letters unavailable"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"dead_letters": list})
+}
+
+// replay re-enqueues dead letters (?id= one notification, else all still
+// dead) once their cause is fixed.
+func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
+	ids, err := s.Dead.Replay(r.Context(), r.URL.Query().Get("id"))
+	if err != nil {
+		if alertgate.ErrorCode(err) == alertgate.EINTERNAL {
+			err = alertgate.WrapError(alertgate.EUNAVAILABLE, err, "replay failed: %v", err)
+		}
+		ingest.WriteError(w, err)
+		return
+	}
+	s.Logger.Info("dead letters replayed", "count", len(ids), "ids", ids)
+	writeJSON(w, http.StatusOK, map[string]any{"replayed": ids})
 }
 
 func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {

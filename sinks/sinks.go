@@ -118,7 +118,10 @@ type Worker struct {
 	Backoff  Backoff
 	// Timeout of one delivery attempt.
 	Timeout time.Duration
-	Now     func() time.Time
+	// MaxAge: past it, a failing notification is dead-lettered even with
+	// attempts left (0: no limit).
+	MaxAge time.Duration
+	Now    func() time.Time
 
 	cc jetstream.ConsumeContext
 }
@@ -211,9 +214,13 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 		_ = m.NakWithDelay(time.Second)
 		return
 	}
-	if !retry || attempt >= w.Attempts {
+	tooOld := w.MaxAge > 0 && !n.CreatedAt.IsZero() && w.Now().Sub(n.CreatedAt) >= w.MaxAge
+	if !retry || attempt >= w.Attempts || tooOld {
 		reason := "permanent"
-		if retry {
+		switch {
+		case retry && tooOld && attempt < w.Attempts:
+			reason = "expired"
+		case retry:
 			reason = "exhausted"
 		}
 		w.Metrics.DeliveryAttempt.WithLabelValues(string(w.Sink), map[bool]string{true: "retry", false: "permanent"}[retry]).Inc()

@@ -44,6 +44,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = check(rest, stdout)
 	case "explain":
 		err = explain(rest, stdout)
+	case "deadletter":
+		err = deadletter(rest, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "alertgate", version)
 	case "help", "-h", "--help":
@@ -69,6 +71,7 @@ commands:
   serve    run the gateway (--config FILE; default ./alertgate.yaml, else built-in defaults)
   check    validate the config and its runbooks; exit 1 on any problem
   explain  --source S --payload FILE: kind, key, route, runbook of each event, and the gateway's last decision
+  deadletter list|replay [--id ID] [--url URL]: notifications that could not be delivered; re-enqueue after a fix
   version  print the version
 `)
 }

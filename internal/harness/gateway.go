@@ -84,6 +84,8 @@ type Options struct {
 	PD *PagerDuty
 	// Now replaces the gateway's clock.
 	Now func() time.Time
+	// Slack is the loopback Slack; {{SLACK}} in Config is its base URL.
+	Slack *Slack
 }
 
 // Gateway is an in-process alertgate under test.
@@ -106,7 +108,11 @@ func Start(t testing.TB, o Options) *Gateway {
 	if o.Config == "" {
 		o.Config = DefaultConfig
 	}
-	y := strings.NewReplacer("{{PD}}", o.PD.URL, "{{RUNBOOKS}}", filepath.Join(Root(), "examples", "runbooks"), "{{DATA}}", o.DataDir).Replace(o.Config)
+	slackURL := ""
+	if o.Slack != nil {
+		slackURL = o.Slack.URL
+	}
+	y := strings.NewReplacer("{{SLACK}}", slackURL, "{{PD}}", o.PD.URL, "{{RUNBOOKS}}", filepath.Join(Root(), "examples", "runbooks"), "{{DATA}}", o.DataDir).Replace(o.Config)
 	cfg, err := config.Load([]byte(y), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -115,6 +121,7 @@ func Start(t testing.TB, o Options) *Gateway {
 	if o.Now != nil {
 		g.Now = o.Now
 	}
+	g.DigestTick = 10 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := g.Start(ctx); err != nil {

@@ -1,0 +1,487 @@
+// Package digest turns the Slack items the router decides (new bug classes,
+// regressions, spikes, incidents opened and resolved) into one message per
+// team channel per window.
+//
+// Items are durable from the moment they are decided: they are messages in
+// NOTIFY (notify.slack.<team>). Each team has a cursor in the KV bucket
+// "digests": the last NOTIFY sequence a sent digest covered. A flush reads
+// the items after the cursor, renders, sends, and only then advances the
+// cursor by compare-and-set. A restart before the send loses nothing (the
+// items are still after the cursor); the items are never in two digests
+// (the cursor moves past them once). A per-team lock in the bucket
+// "digest_locks" (entries expire) makes one instance at a time flush a
+// channel when several share a NATS cluster.
+package digest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/bus"
+	"github.com/alertgate/alertgate/dedup"
+	"github.com/alertgate/alertgate/metrics"
+	"github.com/alertgate/alertgate/sinks"
+	"github.com/alertgate/alertgate/sinks/slack"
+)
+
+// State is a team's digest cursor.
+type State struct {
+	// Cursor is the last NOTIFY sequence covered by a flushed digest.
+	Cursor uint64 `json:"cursor"`
+	// SubjectCount is the number of messages on the team's subject at
+	// Cursor, so pending = current count - SubjectCount without a read.
+	SubjectCount uint64    `json:"subject_count"`
+	WindowStart  time.Time `json:"window_start"`
+	LastDigest   string    `json:"last_digest,omitempty"`
+	Digests      int       `json:"digests"`
+}
+
+// Digester flushes team digests.
+type Digester struct {
+	Bus      *bus.Bus
+	Policy   *dedup.Policy
+	Notifier *slack.Notifier
+	Log      *sinks.Log
+	Logger   *slog.Logger
+	Metrics  *metrics.Metrics
+	Teams    []string
+	// Interval between digests of a channel (slack.digest_interval).
+	Interval time.Duration
+	// EarlyAt pending items flush a channel before its interval ends.
+	EarlyAt int
+	// Tick is how often channels are checked.
+	Tick      time.Duration
+	Attempts  int
+	Backoff   sinks.Backoff
+	PublicURL string
+	// Instance names this process in the lock.
+	Instance string
+	Now      func() time.Time
+
+	states, locks jetstream.KeyValue
+	stop          context.CancelFunc
+	done          chan struct{}
+}
+
+// Buckets of the digest state.
+const (
+	BucketDigests = "digests"
+	BucketLocks   = "digest_locks"
+	lockTTL       = 2 * time.Minute
+)
+
+// Start creates the buckets and runs the flush loop.
+func (d *Digester) Start(ctx context.Context, replicas int) error {
+	var err error
+	d.states, err = d.Bus.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: BucketDigests, Description: "digest cursor per team", History: 1, Storage: jetstream.FileStorage, Replicas: replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("kv %s: %w", BucketDigests, err)
+	}
+	d.locks, err = d.Bus.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: BucketLocks, Description: "one digest flusher per team", History: 1, TTL: lockTTL, Storage: jetstream.FileStorage, Replicas: replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("kv %s: %w", BucketLocks, err)
+	}
+	if d.Tick <= 0 {
+		d.Tick = time.Second
+	}
+	if d.EarlyAt <= 0 {
+		d.EarlyAt = 40
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	d.stop, d.done = cancel, make(chan struct{})
+	go d.loop(runCtx)
+	return nil
+}
+
+// Stop ends the loop after the flush in hand.
+func (d *Digester) Stop() {
+	if d.stop != nil {
+		d.stop()
+		<-d.done
+	}
+}
+
+func (d *Digester) loop(ctx context.Context) {
+	defer close(d.done)
+	t := time.NewTicker(d.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := d.CheckAll(ctx); err != nil && ctx.Err() == nil {
+			d.Logger.Warn("digest check failed", "err", err)
+		}
+	}
+}
+
+// CheckAll flushes every channel that is due. Exported for tests.
+func (d *Digester) CheckAll(ctx context.Context) error {
+	counts, err := d.subjectCounts(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, team := range d.Teams {
+		if err := d.check(ctx, team, counts[bus.NotifySubject(alertgate.SinkSlack, team)]); err != nil {
+			errs = append(errs, fmt.Errorf("team %s: %w", team, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (d *Digester) subjectCounts(ctx context.Context) (map[string]uint64, error) {
+	info, err := d.Bus.Notify.Info(ctx, jetstream.WithSubjectFilter(bus.SubjectNotify+"."+string(alertgate.SinkSlack)+".>"))
+	if err != nil {
+		return nil, err
+	}
+	return info.State.Subjects, nil
+}
+
+func (d *Digester) state(ctx context.Context, team string) (State, uint64, error) {
+	e, err := d.states.Get(ctx, team)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return State{}, 0, nil
+	}
+	if err != nil {
+		return State{}, 0, err
+	}
+	var s State
+	return s, e.Revision(), json.Unmarshal(e.Value(), &s)
+}
+
+func (d *Digester) check(ctx context.Context, team string, subjectCount uint64) error {
+	st, rev, err := d.state(ctx, team)
+	if err != nil {
+		return err
+	}
+	now := d.Now()
+	if rev == 0 {
+		// First sight of the team: open its first window.
+		b, _ := json.Marshal(State{WindowStart: now})
+		if _, err := d.states.Create(ctx, team, b); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+			return err
+		}
+		return nil
+	}
+	pending := int64(subjectCount) - int64(st.SubjectCount)
+	due := !now.Before(st.WindowStart.Add(d.Interval))
+	early := pending >= int64(d.EarlyAt)
+	if !due && !early {
+		return nil
+	}
+	// Only one instance flushes a team at a time.
+	lrev, err := d.locks.Create(ctx, team, []byte(d.Instance))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer func() { _ = d.locks.Delete(context.Background(), team, jetstream.LastRevision(lrev)) }()
+	return d.Flush(ctx, team)
+}
+
+// Flush renders and sends the team's digest for the window ending now
+// (nothing to report: no message, the window still closes). Exported for
+// tests; the loop calls it under the team's lock.
+func (d *Digester) Flush(ctx context.Context, team string) error {
+	st, rev, err := d.state(ctx, team)
+	if err != nil {
+		return err
+	}
+	now := d.Now()
+	items, upTo, count, err := d.readItems(ctx, team, st.Cursor)
+	if err != nil {
+		return err
+	}
+	dg, bugs, err := d.build(ctx, team, st.WindowStart, now, items)
+	if err != nil {
+		return err
+	}
+	next := State{Cursor: st.Cursor, SubjectCount: st.SubjectCount + count, WindowStart: now, LastDigest: st.LastDigest, Digests: st.Digests}
+	if upTo > next.Cursor {
+		next.Cursor = upTo
+	}
+	if msg := slack.Render(dg); msg != nil {
+		id := fmt.Sprintf("digest:%s:%d:%d", team, next.Cursor, now.Unix())
+		state := d.deliver(ctx, team, id, msg, items)
+		if state == "" {
+			return ctx.Err() // shutting down: keep the cursor, flush next time
+		}
+		next.LastDigest = id
+		next.Digests++
+		for _, it := range items {
+			d.Log.Put(ctx, alertgate.Record{Notification: it, State: state, Attempts: 1, UpdatedAt: d.Now()})
+		}
+	}
+	b, _ := json.Marshal(next)
+	if _, err := d.states.Update(ctx, team, b, rev); err != nil {
+		return fmt.Errorf("advance cursor: %w", err)
+	}
+	for _, b := range bugs {
+		if err := d.Policy.MarkDigested(ctx, b.Key, b.Count); err != nil {
+			d.Logger.Warn("bug digest count not updated", "key", b.Key, "err", err)
+		}
+	}
+	return nil
+}
+
+// readItems returns the team's items after cursor, the last sequence read,
+// and how many messages that was.
+func (d *Digester) readItems(ctx context.Context, team string, cursor uint64) ([]alertgate.Notification, uint64, uint64, error) {
+	cons, err := d.Bus.Notify.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{bus.NotifySubject(alertgate.SinkSlack, team)},
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    cursor + 1,
+	})
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	want := info.NumPending
+	var items []alertgate.Notification
+	var upTo, n uint64
+	for n < want {
+		batch, err := cons.Fetch(int(min(want-n, 500)), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			n++
+			md, err := m.Metadata()
+			if err == nil && md.Sequence.Stream > upTo {
+				upTo = md.Sequence.Stream
+			}
+			var it alertgate.Notification
+			if json.Unmarshal(m.Data(), &it) == nil {
+				items = append(items, it)
+			}
+		}
+		if err := batch.Error(); err != nil {
+			return nil, 0, 0, err
+		}
+		if got == 0 {
+			break
+		}
+	}
+	return items, upTo, n, nil
+}
+
+// build assembles the digest model from the items and the bug states.
+func (d *Digester) build(ctx context.Context, team string, from, to time.Time, items []alertgate.Notification) (slack.Digest, []*dedup.Bug, error) {
+	dg := slack.Digest{Team: team, WindowStart: from, WindowEnd: to, PublicURL: d.PublicURL}
+	all, err := d.Policy.ListBugs(ctx)
+	if err != nil {
+		return dg, nil, err
+	}
+	bugs := map[string]*dedup.Bug{}
+	var changed []*dedup.Bug
+	for _, b := range all {
+		if b.Team == team {
+			bugs[b.Key] = b
+			if b.Count > b.Digested {
+				changed = append(changed, b)
+			}
+		}
+	}
+	shown := map[string]bool{}
+	seen := map[string]bool{}
+	for _, it := range items {
+		if seen[it.ID] {
+			continue
+		}
+		seen[it.ID] = true
+		switch it.Type {
+		case alertgate.TypeBugNew, alertgate.TypeBugRegression, alertgate.TypeBugSpike:
+			b := bugItem(it, bugs[it.Key])
+			shown[it.Key] = true
+			switch it.Type {
+			case alertgate.TypeBugNew:
+				dg.New = append(dg.New, b)
+			case alertgate.TypeBugRegression:
+				dg.Regressions = append(dg.Regressions, b)
+			default:
+				dg.Spikes = append(dg.Spikes, b)
+			}
+		case alertgate.TypePage:
+			in := d.incidentItem(ctx, it)
+			dg.Opened = append(dg.Opened, in)
+			if it.Runbook == nil {
+				dg.NoRunbook = append(dg.NoRunbook, in)
+			}
+		case alertgate.TypeResolve:
+			dg.Resolved = append(dg.Resolved, d.incidentItem(ctx, it))
+		}
+	}
+	for _, b := range changed {
+		if !shown[b.Key] {
+			dg.Recurring = append(dg.Recurring, bugItem(alertgate.Notification{Key: b.Key}, b))
+		}
+	}
+	sort.SliceStable(dg.Recurring, func(i, j int) bool {
+		if dg.Recurring[i].CountSince != dg.Recurring[j].CountSince {
+			return dg.Recurring[i].CountSince > dg.Recurring[j].CountSince
+		}
+		return dg.Recurring[i].Key < dg.Recurring[j].Key
+	})
+	return dg, changed, nil
+}
+
+func bugItem(it alertgate.Notification, st *dedup.Bug) slack.Bug {
+	b := slack.Bug{Key: it.Key, Title: it.Event.Title, Service: it.Event.Service, Source: string(it.Event.Source), Reason: it.Reason, Severity: it.Event.Severity, FirstSeen: it.CreatedAt, LastSeen: it.CreatedAt, Count: 1, CountSince: 1}
+	if len(it.Event.Links) > 0 {
+		b.Link = it.Event.Links[0].Href
+	}
+	if st != nil {
+		if b.Title == "" {
+			b.Title = st.Title
+		}
+		if b.Service == "" {
+			b.Service = st.Service
+		}
+		if b.Source == "" {
+			b.Source = string(st.Source)
+		}
+		if b.Link == "" && len(st.Links) > 0 {
+			b.Link = st.Links[0].Href
+		}
+		if b.Severity == "" {
+			b.Severity = st.Severity
+		}
+		b.FirstSeen, b.LastSeen, b.Count, b.CountSince = st.FirstSeen, st.LastSeen, st.Count, st.Count-st.Digested
+	}
+	return b
+}
+
+func (d *Digester) incidentItem(ctx context.Context, it alertgate.Notification) slack.Incident {
+	in := slack.Incident{Key: it.Key, Title: it.Event.Title, Service: it.Event.Service, Source: string(it.Event.Source), DedupKey: it.DedupKey, Severity: it.Event.Severity}
+	if len(it.Event.Links) > 0 {
+		in.Link = it.Event.Links[0].Href
+	}
+	if it.Runbook != nil {
+		in.RunbookURL, in.RunbookTitle = it.Runbook.URL, it.Runbook.Title
+	}
+	in.OpenedAt = it.CreatedAt
+	if it.Type == alertgate.TypeResolve {
+		in.ResolvedAt = it.CreatedAt
+		if st, err := d.Policy.Incident(ctx, it.Key); err == nil && st != nil {
+			for _, ep := range st.Episodes {
+				if ep.ID == it.Episode {
+					in.OpenedAt = ep.OpenedAt
+					if in.RunbookURL == "" {
+						in.RunbookURL = ep.Runbook
+					}
+				}
+			}
+			if in.Title == "" {
+				in.Title = st.Title
+			}
+		}
+	}
+	return in
+}
+
+// deliver sends the digest with retries and returns the items' final
+// state; "" when ctx ended first.
+func (d *Digester) deliver(ctx context.Context, team, id string, msg *slackapi.WebhookMessage, items []alertgate.Notification) alertgate.DeliveryState {
+	body, _ := json.Marshal(msg)
+	rec := alertgate.Record{
+		Notification: alertgate.Notification{ID: id, Sink: alertgate.SinkSlack, Team: team, Type: alertgate.TypeDigest, Key: "digest:" + team, CreatedAt: d.Now(), Body: body},
+	}
+	log := d.Logger.With("sink", "slack", "team", team, "digest", id, "items", len(items))
+	if !d.Notifier.Enabled(team) {
+		rec.State, rec.UpdatedAt = alertgate.StateDryRun, d.Now()
+		d.Log.Put(ctx, rec)
+		d.Metrics.Notifications.WithLabelValues("slack", string(alertgate.TypeDigest), string(alertgate.StateDryRun)).Inc()
+		log.Info("dry-run digest: team has no Slack webhook", "text", msg.Text)
+		return alertgate.StateDryRun
+	}
+	var last error
+	for attempt := 1; attempt <= d.Attempts; attempt++ {
+		retry, err := d.Notifier.Send(ctx, team, msg)
+		rec.Attempts = attempt
+		if err == nil {
+			d.Metrics.DeliveryAttempt.WithLabelValues("slack", "ok").Inc()
+			d.Metrics.Notifications.WithLabelValues("slack", string(alertgate.TypeDigest), string(alertgate.StateSent)).Inc()
+			rec.State, rec.UpdatedAt = alertgate.StateSent, d.Now()
+			d.Log.Put(ctx, rec)
+			log.Info("digest delivered", "attempt", attempt)
+			return alertgate.StateSent
+		}
+		last = err
+		if ctx.Err() != nil {
+			return ""
+		}
+		if !retry {
+			d.Metrics.DeliveryAttempt.WithLabelValues("slack", "permanent").Inc()
+			break
+		}
+		d.Metrics.DeliveryAttempt.WithLabelValues("slack", "retry").Inc()
+		if attempt == d.Attempts {
+			break
+		}
+		wait := d.Backoff.Delay(attempt)
+		var ra sinks.RetryAfter
+		if errors.As(err, &ra) && ra.RetryAfter() > wait {
+			wait = ra.RetryAfter()
+		}
+		// The wait happens under the team's lock: keep it well inside its TTL.
+		wait = min(wait, lockTTL/4)
+		log.Warn("digest delivery failed, will retry", "attempt", attempt, "err", err, "retry_in", wait)
+		rec.State, rec.LastError, rec.UpdatedAt = alertgate.StateRetrying, err.Error(), d.Now()
+		d.Log.Put(ctx, rec)
+		select {
+		case <-ctx.Done():
+			return ""
+		case <-time.After(wait):
+		}
+	}
+	reason := "permanent"
+	if rec.Attempts >= d.Attempts {
+		reason = "exhausted"
+	}
+	rec.State, rec.LastError, rec.UpdatedAt = alertgate.StateDead, last.Error(), d.Now()
+	if err := d.Bus.PublishDeadLetter(ctx, rec.Notification, last.Error()); err != nil {
+		log.Error("dead-letter publish failed", "err", err)
+	}
+	d.Log.Put(ctx, rec)
+	d.Metrics.DeadLetters.WithLabelValues("slack", reason).Inc()
+	d.Metrics.Notifications.WithLabelValues("slack", string(alertgate.TypeDigest), string(alertgate.StateDead)).Inc()
+	log.Error("digest dead-lettered", "reason", reason, "err", last)
+	return alertgate.StateDead
+}
+
+// Resend delivers a dead-lettered digest again (alertgate deadletter replay).
+func (d *Digester) Resend(ctx context.Context, n alertgate.Notification) error {
+	var msg slackapi.WebhookMessage
+	if err := json.Unmarshal(n.Body, &msg); err != nil {
+		return fmt.Errorf("digest body: %w", err)
+	}
+	switch state := d.deliver(ctx, n.Team, n.ID, &msg, nil); state {
+	case alertgate.StateSent, alertgate.StateDryRun:
+		return nil
+	default:
+		return fmt.Errorf("digest still not delivered (%s)", state)
+	}
+}

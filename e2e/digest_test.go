@@ -1,0 +1,224 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alertgate/alertgate/internal/harness"
+)
+
+// digestConfig gives payments and platform a Slack webhook each and leaves
+// team dryrun without one.
+const digestConfig = `
+listen: "127.0.0.1:0"
+public_url: "http://alertgate.test"
+data_dir: "{{DATA}}"
+runbooks_dir: "{{RUNBOOKS}}"
+pagerduty:
+  events_url: "{{PD}}"
+slack:
+  digest_interval: 15m
+delivery:
+  attempts: 3
+  min_backoff: 20ms
+  max_backoff: 200ms
+ingest:
+  sentry: {client_secret: "test-client-secret"}
+teams:
+  - name: payments
+    pagerduty_routing_key: "` + harness.PaymentsKey + `"
+    slack_webhook_url: "{{SLACK}}/services/T000/B000/payments"
+  - name: platform
+    slack_webhook_url: "{{SLACK}}/services/T000/B000/platform"
+  - name: dryrun
+routes:
+  - match: ['service=~"checkout|payments"']
+    team: payments
+  - match: ['service="dry"']
+    team: dryrun
+  - match: []
+    team: platform
+`
+
+// digestStream: for payments an Alertmanager incident opened and resolved
+// and a Datadog monitor opened; for platform a Sentry bug class with 10
+// events; for dryrun one incident.
+func digestStream(t *testing.T) *harness.Script {
+	s := harness.NewScript(t)
+	s.Alertmanager(harness.AMAlert{Fingerprint: "d1d1", Status: "firing", StartsAt: t0})
+	s.Alertmanager(harness.AMAlert{Fingerprint: "d1d1", Status: "resolved", StartsAt: t0})
+	s.Datadog(3001, 1, "Triggered", 1)
+	s.SentryIssue("created", "4242", 1)
+	for n := 1; n < 10; n++ {
+		s.SentryEvent("4242", n)
+	}
+	s.Alertmanager(harness.AMAlert{Fingerprint: "e2e2", Status: "firing", StartsAt: t0, Labels: map[string]string{"service": "dry", "alertname": "DryRunAlert"}})
+	return s
+}
+
+type slackMsg struct {
+	Text   string `json:"text"`
+	Blocks []struct {
+		Type string `json:"type"`
+		Text *struct {
+			Text string `json:"text"`
+		} `json:"text"`
+		Fields []struct {
+			Text string `json:"text"`
+		} `json:"fields"`
+		Elements []struct {
+			Text string `json:"text"`
+		} `json:"elements"`
+	} `json:"blocks"`
+}
+
+// allText is every text of a message, for content assertions.
+func allText(t *testing.T, body []byte) string {
+	t.Helper()
+	var m slackMsg
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString(m.Text + "\n")
+	for _, bl := range m.Blocks {
+		if bl.Text != nil {
+			b.WriteString(bl.Text.Text + "\n")
+		}
+		for _, f := range bl.Fields {
+			b.WriteString(f.Text + "\n")
+		}
+		for _, e := range bl.Elements {
+			b.WriteString(e.Text + "\n")
+		}
+	}
+	return b.String()
+}
+
+func TestDigest(t *testing.T) {
+	clock := harness.NewClock()
+	slack := harness.NewSlack(t)
+	// The first call of every channel is rate limited.
+	slack.Respond = func(_ string, n int) (int, string) {
+		if n == 1 {
+			return http.StatusTooManyRequests, "1"
+		}
+		return 0, ""
+	}
+	g := harness.Start(t, harness.Options{Config: digestConfig, Slack: slack, Now: clock.Now})
+	digestStream(t).Post(t, g)
+	g.Settle(t)
+	if n := len(slack.Requests()); n != 0 {
+		t.Fatalf("%d Slack requests before the interval ended", n)
+	}
+
+	clock.FastForward(15*time.Minute + time.Second)
+	waitFor(t, 30*time.Second, "a digest per channel", func() bool {
+		return len(slack.Accepted("payments")) == 1 && len(slack.Accepted("platform")) == 1
+	})
+
+	// 429 honoured: exactly one refused and one accepted request per
+	// channel, the second at least Retry-After later.
+	for _, ch := range []string{"payments", "platform"} {
+		var reqs []harness.SlackRequest
+		for _, r := range slack.Requests() {
+			if r.Channel == ch {
+				reqs = append(reqs, r)
+			}
+		}
+		if got, want := len(reqs), 2; got != want {
+			t.Fatalf("%s: %d requests, want %d (429, then ok)", ch, got, want)
+		}
+		if reqs[0].Status != http.StatusTooManyRequests || reqs[1].Status != http.StatusOK {
+			t.Fatalf("%s: statuses %d, %d", ch, reqs[0].Status, reqs[1].Status)
+		}
+		if gap := reqs[1].At.Sub(reqs[0].At); gap < time.Second {
+			t.Fatalf("%s: retried after %s, Retry-After said 1s", ch, gap)
+		}
+	}
+	if r := slack.Rejected(); len(r) != 0 {
+		t.Fatalf("contract violations: %v", r)
+	}
+
+	pay := allText(t, slack.Accepted("payments")[0].Body)
+	for _, want := range []string{"5xx ratio above 5% on d1d1", "Monitor 3001", "resolved"} {
+		if !strings.Contains(pay, want) {
+			t.Errorf("payments digest lacks %q:\n%s", want, pay)
+		}
+	}
+	for _, unwanted := range []string{"blooopy", "DryRunAlert"} {
+		if strings.Contains(pay, unwanted) {
+			t.Errorf("payments digest has %q", unwanted)
+		}
+	}
+	plat := allText(t, slack.Accepted("platform")[0].Body)
+	if !strings.Contains(plat, "blooopy is not defined") {
+		t.Errorf("platform digest lacks the new bug class:\n%s", plat)
+	}
+	if strings.Contains(plat, "d1d1") {
+		t.Errorf("platform digest has a payments incident")
+	}
+
+	// The dry-run channel's digest is listed, rendered, at /v1/notifications.
+	var dry map[string]any
+	for _, n := range g.Notifications(t) {
+		if n["type"] == "digest" && n["team"] == "dryrun" {
+			dry = n
+		}
+	}
+	if dry == nil || dry["state"] != "dry_run" {
+		t.Fatalf("dry-run digest=%v", dry)
+	}
+	body, _ := json.Marshal(dry["body"])
+	if !strings.Contains(allText(t, body), "DryRunAlert") && !strings.Contains(string(body), "e2e2") {
+		t.Fatalf("dry-run digest body lacks its incident: %s", body)
+	}
+
+	// Nothing new: the next interval sends nothing.
+	before := len(slack.Requests())
+	clock.FastForward(15*time.Minute + time.Second)
+	checkDigests(t, g)
+	if got := len(slack.Requests()); got != before {
+		t.Fatalf("an empty window sent %d messages", got-before)
+	}
+}
+
+// Items decided, gateway stopped before the flush: after the restart the
+// next digest has them exactly once.
+func TestDigestSurvivesRestart(t *testing.T) {
+	clock := harness.NewClock()
+	slack := harness.NewSlack(t)
+	g := harness.Start(t, harness.Options{Config: digestConfig, Slack: slack, Now: clock.Now})
+	digestStream(t).Post(t, g)
+	g.Settle(t)
+	g = g.Restart(t)
+	clock.FastForward(15*time.Minute + time.Second)
+	waitFor(t, 30*time.Second, "digests after restart", func() bool {
+		return len(slack.Accepted("payments")) == 1 && len(slack.Accepted("platform")) == 1
+	})
+	pay := allText(t, slack.Accepted("payments")[0].Body)
+	if got := strings.Count(pay, "Monitor 3001"); got != 1 {
+		t.Fatalf("Monitor 3001 appears %d times in:\n%s", got, pay)
+	}
+	clock.FastForward(15*time.Minute + time.Second)
+	checkDigests(t, g)
+	if got, want := len(slack.Accepted("")), 2; got != want {
+		t.Fatalf("accepted=%d, want %d: items sent twice", got, want)
+	}
+}
+
+// checkDigests runs one digest check to completion, as the loop would on
+// its next tick (if the loop holds a channel's lock, its own flush is the
+// one that runs; run twice so that one has ended).
+func checkDigests(t *testing.T, g *harness.Gateway) {
+	t.Helper()
+	for i := 0; i < 2; i++ {
+		if err := g.Digester.CheckAll(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,107 @@
+package sinks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/bus"
+)
+
+// DeadLetter is a notification in the DEADLETTER stream.
+type DeadLetter struct {
+	Seq          uint64                  `json:"seq"`
+	Reason       string                  `json:"reason"`
+	DeadAt       time.Time               `json:"dead_at"`
+	State        alertgate.DeliveryState `json:"state"` // dead, or the state after a replay
+	Notification alertgate.Notification  `json:"notification"`
+}
+
+// DeadLetters lists and replays dead letters.
+type DeadLetters struct {
+	Bus *bus.Bus
+	Log *Log
+	// Resend delivers a dead digest again (digests are not in NOTIFY).
+	Resend func(ctx context.Context, n alertgate.Notification) error
+}
+
+// List returns up to limit dead letters, newest first, with the state the
+// notification log has for each (dead until replayed).
+func (d *DeadLetters) List(ctx context.Context, limit int) ([]DeadLetter, error) {
+	info, err := d.Bus.DeadLetter.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []DeadLetter{}
+	for seq := info.State.LastSeq; seq >= info.State.FirstSeq && seq > 0 && len(out) < limit; seq-- {
+		m, err := d.Bus.DeadLetter.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		dl := DeadLetter{Seq: seq, Reason: m.Header.Get(bus.HeaderError), DeadAt: m.Time, State: alertgate.StateDead}
+		if json.Unmarshal(m.Data, &dl.Notification) != nil {
+			continue
+		}
+		if rec, ok := d.Log.Get(ctx, dl.Notification.ID); ok {
+			dl.State = rec.State
+		}
+		out = append(out, dl)
+	}
+	return out, nil
+}
+
+// Replay re-enqueues the dead letters whose notification ID is id (every
+// one still dead when id is ""), after the cause was fixed. Each goes back
+// to NOTIFY with a fresh Nats-Msg-Id and its log record reset to pending,
+// so the sink delivers it once more, with its original dedup key.
+func (d *DeadLetters) Replay(ctx context.Context, id string) ([]string, error) {
+	all, err := d.List(ctx, 1<<20)
+	if err != nil {
+		return nil, err
+	}
+	var replayed []string
+	done := map[string]bool{}
+	for _, dl := range all {
+		n := dl.Notification
+		if (id != "" && n.ID != id) || dl.State != alertgate.StateDead || done[n.ID] {
+			continue
+		}
+		done[n.ID] = true
+		d.Log.Put(ctx, alertgate.Record{Notification: n, State: alertgate.StatePending, UpdatedAt: time.Now()})
+		if n.Type == alertgate.TypeDigest {
+			if d.Resend == nil {
+				return replayed, fmt.Errorf("%s: digests cannot be replayed here", n.ID)
+			}
+			if err := d.Resend(ctx, n); err != nil {
+				return replayed, fmt.Errorf("%s: %w", n.ID, err)
+			}
+			replayed = append(replayed, n.ID)
+			continue
+		}
+		data, err := json.Marshal(&n)
+		if err != nil {
+			return replayed, err
+		}
+		m := nats.NewMsg(bus.NotifySubject(n.Sink, n.Team))
+		m.Data = data
+		m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("replay:%d:%s", dl.Seq, n.ID))
+		m.Header.Set(bus.HeaderKey, n.Key)
+		if _, err := d.Bus.JS.PublishMsg(ctx, m); err != nil {
+			return replayed, fmt.Errorf("%s: %w", n.ID, err)
+		}
+		replayed = append(replayed, n.ID)
+	}
+	if id != "" && len(replayed) == 0 {
+		return nil, alertgate.Errorf(alertgate.ENOTFOUND, "no dead letter %q waiting for a replay", id)
+	}
+	return replayed, nil
+}

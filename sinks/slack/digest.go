@@ -1,0 +1,635 @@
+package slack
+
+import (
+	"cmp"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/alertgate/alertgate"
+)
+
+// Digest is one channel's report for one window.
+type Digest struct {
+	Team                   string
+	WindowStart, WindowEnd time.Time
+	// PublicURL is alertgate's base URL, for links to /v1/bugs and
+	// /v1/explain; empty: no such links.
+	PublicURL                string
+	New, Regressions, Spikes []Bug
+	// Recurring are bug classes with CountSince > 0 that are not new, a
+	// regression or a spike this window. Render shows the top 10 by
+	// CountSince whatever the caller passes.
+	Recurring []Bug
+	// Opened and Resolved are incidents paged and resolved in the window.
+	Opened, Resolved []Incident
+	// NoRunbook are pages sent without a runbook, shown as a warning.
+	NoRunbook []Incident
+}
+
+// Bug is a bug class as a digest shows it.
+type Bug struct {
+	Key, Title, Service, Source string
+	// Link is the class at its source (a Sentry issue); without one the
+	// title links to alertgate's /v1/explain when PublicURL is set.
+	Link string
+	// Reason is the policy's words ("150 in 1h", "occurred after resolve").
+	Reason              string
+	Severity            alertgate.Severity
+	FirstSeen, LastSeen time.Time
+	// Count is all occurrences; CountSince those since the last digest.
+	Count, CountSince int64
+}
+
+// Incident is an incident episode as a digest shows it.
+type Incident struct {
+	Key, Title, Service, Source string
+	// DedupKey is PagerDuty's dedup_key, shown so responders can find the
+	// PagerDuty incident.
+	DedupKey                 string
+	RunbookURL, RunbookTitle string
+	Link                     string
+	Severity                 alertgate.Severity
+	OpenedAt, ResolvedAt     time.Time
+}
+
+// Empty reports whether the window has nothing to report; Render returns
+// nil for it and no message is sent.
+func (d Digest) Empty() bool {
+	return len(d.New)+len(d.Regressions)+len(d.Spikes)+len(d.Recurring)+
+		len(d.Opened)+len(d.Resolved)+len(d.NoRunbook) == 0
+}
+
+// Limits of Slack's Block Kit (and of the contract schema), and budgets of
+// our own so one line never crowds out the rest.
+const (
+	maxBlocks    = 50
+	maxHeader    = 150
+	maxSection   = 3000
+	maxContext   = 10 // elements of a context block
+	maxSummary   = 300
+	maxRecurring = 10
+	// maxMessage bounds the text of all blocks together. Slack rejects
+	// messages whose blocks total about 13,200 characters with
+	// msg_blocks_too_long although no documented limit is reached
+	// (slackapi/bolt-js#2509); a digest that long is unreadable anyway.
+	maxMessage = 12000
+	maxTitle   = 150
+	maxName    = 40 // service, source, team in text
+	maxReason  = 100
+	maxKey     = 100
+	maxURL     = 400
+	// maxLine bounds one item's line so that every section can hold its
+	// heading and at least one item.
+	maxLine = 1500
+)
+
+// Render lays out a digest as a Slack incoming-webhook message: a header
+// with the counts, a context line with the window, then one part per
+// non-empty kind of news, and a closing context line. Items get a section
+// each while the message stays within Slack's limits; otherwise they are
+// packed one line each into sections, shared out fairly between the parts,
+// and each cut part (and the closing line) says "and N more". Render
+// returns nil when d is Empty.
+func Render(d Digest) *slackapi.WebhookMessage {
+	if d.Empty() {
+		return nil
+	}
+	r := newRenderer(d)
+	return &slackapi.WebhookMessage{
+		Text:   r.summary(),
+		Blocks: &slackapi.Blocks{BlockSet: toSlack(r.layout())},
+	}
+}
+
+type blockKind int
+
+const (
+	headerBlock blockKind = iota
+	contextBlock
+	dividerBlock
+	sectionBlock
+)
+
+// block is a block before it becomes slack-go's, so a layout can be
+// measured and thrown away cheaply.
+type block struct {
+	kind  blockKind
+	texts []string
+}
+
+// item is one bug or incident: head (symbol, linked title) and meta
+// (service, times, counts), on two lines in its own section or on one line
+// when packed.
+type item struct{ head, meta string }
+
+func (it item) line(own bool) string {
+	switch {
+	case it.meta == "":
+		return it.head
+	case own:
+		return it.head + "\n" + it.meta
+	}
+	return it.head + " · " + it.meta
+}
+
+// group is one part of the digest (new bug classes, incidents, …).
+type group struct {
+	heading string
+	items   []item
+	limit   int    // most items ever shown
+	noun    string // what the items are, for "and N more …"
+	more    string // where all of them are listed; "" when unknown
+}
+
+func (g group) trailer(n int) string {
+	s := "_…and " + number(int64(n)) + " more " + g.noun + "_"
+	if g.more != "" {
+		s += " · " + link(g.more, "see all")
+	}
+	return s
+}
+
+type renderer struct {
+	d       Digest
+	base    string // PublicURL when it is an http(s) URL, without the final /
+	header  string
+	context []string
+	groups  []group
+}
+
+func newRenderer(d Digest) *renderer {
+	r := &renderer{d: d}
+	if base := strings.TrimRight(strings.TrimSpace(d.PublicURL), "/"); linkURL(base) != "" {
+		r.base = base
+	}
+	r.header = r.headerText()
+	r.context = r.contextTexts()
+	r.groups = r.buildGroups()
+	return r
+}
+
+func (r *renderer) teamName(max int) string {
+	if t := clean(r.d.Team); t != "" {
+		return truncate(t, max)
+	}
+	return "alertgate"
+}
+
+// counts are the header's and the summary's numbers, most urgent first.
+func (r *renderer) counts(long bool) []string {
+	d := r.d
+	var out []string
+	add := func(n int, one, many string) {
+		if n > 0 {
+			out = append(out, count(int64(n), one, many))
+		}
+	}
+	if long {
+		add(len(d.New), "new bug class", "new bug classes")
+	} else {
+		add(len(d.New), "new bug", "new bugs")
+	}
+	add(len(d.Regressions), "regression", "regressions")
+	add(len(d.Spikes), "spike", "spikes")
+	if long {
+		add(len(d.Opened), "incident paged", "incidents paged")
+	} else {
+		add(len(d.Opened), "incident", "incidents")
+	}
+	add(len(d.Resolved), "resolved", "resolved")
+	add(len(d.Recurring), "recurring", "recurring")
+	if long {
+		add(len(d.NoRunbook), "page without a runbook", "pages without a runbook")
+	}
+	return out
+}
+
+// headerText is plain text (Slack shows it as is: no escaping), at most
+// maxHeader; the team name gives way to the counts.
+func (r *renderer) headerText() string {
+	d := r.d
+	symbol := ":bar_chart:"
+	if len(d.New)+len(d.Regressions)+len(d.Spikes)+len(d.Opened) > 0 {
+		symbol = ":rotating_light:"
+	}
+	counts := strings.Join(r.counts(false), ", ")
+	room := maxHeader - width(symbol+"  · "+counts)
+	return truncate(symbol+" "+r.teamName(max(room, 20))+" · "+counts, maxHeader)
+}
+
+// summary is the top-level text: what a phone notification shows.
+func (r *renderer) summary() string {
+	s := "alertgate digest for " + escape(r.teamName(maxName)) + ": " + strings.Join(r.counts(true), ", ")
+	return truncate(s, maxSummary)
+}
+
+func (r *renderer) contextTexts() []string {
+	d := r.d
+	var out []string
+	start, end := d.WindowStart, d.WindowEnd
+	switch {
+	case !start.IsZero() && !end.IsZero():
+		endFmt, endFallback := "{date_short_pretty} {time}", "2006-01-02 15:04 UTC"
+		if start.UTC().Format(time.DateOnly) == end.UTC().Format(time.DateOnly) {
+			endFmt, endFallback = "{time}", "15:04 UTC"
+		}
+		out = append(out, ":calendar: "+date(start, "{date_short_pretty} {time}", "2006-01-02 15:04 UTC")+
+			" – "+date(end, endFmt, endFallback)+" ("+duration(end.Sub(start))+")")
+	case !end.IsZero():
+		out = append(out, ":calendar: up to "+when(end))
+	}
+	classes := len(d.New) + len(d.Regressions) + len(d.Spikes) + len(d.Recurring)
+	var events int64
+	for _, l := range [][]Bug{d.New, d.Regressions, d.Spikes, d.Recurring} {
+		for _, b := range l {
+			events += max(b.CountSince, 0)
+		}
+	}
+	switch {
+	case events > 0:
+		out = append(out, count(events, "occurrence", "occurrences")+" of "+count(int64(classes), "bug class", "bug classes")+" since the last digest")
+	case classes > 0:
+		out = append(out, count(int64(classes), "bug class", "bug classes"))
+	}
+	if n := len(d.NoRunbook); n > 0 {
+		out = append(out, ":warning: "+count(int64(n), "page", "pages")+" without a runbook")
+	}
+	if len(out) == 0 {
+		out = append(out, "alertgate digest")
+	}
+	return out[:min(len(out), maxContext)]
+}
+
+func (r *renderer) buildGroups() []group {
+	d := r.d
+	bugs, incidents := r.seeAll("/v1/bugs"), r.seeAll("/v1/incidents")
+	var gs []group
+	addBugs := func(heading, noun string, list []Bug, limit int, line func(Bug) item) {
+		if len(list) == 0 {
+			return
+		}
+		g := group{heading: heading + " (" + number(int64(len(list))) + ")", noun: noun, more: bugs, limit: limit}
+		for _, b := range list {
+			g.items = append(g.items, line(b))
+		}
+		gs = append(gs, g)
+	}
+	addBugs(":new: *New bug classes*", "new bug classes", d.New, len(d.New), r.newBug)
+	addBugs(":boomerang: *Regressions*", "regressions", d.Regressions, len(d.Regressions), r.regression)
+	addBugs(":chart_with_upwards_trend: *Spikes*", "spikes", d.Spikes, len(d.Spikes), r.spike)
+	recurring := slices.Clone(d.Recurring)
+	slices.SortStableFunc(recurring, func(a, b Bug) int {
+		switch {
+		case a.CountSince != b.CountSince:
+			return cmp.Compare(b.CountSince, a.CountSince)
+		case a.Count != b.Count:
+			return cmp.Compare(b.Count, a.Count)
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
+	addBugs(":repeat: *Recurring*", "recurring bug classes", recurring, maxRecurring, r.recurring)
+
+	if len(d.Opened)+len(d.Resolved) > 0 {
+		var parts []string
+		if n := len(d.Opened); n > 0 {
+			parts = append(parts, number(int64(n))+" opened")
+		}
+		if n := len(d.Resolved); n > 0 {
+			parts = append(parts, number(int64(n))+" resolved")
+		}
+		g := group{heading: ":pager: *Incidents paged* (" + strings.Join(parts, ", ") + ")", noun: "incidents", more: incidents}
+		for _, in := range d.Opened {
+			g.items = append(g.items, r.opened(in))
+		}
+		for _, in := range d.Resolved {
+			g.items = append(g.items, r.resolved(in))
+		}
+		g.limit = len(g.items)
+		gs = append(gs, g)
+	}
+	if n := len(d.NoRunbook); n > 0 {
+		g := group{
+			heading: ":warning: *Pages without a runbook* (" + number(int64(n)) + ") · add a runbook whose `match` covers these; `alertgate check` lists the routes that can page without one",
+			noun:    "pages without a runbook", more: incidents, limit: n,
+		}
+		for _, in := range d.NoRunbook {
+			g.items = append(g.items, r.noRunbook(in))
+		}
+		gs = append(gs, g)
+	}
+	return gs
+}
+
+func (r *renderer) seeAll(path string) string {
+	if r.base == "" {
+		return ""
+	}
+	return linkURL(r.base + path)
+}
+
+// target is where an item's title links: its page at the source, else
+// alertgate's explanation of the key.
+func (r *renderer) target(href, source, key string) string {
+	if u := linkURL(href); u != "" {
+		return u
+	}
+	if r.base == "" || source == "" || key == "" {
+		return ""
+	}
+	return linkURL(r.base + "/v1/explain?source=" + url.QueryEscape(source) + "&key=" + url.QueryEscape(key))
+}
+
+func title(t, key string) string {
+	if clean(t) == "" {
+		t = key
+	}
+	if clean(t) == "" {
+		t = "(untitled)"
+	}
+	return text(t, maxTitle)
+}
+
+func severitySymbol(s alertgate.Severity) string {
+	switch s {
+	case alertgate.SeverityCritical:
+		return ":red_circle:"
+	case alertgate.SeverityError:
+		return ":large_orange_circle:"
+	case alertgate.SeverityWarning:
+		return ":large_yellow_circle:"
+	case alertgate.SeverityInfo:
+		return ":large_blue_circle:"
+	}
+	return ":white_circle:"
+}
+
+// fit joins head and meta, dropping trailing meta until the line is
+// within maxLine (only pathological input, such as titles of nothing but
+// "&", gets there).
+func fit(head string, meta ...string) item {
+	var kept []string
+	for _, m := range meta {
+		if m != "" {
+			kept = append(kept, m)
+		}
+	}
+	for {
+		it := item{head: head, meta: strings.Join(kept, " · ")}
+		if width(it.line(false)) <= maxLine || len(kept) == 0 {
+			return it
+		}
+		kept = kept[:len(kept)-1]
+	}
+}
+
+func (r *renderer) bugHead(b Bug) string {
+	return severitySymbol(b.Severity) + " *" + link(r.target(b.Link, b.Source, b.Key), title(b.Title, b.Key)) + "*"
+}
+
+func since(n int64) string {
+	if n <= 0 {
+		return ""
+	}
+	return count(n, "occurrence", "occurrences") + " since the last digest"
+}
+
+func (r *renderer) newBug(b Bug) item {
+	var first, total string
+	if !b.FirstSeen.IsZero() {
+		first = "first seen " + when(b.FirstSeen)
+	}
+	if b.Count > 0 {
+		total = count(b.Count, "occurrence", "occurrences")
+	}
+	return fit(r.bugHead(b), text(b.Service, maxName), text(b.Source, maxName), first, total)
+}
+
+func (r *renderer) regression(b Bug) item {
+	var last string
+	if !b.LastSeen.IsZero() {
+		last = "back " + when(b.LastSeen)
+	}
+	return fit(r.bugHead(b), text(b.Service, maxName), text(b.Source, maxName), last, since(b.CountSince), text(b.Reason, maxReason))
+}
+
+func (r *renderer) spike(b Bug) item {
+	return fit(r.bugHead(b), text(b.Service, maxName), text(b.Source, maxName), text(b.Reason, maxReason), since(b.CountSince))
+}
+
+func (r *renderer) recurring(b Bug) item {
+	n := "×" + number(b.CountSince) + " since the last digest"
+	if b.Count > 0 {
+		n += ", " + number(b.Count) + " total"
+	}
+	return fit(r.bugHead(b), text(b.Service, maxName), text(b.Source, maxName), n)
+}
+
+func (r *renderer) incidentHead(symbol string, in Incident, sev bool) string {
+	h := symbol + " *" + link(r.target(in.Link, in.Source, in.Key), title(in.Title, in.Key)) + "*"
+	if sev && in.Severity != "" {
+		h += " " + code(string(in.Severity), 20)
+	}
+	return h
+}
+
+func dedupKey(k string) string {
+	if c := code(k, maxKey); c != "" {
+		return "PagerDuty " + c
+	}
+	return ""
+}
+
+func paged(in Incident) string {
+	if in.OpenedAt.IsZero() {
+		return ""
+	}
+	return "paged " + when(in.OpenedAt)
+}
+
+func (r *renderer) opened(in Incident) item {
+	runbook := ":warning: no runbook"
+	if u := linkURL(in.RunbookURL); u != "" {
+		label := "Runbook"
+		if t := text(in.RunbookTitle, 60); t != "" {
+			label += ": " + t
+		}
+		runbook = link(u, ":book: "+label)
+	}
+	return fit(r.incidentHead(severitySymbol(in.Severity), in, true),
+		text(in.Service, maxName), text(in.Source, maxName), paged(in), dedupKey(in.DedupKey), runbook)
+}
+
+func (r *renderer) resolved(in Incident) item {
+	var done string
+	switch {
+	case !in.OpenedAt.IsZero() && !in.ResolvedAt.IsZero() && !in.ResolvedAt.Before(in.OpenedAt):
+		done = "resolved after " + duration(in.ResolvedAt.Sub(in.OpenedAt))
+	case !in.ResolvedAt.IsZero():
+		done = "resolved " + when(in.ResolvedAt)
+	default:
+		done = "resolved"
+	}
+	return fit(r.incidentHead(":white_check_mark:", in, false),
+		text(in.Service, maxName), text(in.Source, maxName), done, dedupKey(in.DedupKey))
+}
+
+func (r *renderer) noRunbook(in Incident) item {
+	return fit(r.incidentHead(severitySymbol(in.Severity), in, true),
+		text(in.Service, maxName), text(in.Source, maxName), paged(in), dedupKey(in.DedupKey))
+}
+
+// layout chooses the richest layout that fits: every item in its own
+// section; else every item on its own line, packed; else as many items as
+// fit, taken in turns from each part so that 500 new bug classes cannot
+// crowd out the incidents, each cut part ending with "and N more".
+func (r *renderer) layout() []block {
+	all := make([]int, len(r.groups))
+	for i, g := range r.groups {
+		all[i] = min(len(g.items), g.limit)
+	}
+	if b := r.build(all, true); fits(b) {
+		return b
+	}
+	if b := r.build(all, false); fits(b) {
+		return b
+	}
+	shown := make([]int, len(r.groups))
+	full := make([]bool, len(r.groups))
+	for more := true; more; {
+		more = false
+		for i := range r.groups {
+			if full[i] || shown[i] >= all[i] {
+				continue
+			}
+			shown[i]++
+			if !fits(r.build(shown, false)) {
+				shown[i]--
+				full[i] = true
+				continue
+			}
+			more = true
+		}
+	}
+	return r.build(shown, false)
+}
+
+// build lays out the first shown[i] items of each group, each in its own
+// section (own) or packed one per line.
+func (r *renderer) build(shown []int, own bool) []block {
+	bs := []block{
+		{kind: headerBlock, texts: []string{r.header}},
+		{kind: contextBlock, texts: r.context},
+		{kind: dividerBlock},
+	}
+	hidden := 0
+	for i, g := range r.groups {
+		n := shown[i]
+		var trailer string
+		if rest := len(g.items) - n; rest > 0 {
+			hidden += rest
+			trailer = g.trailer(rest)
+		}
+		if own {
+			bs = append(bs, block{kind: sectionBlock, texts: []string{g.heading}})
+			for _, it := range g.items[:n] {
+				bs = append(bs, block{kind: sectionBlock, texts: []string{it.line(true)}})
+			}
+			if trailer != "" {
+				bs = append(bs, block{kind: contextBlock, texts: []string{trailer}})
+			}
+			continue
+		}
+		lines := []string{g.heading}
+		for _, it := range g.items[:n] {
+			lines = append(lines, it.line(false))
+		}
+		if trailer != "" {
+			lines = append(lines, trailer)
+		}
+		for _, s := range pack(lines) {
+			bs = append(bs, block{kind: sectionBlock, texts: []string{s}})
+		}
+	}
+	return append(bs, block{kind: dividerBlock}, block{kind: contextBlock, texts: []string{r.closing(hidden)}})
+}
+
+func (r *renderer) closing(hidden int) string {
+	parts := []string{"alertgate"}
+	if hidden > 0 {
+		parts = append(parts, "and "+number(int64(hidden))+" more not shown")
+	}
+	var see []string
+	d := r.d
+	if r.base != "" && len(d.New)+len(d.Regressions)+len(d.Spikes)+len(d.Recurring) > 0 {
+		see = append(see, "<"+linkURL(r.base+"/v1/bugs")+">")
+	}
+	if r.base != "" && len(d.Opened)+len(d.Resolved)+len(d.NoRunbook) > 0 {
+		see = append(see, "<"+linkURL(r.base+"/v1/incidents")+">")
+	}
+	if len(see) > 0 {
+		parts = append(parts, "see "+strings.Join(see, " and "))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// pack joins lines into as few sections as fit in maxSection each.
+func pack(lines []string) []string {
+	var out []string
+	var cur string
+	for _, l := range lines {
+		switch {
+		case cur == "":
+			cur = l
+		case width(cur)+1+width(l) > maxSection:
+			out = append(out, cur)
+			cur = l
+		default:
+			cur += "\n" + l
+		}
+	}
+	if cur != "" {
+		out = append(out, cur)
+	}
+	return out
+}
+
+func fits(bs []block) bool {
+	if len(bs) > maxBlocks {
+		return false
+	}
+	total := 0
+	for _, b := range bs {
+		for _, t := range b.texts {
+			total += width(t)
+		}
+	}
+	return total <= maxMessage
+}
+
+func toSlack(bs []block) []slackapi.Block {
+	out := make([]slackapi.Block, 0, len(bs))
+	mrkdwn := func(s string) *slackapi.TextBlockObject {
+		return slackapi.NewTextBlockObject(slackapi.MarkdownType, s, false, false)
+	}
+	for _, b := range bs {
+		switch b.kind {
+		case headerBlock:
+			out = append(out, slackapi.NewHeaderBlock(slackapi.NewTextBlockObject(slackapi.PlainTextType, b.texts[0], true, false)))
+		case contextBlock:
+			els := make([]slackapi.MixedElement, 0, len(b.texts))
+			for _, t := range b.texts {
+				els = append(els, mrkdwn(t))
+			}
+			out = append(out, slackapi.NewContextBlock("", els...))
+		case dividerBlock:
+			out = append(out, slackapi.NewDividerBlock())
+		case sectionBlock:
+			out = append(out, slackapi.NewSectionBlock(mrkdwn(b.texts[0]), nil, nil))
+		}
+	}
+	return out
+}

@@ -1,0 +1,163 @@
+// Package slack renders a team's digest (new bug classes, regressions,
+// spikes, recurring counts, incidents opened and resolved, pages without a
+// runbook) as a Block Kit message within Slack's limits, and delivers it to
+// the team channel's incoming webhook, at most one message per second per
+// webhook. Rendering is pure; only Notifier does I/O.
+package slack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+	"golang.org/x/time/rate"
+
+	"github.com/alertgate/alertgate/sinks"
+)
+
+// maxErrorBody bounds how much of an error answer is read and quoted.
+const maxErrorBody = 512
+
+// Notifier posts messages to each team's incoming webhook.
+type Notifier struct {
+	hc       *http.Client
+	webhooks map[string]string // team -> webhook URL, a secret
+	now      func() time.Time
+
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter // webhook URL -> its limiter
+}
+
+// New returns a Notifier for the teams' webhook URLs (team -> URL). Teams
+// with an empty URL are not Enabled. A nil hc means a default client; the
+// caller's context bounds each Send.
+func New(webhooks map[string]string, hc *http.Client) *Notifier {
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	w := make(map[string]string, len(webhooks))
+	for team, u := range webhooks {
+		if u = strings.TrimSpace(u); u != "" {
+			w[team] = u
+		}
+	}
+	return &Notifier{hc: hc, webhooks: w, now: time.Now, limiters: map[string]*rate.Limiter{}}
+}
+
+// Enabled reports whether team has a webhook; a team without one runs in
+// dry-run.
+func (n *Notifier) Enabled(team string) bool { return n.webhooks[team] != "" }
+
+// Teams lists the teams with a webhook, for logs at start.
+func (n *Notifier) Teams() []string {
+	out := make([]string, 0, len(n.webhooks))
+	for t := range n.webhooks {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// limiter is the webhook's: Slack allows about one message per second per
+// channel, and teams sharing a webhook share its limit.
+func (n *Notifier) limiter(webhook string) *rate.Limiter {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	l := n.limiters[webhook]
+	if l == nil {
+		l = rate.NewLimiter(rate.Every(time.Second), 1)
+		n.limiters[webhook] = l
+	}
+	return l
+}
+
+// Send posts msg to team's webhook. Success is only HTTP 200 with the body
+// "ok". On failure, retry says whether trying again may help: yes for 429
+// (the error carries Retry-After, see sinks.RetryAfter), 5xx and network
+// errors; no for other 4xx (invalid_payload, channel_not_found,
+// channel_is_archived, …) and for a 200 that is not "ok". Errors name the
+// team, never the webhook URL.
+func (n *Notifier) Send(ctx context.Context, team string, msg *slackapi.WebhookMessage) (retry bool, err error) {
+	webhook := n.webhooks[team]
+	if webhook == "" {
+		return false, fmt.Errorf("slack: team %q has no webhook", team)
+	}
+	if msg == nil {
+		return false, fmt.Errorf("slack: team %q: no message", team)
+	}
+	body, err := encode(msg)
+	if err != nil {
+		return false, fmt.Errorf("slack: team %q: encode: %w", team, err)
+	}
+	if err := n.limiter(webhook).Wait(ctx); err != nil {
+		return true, fmt.Errorf("slack: team %q: rate limit wait: %w", team, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, webhook, bytes.NewReader(body))
+	if err != nil {
+		// The parse error quotes the URL: do not wrap it.
+		return false, fmt.Errorf("slack: team %q: invalid webhook URL", team)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := n.hc.Do(req)
+	if err != nil {
+		return true, fmt.Errorf("slack: team %q: post: %w", team, redact(err, webhook))
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
+	if err != nil {
+		return true, fmt.Errorf("slack: team %q: read answer: %w", team, redact(err, webhook))
+	}
+	answer := scrub(strings.TrimSpace(string(raw)), webhook)
+	if resp.StatusCode == http.StatusOK && answer == "ok" {
+		return false, nil
+	}
+	herr := &sinks.HTTPError{Status: resp.StatusCode, Body: answer}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		herr.After = sinks.ParseRetryAfter(resp.Header.Get("Retry-After"), n.now())
+	}
+	// A 200 that is not "ok" is Slack refusing the message in its own
+	// words: sending it again will not change the answer.
+	retry = resp.StatusCode != http.StatusOK && sinks.Retryable(resp.StatusCode)
+	return retry, fmt.Errorf("slack: team %q: %w", team, herr)
+}
+
+// encode is the request body; the goldens are it, indented.
+func encode(msg *slackapi.WebhookMessage) ([]byte, error) { return json.Marshal(msg) }
+
+// redact drops net/http's *url.Error, whose text is the full webhook URL,
+// keeping its cause, and scrubs what is left in case the cause quotes the
+// URL too. The result no longer matches errors.As(*url.Error) on purpose.
+func redact(err error, webhook string) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err
+	}
+	if s := err.Error(); scrub(s, webhook) != s {
+		return errors.New(scrub(s, webhook))
+	}
+	return err
+}
+
+// scrub removes the webhook URL, and its path (where the secret is), from
+// s.
+func scrub(s, webhook string) string {
+	s = strings.ReplaceAll(s, webhook, "[webhook]")
+	if u, err := url.Parse(webhook); err == nil && len(u.Path) > 1 {
+		s = strings.ReplaceAll(s, u.Path, "[webhook]")
+		if u.RawPath != "" {
+			s = strings.ReplaceAll(s, u.RawPath, "[webhook]")
+		}
+	}
+	return s
+}

@@ -1,0 +1,279 @@
+package slack
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/alertgate/alertgate/internal/contract"
+	"github.com/alertgate/alertgate/sinks"
+)
+
+// secret is in every webhook path, as Slack's are; no error may show it.
+const secret = "T00000000/B00000000/XXXXsecretXXXX"
+
+// fakeSlack is an incoming-webhook endpoint that checks each request
+// against the contract and answers as each path's script says.
+type fakeSlack struct {
+	t       *testing.T
+	mu      sync.Mutex
+	hits    map[string]int
+	answers map[string]func(w http.ResponseWriter, r *http.Request)
+}
+
+func newFakeSlack(t *testing.T) (*fakeSlack, *httptest.Server) {
+	f := &fakeSlack{t: t, hits: map[string]int{}, answers: map[string]func(http.ResponseWriter, *http.Request){}}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	return f, srv
+}
+
+func (f *fakeSlack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.hits[r.URL.Path]++
+	answer := f.answers[r.URL.Path]
+	f.mu.Unlock()
+	if r.Method != http.MethodPost {
+		f.t.Errorf("method %s, want POST", r.Method)
+	}
+	if got, want := r.Header.Get("Content-Type"), "application/json"; got != want {
+		f.t.Errorf("Content-Type=%q, want %q", got, want)
+	}
+	body, _ := io.ReadAll(r.Body)
+	if err := contract.Slack(body); err != nil {
+		f.t.Errorf("contract.Slack: %v", err)
+		http.Error(w, "invalid_payload", http.StatusBadRequest)
+		return
+	}
+	if answer == nil {
+		http.Error(w, "no_service", http.StatusNotFound)
+		return
+	}
+	answer(w, r)
+}
+
+func (f *fakeSlack) script(path string, answer func(w http.ResponseWriter, r *http.Request)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.answers[path] = answer
+}
+
+func (f *fakeSlack) count(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.hits[path]
+}
+
+func reply(status int, body string, header ...string) func(http.ResponseWriter, *http.Request) {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		for i := 0; i+1 < len(header); i += 2 {
+			w.Header().Set(header[i], header[i+1])
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	}
+}
+
+func TestSend(t *testing.T) {
+	f, srv := newFakeSlack(t)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+
+	for _, tc := range []struct {
+		name    string
+		answer  func(http.ResponseWriter, *http.Request)
+		webhook string // default: the fake's URL for this case
+		retry   bool
+		ok      bool
+		status  int           // of the *sinks.HTTPError, 0 for none
+		after   time.Duration // its RetryAfter
+		errHas  string
+	}{
+		// Delivered: 200 with the body "ok".
+		{name: "ok", answer: reply(200, "ok"), ok: true},
+		// Slack's "ok" may end with a newline.
+		{name: "ok-newline", answer: reply(200, "ok\n"), ok: true},
+		// Rate limited: retry after what Slack says.
+		{name: "rate-limited", answer: reply(429, "rate_limited", "Retry-After", "3"), retry: true, status: 429, after: 3 * time.Second, errHas: "rate_limited"},
+		// Slack's own failure: retry.
+		{name: "rollup-error", answer: reply(500, "rollup_error"), retry: true, status: 500, errHas: "rollup_error"},
+		// Unavailable: retry.
+		{name: "unavailable", answer: reply(503, ""), retry: true, status: 503},
+		// The message itself is wrong: sending it again cannot help.
+		{name: "invalid-payload", answer: reply(400, "invalid_payload"), status: 400, errHas: "invalid_payload"},
+		// The app may no longer post there.
+		{name: "action-prohibited", answer: reply(403, "action_prohibited"), status: 403, errHas: "action_prohibited"},
+		// The channel is gone.
+		{name: "channel-not-found", answer: reply(404, "channel_not_found"), status: 404, errHas: "channel_not_found"},
+		// The channel is archived.
+		{name: "channel-archived", answer: reply(410, "channel_is_archived"), status: 410, errHas: "channel_is_archived"},
+		// 200 is not enough: the body must be "ok".
+		{name: "200-invalid-token", answer: reply(200, "invalid_token"), status: 200, errHas: "invalid_token"},
+		// An empty 200 is not "ok" either.
+		{name: "200-empty", answer: reply(200, ""), status: 200},
+		// An answer that quotes the webhook does not leak it.
+		{name: "echo", answer: func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "no_team for "+r.URL.Path, http.StatusNotFound)
+		}, status: 404, errHas: "[webhook]"},
+		// A redirect loop: net/http's error names the URL; ours must not.
+		{name: "redirect-loop", answer: func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, r.URL.Path, http.StatusTemporaryRedirect)
+		}, retry: true, errHas: "redirects"},
+		// Nothing listening: a network error, retry.
+		{name: "network", webhook: closed.URL + "/services/" + secret, retry: true},
+		// A malformed URL: permanent, and not quoted.
+		{name: "malformed", webhook: "http://exa mple.com/services/" + secret, errHas: "invalid webhook URL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := "/services/" + secret + "/" + tc.name
+			webhook := srv.URL + path
+			if tc.webhook != "" {
+				webhook = tc.webhook
+			}
+			f.script(path, tc.answer)
+			n := New(map[string]string{"payments": webhook}, srv.Client())
+			retry, err := n.Send(context.Background(), "payments", Render(typical()))
+			if got, want := err == nil, tc.ok; got != want {
+				t.Fatalf("err=%v, want success %v", err, want)
+			}
+			if got, want := retry, tc.retry; got != want {
+				t.Fatalf("retry=%v, want %v (err=%v)", got, want, err)
+			}
+			if err == nil {
+				return
+			}
+			for _, leak := range []string{webhook, secret, "XXXXsecretXXXX"} {
+				if strings.Contains(err.Error(), leak) {
+					t.Fatalf("error %q shows the webhook", err)
+				}
+			}
+			if !strings.Contains(err.Error(), `team "payments"`) {
+				t.Fatalf("error %q does not name the team", err)
+			}
+			if !strings.Contains(err.Error(), tc.errHas) {
+				t.Fatalf("error %q, want it to contain %q", err, tc.errHas)
+			}
+			var herr *sinks.HTTPError
+			if got, want := errors.As(err, &herr), tc.status != 0; got != want {
+				t.Fatalf("errors.As(HTTPError)=%v, want %v (err=%v)", got, want, err)
+			}
+			if herr == nil {
+				return
+			}
+			if got, want := herr.Status, tc.status; got != want {
+				t.Fatalf("Status=%d, want %d", got, want)
+			}
+			var ra sinks.RetryAfter
+			if !errors.As(err, &ra) {
+				t.Fatal("error does not carry RetryAfter")
+			}
+			if got, want := ra.RetryAfter(), tc.after; got != want {
+				t.Fatalf("RetryAfter()=%v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestSendNotEnabled(t *testing.T) {
+	n := New(map[string]string{"payments": "", "platform": "  "}, nil)
+	for _, team := range []string{"payments", "platform", "unknown"} {
+		if n.Enabled(team) {
+			t.Fatalf("Enabled(%q)=true, want false", team)
+		}
+		retry, err := n.Send(context.Background(), team, Render(typical()))
+		if err == nil || retry {
+			t.Fatalf("Send(%q)=(%v, %v), want a permanent error", team, retry, err)
+		}
+		if !strings.Contains(err.Error(), team) {
+			t.Fatalf("error %q does not name the team", err)
+		}
+	}
+	if got := n.Teams(); len(got) != 0 {
+		t.Fatalf("Teams()=%v, want none", got)
+	}
+}
+
+// TestLimiter checks the limit itself, on the limiter's own clock: one
+// message per second per webhook, shared by the teams that post to it.
+func TestLimiter(t *testing.T) {
+	n := New(map[string]string{"a": "https://hooks.test/1", "b": "https://hooks.test/1", "c": "https://hooks.test/2"}, nil)
+	l := n.limiter(n.webhooks["a"])
+	if got, want := l.Limit(), rate.Every(time.Second); got != want {
+		t.Fatalf("Limit()=%v, want %v", got, want)
+	}
+	if got, want := l.Burst(), 1; got != want {
+		t.Fatalf("Burst()=%d, want %d", got, want)
+	}
+	if got, want := n.limiter(n.webhooks["b"]), l; got != want {
+		t.Fatal("teams sharing a webhook have different limiters")
+	}
+	if n.limiter(n.webhooks["c"]) == l {
+		t.Fatal("two webhooks share a limiter")
+	}
+	now := time.Date(2026, 3, 14, 9, 15, 0, 0, time.UTC)
+	if got, want := l.ReserveN(now, 1).DelayFrom(now), time.Duration(0); got != want {
+		t.Fatalf("first message waits %v, want %v", got, want)
+	}
+	if got, want := l.ReserveN(now, 1).DelayFrom(now), time.Second; got != want {
+		t.Fatalf("second message waits %v, want %v", got, want)
+	}
+}
+
+// TestSendWaitsForLimiter checks that Send takes its turn: with the
+// webhook's token spent, a Send whose context cannot wait the second out
+// fails at once (rate.Limiter knows the wait up front) without posting,
+// and asks for a retry.
+func TestSendWaitsForLimiter(t *testing.T) {
+	f, srv := newFakeSlack(t)
+	path, other := "/services/"+secret+"/limited", "/services/"+secret+"/other"
+	f.script(path, reply(200, "ok"))
+	f.script(other, reply(200, "ok"))
+	n := New(map[string]string{"payments": srv.URL + path, "platform": srv.URL + other}, srv.Client())
+	msg := Render(typical())
+
+	if _, err := n.Send(context.Background(), "payments", msg); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	retry, err := n.Send(ctx, "payments", msg)
+	if err == nil || !retry {
+		t.Fatalf("Send right after a send=(%v, %v), want a retryable error", retry, err)
+	}
+	if strings.Contains(err.Error(), srv.URL) || strings.Contains(err.Error(), secret) {
+		t.Fatalf("error %q shows the webhook", err)
+	}
+	if got, want := f.count(path), 1; got != want {
+		t.Fatalf("posts=%d, want %d", got, want)
+	}
+	// Another webhook has its own turn.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	if _, err := n.Send(ctx2, "platform", msg); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.count(other), 1; got != want {
+		t.Fatalf("posts=%d, want %d", got, want)
+	}
+}
+
+// TestSendCanceled gives up at once on a canceled context, and says so.
+func TestSendCanceled(t *testing.T) {
+	_, srv := newFakeSlack(t)
+	n := New(map[string]string{"payments": srv.URL + "/services/" + secret}, srv.Client())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	retry, err := n.Send(ctx, "payments", Render(typical()))
+	if !errors.Is(err, context.Canceled) || !retry {
+		t.Fatalf("Send=(%v, %v), want retry with context.Canceled", retry, err)
+	}
+}
