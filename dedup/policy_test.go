@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -16,10 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/bus"
+	"github.com/alertgate/alertgate/internal/natstest"
 	"github.com/alertgate/alertgate/routes"
 )
 
@@ -36,6 +33,9 @@ func testContext(t *testing.T) context.Context {
 // end of the test) and may be called more than once.
 func openBus(t *testing.T, o bus.Options) (b *bus.Bus, close func()) {
 	t.Helper()
+	if o.URL == "" && o.DataDir == "" {
+		o.DataDir = t.TempDir() // never the working directory
+	}
 	deadline := time.Now().Add(15 * time.Second)
 	var err error
 	for {
@@ -250,7 +250,7 @@ func TestPolicyConcurrentApplyReplicated(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 3-node cluster")
 	}
-	runConcurrent(t, bus.Options{URL: startCluster(t, 3), Replicas: 3})
+	runConcurrent(t, bus.Options{URL: natstest.StartCluster(t, 3).URL(), Replicas: 3})
 }
 
 // runConcurrent has N routers race on one key. Whatever the interleaving,
@@ -366,11 +366,10 @@ func runConcurrent(t *testing.T, o bus.Options) {
 				t.Fatalf("Apply: %v", err)
 			}
 			tc.check(t, p, outcomes, rec)
-			// With 8 routers starting together on one key, some lose the
-			// compare-and-set (measured: about 19 conflicts per round).
-			if got := conflicts.Load(); got == 0 {
-				t.Fatalf("OnConflict called %v times, want > 0", got)
-			}
+			// How many lost the compare-and-set depends on scheduling (about
+			// 19 per round on an idle machine, none when the goroutines
+			// happen to run one after another): TestPolicyLostRace forces one.
+			t.Logf("conflicts: %d", conflicts.Load())
 		})
 	}
 }
@@ -559,61 +558,35 @@ func TestPolicyList(t *testing.T) {
 	}
 }
 
-// startCluster runs an n-node JetStream cluster on loopback (ports picked
-// up front, every node given the full route list) and returns its client
-// URLs.
-func startCluster(t *testing.T, n int) string {
-	t.Helper()
-	ports := freePorts(t, 2*n)
-	var routeURLs []*url.URL
-	for i := range n {
-		routeURLs = append(routeURLs, &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", ports[n+i])})
+// A competing router writes the key between this router's read and its
+// write: the write loses the compare-and-set, OnConflict is told, and the
+// decision is taken again on the winner's state.
+func TestPolicyLostRace(t *testing.T) {
+	b, _ := openBus(t, bus.Options{})
+	ctx := testContext(t)
+	p := newPolicy(b)
+	var conflicts atomic.Int64
+	p.OnConflict = func(string) { conflicts.Add(1) }
+	rival := newPolicy(b)
+	raced := false
+	emit := func(ctx context.Context, ns []alertgate.Notification) error {
+		if !raced {
+			raced = true
+			// The rival pages the same episode first.
+			if _, err := rival.Apply(ctx, incident("race:lost", "ep1", alertgate.StatusFiring, t0), payments, func(context.Context, []alertgate.Notification) error { return nil }); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	var urls []string
-	var nodes []*server.Server
-	for i := range n {
-		s, err := server.NewServer(&server.Options{
-			ServerName: fmt.Sprintf("alertgate-%d", i),
-			Host:       "127.0.0.1", Port: ports[i],
-			JetStream: true, StoreDir: t.TempDir(),
-			Cluster: server.ClusterOpts{Name: "alertgate-test", Host: "127.0.0.1", Port: ports[n+i]},
-			Routes:  routeURLs,
-			NoLog:   true, NoSigs: true,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Start()
-		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-		if !s.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("node %d not ready", i)
-		}
-		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
-		nodes = append(nodes, s)
+	d, err := p.Apply(ctx, incident("race:lost", "ep1", alertgate.StatusFiring, t0), payments, emit)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// JetStream answers once the nodes have elected a meta leader (≈1 s).
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if slices.ContainsFunc(nodes, (*server.Server).JetStreamIsLeader) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no JetStream leader elected in 10s")
-		}
-		time.Sleep(20 * time.Millisecond) // polling a condition, not timing an assertion
+	if got, want := conflicts.Load(), int64(1); got != want {
+		t.Fatalf("conflicts=%d, want %d", got, want)
 	}
-	return strings.Join(urls, ",")
-}
-
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	if got, want := d.Outcome, OutcomeDuplicate; got != want {
+		t.Fatalf("outcome after the lost race=%s, want %s", got, want)
 	}
-	return ports
 }

@@ -277,3 +277,5 @@ func TestSendCanceled(t *testing.T) {
 		t.Fatalf("Send=(%v, %v), want retry with context.Canceled", retry, err)
 	}
 }
+
+var _ http.Handler = (*fakeSlack)(nil)

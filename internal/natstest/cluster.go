@@ -1,0 +1,83 @@
+// Package natstest runs NATS JetStream clusters inside a test process:
+// nodes on loopback, ports picked up front, every node given the full
+// route list.
+package natstest
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Cluster is a running n-node cluster.
+type Cluster struct {
+	Nodes []*server.Server
+	// URLs are the client URLs, one per node.
+	URLs []string
+}
+
+// URL is every node's client URL, comma-separated (nats.url).
+func (c *Cluster) URL() string { return strings.Join(c.URLs, ",") }
+
+// StartCluster runs an n-node JetStream cluster; it stops with the test.
+func StartCluster(t testing.TB, n int) *Cluster {
+	t.Helper()
+	ports := FreePorts(t, 2*n)
+	var routeURLs []*url.URL
+	for i := range n {
+		routeURLs = append(routeURLs, &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", ports[n+i])})
+	}
+	c := &Cluster{}
+	for i := range n {
+		s, err := server.NewServer(&server.Options{
+			ServerName: fmt.Sprintf("alertgate-%d", i),
+			Host:       "127.0.0.1", Port: ports[i],
+			JetStream: true, StoreDir: t.TempDir(),
+			Cluster: server.ClusterOpts{Name: "alertgate-test", Host: "127.0.0.1", Port: ports[n+i]},
+			Routes:  routeURLs,
+			NoLog:   true, NoSigs: true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+		if !s.ReadyForConnections(10 * time.Second) {
+			t.Fatalf("node %d not ready", i)
+		}
+		c.URLs = append(c.URLs, fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
+		c.Nodes = append(c.Nodes, s)
+	}
+	// JetStream answers once the nodes have elected a meta leader (≈1 s).
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if slices.ContainsFunc(c.Nodes, (*server.Server).JetStreamIsLeader) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no JetStream leader elected in 10s")
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition, not timing an assertion
+	}
+	return c
+}
+
+// FreePorts returns n distinct free loopback ports.
+func FreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
