@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/getsentry/sentry-go"
 	"github.com/nats-io/nuid"
 
 	"github.com/alertgate/alertgate"
@@ -89,6 +88,11 @@ func (g *Gateway) Start(ctx context.Context) error {
 	}
 	g.Runbooks = rb
 	g.Routes = routes.New(cfg, rb)
+	teamNames := make([]string, 0, len(cfg.Teams))
+	for _, t := range cfg.Teams {
+		teamNames = append(teamNames, t.Name)
+	}
+	g.Metrics.Init(teamNames)
 	g.warnUnauthenticated()
 
 	g.Bus, err = bus.Open(ctx, bus.Options{
@@ -158,10 +162,9 @@ func (g *Gateway) Start(ctx context.Context) error {
 		Runbooks: rb, Log: nlog, Logger: g.Logger, Metrics: g.Metrics,
 		Dead: &sinks.DeadLetters{Bus: g.Bus, Log: nlog, Resend: g.Digester.Resend},
 	}
-	var handler http.Handler = srv.Handler()
-	if sentry.CurrentHub().Client() != nil {
-		handler = sentryMiddleware(handler)
-	}
+	srv.Wrap = sentryMiddleware
+	srv.Ready = g.running
+	handler := srv.Handler()
 	g.listener, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -195,12 +198,33 @@ func (g *Gateway) warnUnauthenticated() {
 	}
 }
 
-// watchLag exports each durable consumer's backlog every few seconds.
+// running reports whether every stage consumes.
+func (g *Gateway) running() error {
+	if err := g.Router.Running(); err != nil {
+		return fmt.Errorf("router: %w", err)
+	}
+	for _, w := range g.Workers {
+		if err := w.Running(); err != nil {
+			return fmt.Errorf("sink %s: %w", w.Sink, err)
+		}
+	}
+	return g.Digester.Running()
+}
+
+// watchLag exports each durable consumer's backlog and readiness every few
+// seconds (not only when /readyz is probed).
 func (g *Gateway) watchLag(ctx context.Context) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for {
 		g.updateLag(ctx)
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if g.Bus.Ready(rctx) == nil && g.running() == nil {
+			g.Metrics.Ready.Set(1)
+		} else {
+			g.Metrics.Ready.Set(0)
+		}
+		cancel()
 		select {
 		case <-ctx.Done():
 			return

@@ -1,7 +1,9 @@
 package app
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
@@ -77,4 +79,52 @@ func sentryMiddleware(next http.Handler) http.Handler {
 		return next
 	}
 	return sentryhttp.New(sentryhttp.Options{Repanic: true}).Handle(next)
+}
+
+// SentryLogs wraps a log handler so that every Error record also goes to
+// Sentry as an event (message, attributes as extras), when SENTRY_DSN is
+// set: "webhook not stored", "notification dead-lettered" and the like are
+// alertgate's own errors. Without Sentry it returns h unchanged.
+func SentryLogs(h slog.Handler) slog.Handler {
+	if !sentry.CurrentHub().Client().IsEnabled() {
+		return h
+	}
+	return &sentryLogs{Handler: h}
+}
+
+type sentryLogs struct {
+	slog.Handler
+	attrs []slog.Attr
+}
+
+func (s *sentryLogs) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError {
+		ev := sentry.NewEvent()
+		ev.Level = sentry.LevelError
+		ev.Message = r.Message
+		ev.Logger = "alertgate"
+		log := sentry.Context{}
+		add := func(a slog.Attr) bool {
+			if err, ok := a.Value.Any().(error); ok && a.Key == "err" {
+				ev.Exception = []sentry.Exception{{Type: fmt.Sprintf("%T", err), Value: err.Error()}}
+			}
+			log[a.Key] = a.Value.String()
+			return true
+		}
+		for _, a := range s.attrs {
+			add(a)
+		}
+		r.Attrs(add)
+		ev.Contexts["log"] = log
+		sentry.CaptureEvent(ev)
+	}
+	return s.Handler.Handle(ctx, r)
+}
+
+func (s *sentryLogs) WithAttrs(as []slog.Attr) slog.Handler {
+	return &sentryLogs{Handler: s.Handler.WithAttrs(as), attrs: append(append([]slog.Attr(nil), s.attrs...), as...)}
+}
+
+func (s *sentryLogs) WithGroup(name string) slog.Handler {
+	return &sentryLogs{Handler: s.Handler.WithGroup(name), attrs: s.attrs}
 }

@@ -155,7 +155,7 @@ func Default() *Config {
 // setDefaults fills what the file left out. An empty string (also what an
 // unset ${ENV} gives) means the default; a number or duration written in
 // the file is kept even when zero, so that validate reports it instead of
-// silently replacing "attempts: 0" by 5.
+// silently replacing "attempts: 0" by 12.
 func (c *Config) setDefaults() {
 	str := func(s *string, v string) {
 		if *s == "" {
@@ -181,7 +181,7 @@ func (c *Config) setDefaults() {
 	num("nats.replicas", &c.NATS.Replicas, 1)
 	num("pagerduty.rate_limit", &c.PagerDuty.RateLimit, 120)
 	num("dedup.bug_spike.count", &c.Dedup.BugSpike.Count, 100)
-	num("delivery.attempts", &c.Delivery.Attempts, 5)
+	num("delivery.attempts", &c.Delivery.Attempts, 12)
 	if _, given := c.lines["ingest.max_body_bytes"]; !given && c.Ingest.MaxBodyBytes == 0 {
 		c.Ingest.MaxBodyBytes = 1 << 20
 	}

@@ -109,7 +109,7 @@ func TestLoad_Design(t *testing.T) {
 		{"nats.listen", c.NATS.Listen, ""},
 		{"nats.sync_interval", c.NATS.SyncInterval, ""},
 		{"pagerduty.rate_limit", c.PagerDuty.RateLimit, 120},
-		{"delivery.attempts", c.Delivery.Attempts, 5},
+		{"delivery.attempts", c.Delivery.Attempts, 12},
 		{"delivery.min_backoff", c.Delivery.MinBackoff.D(), time.Second},
 		{"delivery.max_backoff", c.Delivery.MaxBackoff.D(), 5 * time.Minute},
 		{"delivery.timeout", c.Delivery.Timeout.D(), 10 * time.Second},
@@ -156,7 +156,7 @@ func TestLoad_Defaults(t *testing.T) {
 		{"dedup.bug_spike.count", c.Dedup.BugSpike.Count, 100},
 		{"dedup.bug_spike.within", c.Dedup.BugSpike.Within.D(), time.Hour},
 		{"dedup.duplicate_window", c.Dedup.DuplicateWindow.D(), 20 * time.Minute},
-		{"delivery.attempts", c.Delivery.Attempts, 5},
+		{"delivery.attempts", c.Delivery.Attempts, 12},
 		{"delivery.min_backoff", c.Delivery.MinBackoff.D(), time.Second},
 		{"delivery.max_backoff", c.Delivery.MaxBackoff.D(), 5 * time.Minute},
 		{"delivery.timeout", c.Delivery.Timeout.D(), 10 * time.Second},
@@ -343,7 +343,7 @@ func TestDefault(t *testing.T) {
 		{"data_dir", c.DataDir, "./data"},
 		{"nats.url", c.NATS.URL, ""},
 		{"nats.replicas", c.NATS.Replicas, 1},
-		{"delivery.attempts", c.Delivery.Attempts, 5},
+		{"delivery.attempts", c.Delivery.Attempts, 12},
 	} {
 		if got, want := tt.got, tt.want; got != want {
 			t.Errorf("%s=%#v, want %#v", tt.name, got, want)

@@ -485,3 +485,16 @@ func (d *Digester) Resend(ctx context.Context, n alertgate.Notification) error {
 		return fmt.Errorf("digest still not delivered (%s)", state)
 	}
 }
+
+// Running reports whether the flush loop runs.
+func (d *Digester) Running() error {
+	if d.done == nil {
+		return errors.New("digest loop not started")
+	}
+	select {
+	case <-d.done:
+		return errors.New("digest loop stopped")
+	default:
+		return nil
+	}
+}

@@ -28,6 +28,7 @@ type Metrics struct {
 	NoRunbook       *prometheus.CounterVec   // team
 	ConsumerPending *prometheus.GaugeVec     // stream, consumer
 	Ready           prometheus.Gauge
+	Panics          prometheus.Counter
 }
 
 // New registers every collector (and the Go and process collectors) on a
@@ -85,7 +86,7 @@ func New() *Metrics {
 	})
 	m.DeadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "alertgate_dead_letters_total",
-		Help: "Notifications moved to DEADLETTER, by sink and reason (permanent|exhausted).",
+		Help: "Notifications moved to DEADLETTER, by sink and reason (permanent, exhausted: attempts used up, expired: older than delivery.max_age).",
 	}, []string{"sink", "reason"})
 	m.NoRunbook = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "alertgate_pages_without_runbook_total",
@@ -99,15 +100,38 @@ func New() *Metrics {
 		Name: "alertgate_ready",
 		Help: "1 when JetStream is reachable and every consumer runs.",
 	})
+	m.Panics = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "alertgate_http_panics_total",
+		Help: "HTTP handler panics recovered (answered 500): each is a bug, reported to Sentry when SENTRY_DSN is set.",
+	})
 	for _, c := range []prometheus.Collector{
 		m.IngestRequests, m.IngestAuthFails, m.IngestEvents, m.PublishSeconds,
 		m.Decisions, m.KVConflicts, m.RouterErrors, m.Notifications,
 		m.DeliveryAttempt, m.DeliverySeconds, m.PageLatency, m.DeadLetters,
-		m.NoRunbook, m.ConsumerPending, m.Ready,
+		m.NoRunbook, m.ConsumerPending, m.Ready, m.Panics,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
 		f(c)
 	}
 	return m
+}
+
+// Init creates the labelled series alerts watch at zero, so the first
+// dead letter or error is an increase, not a new series rate() cannot see.
+func (m *Metrics) Init(teams []string) {
+	for _, sink := range []string{"pagerduty", "slack"} {
+		for _, reason := range []string{"permanent", "exhausted", "expired"} {
+			m.DeadLetters.WithLabelValues(sink, reason)
+		}
+		for _, result := range []string{"ok", "retry", "permanent"} {
+			m.DeliveryAttempt.WithLabelValues(sink, result)
+		}
+	}
+	for _, reason := range []string{"undecodable", "transient"} {
+		m.RouterErrors.WithLabelValues(reason)
+	}
+	for _, t := range teams {
+		m.NoRunbook.WithLabelValues(t)
+	}
 }

@@ -9,6 +9,7 @@ package router
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -125,4 +126,17 @@ func (r *Router) emit(ctx context.Context, ns []alertgate.Notification) error {
 		r.Log.Create(ctx, alertgate.Record{Notification: n, State: alertgate.StatePending, UpdatedAt: r.Now()})
 	}
 	return nil
+}
+
+// Running reports whether the consumer is consuming.
+func (r *Router) Running() error {
+	if r.cc == nil {
+		return errors.New("not started")
+	}
+	select {
+	case <-r.cc.Closed():
+		return errors.New("stopped consuming")
+	default:
+		return nil
+	}
 }

@@ -39,6 +39,9 @@ type Server struct {
 	Metrics  *metrics.Metrics
 	// Ready reports whether the consumers run; JetStream is checked here.
 	Ready func() error
+	// Wrap, if set, wraps the endpoints inside the panic recoverer (the
+	// Sentry middleware: it must see a panic before it is recovered).
+	Wrap func(http.Handler) http.Handler
 }
 
 // Handler returns the router with every endpoint.
@@ -69,18 +72,23 @@ func (s *Server) Handler() http.Handler {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": r.Method + " is not allowed on " + r.URL.Path})
 	})
-	return recoverer(s.Logger, r)
+	var h http.Handler = r
+	if s.Wrap != nil {
+		h = s.Wrap(h)
+	}
+	return recoverer(s.Logger, s.Metrics, h)
 }
 
 // recoverer turns a panic in a handler into a 500 and a log line: one bad
 // request must never take the gateway down.
-func recoverer(log *slog.Logger, next http.Handler) http.Handler {
+func recoverer(log *slog.Logger, m *metrics.Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
+				m.Panics.Inc()
 				log.Error("panic in handler", "path", r.URL.Path, "panic", v)
 				writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})
 			}

@@ -253,3 +253,16 @@ func (w *Worker) deadLetter(ctx context.Context, m jetstream.Msg, n alertgate.No
 	log.Error("notification dead-lettered", "reason", reason, "err", cause)
 	_ = m.Term()
 }
+
+// Running reports whether the consumer is consuming.
+func (w *Worker) Running() error {
+	if w.cc == nil {
+		return errors.New("not started")
+	}
+	select {
+	case <-w.cc.Closed():
+		return errors.New("stopped consuming")
+	default:
+		return nil
+	}
+}

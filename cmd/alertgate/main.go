@@ -115,6 +115,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		logger.Error("sentry init failed; continuing without it", "err", err)
 	}
 	defer flush()
+	logger = slog.New(app.SentryLogs(logger.Handler()))
+	slog.SetDefault(logger)
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
