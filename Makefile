@@ -29,8 +29,10 @@ tools: $(TOOLS)/alertmanager ## install test tools into .tools/bin (a real Alert
 $(TOOLS)/alertmanager:
 	GOBIN=$(TOOLS) GOFLAGS=-mod=mod $(GO) install github.com/prometheus/alertmanager/cmd/alertmanager@$(ALERTMANAGER_VERSION)
 
+include deploy/deploy.mk
+
 .PHONY: test
-test: tools ## vet, check formatting, run every test with the race detector
+test: tools test-rules ## vet, check formatting, check the alerting rules, run every test with the race detector
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...

@@ -15,6 +15,8 @@ test-rules: ## check and unit-test alertgate's own Prometheus rules (deploy/prom
 	@command -v $(PROMTOOL) >/dev/null 2>&1 || { \
 	  echo "test-rules: $(PROMTOOL) not found. Install it with: apt-get install prometheus" >&2; \
 	  echo "  (the package provides /usr/bin/promtool), or set PROMTOOL=/path/to/promtool." >&2; \
-	  exit 1; }
+	  if [ -n "$$CI" ]; then exit 1; fi; \
+	  echo "test-rules: SKIPPED outside CI (.ci/run installs promtool and fails without it)" >&2; \
+	  exit 0; }
 	$(PROMTOOL) check rules $(DEPLOY_DIR)/prometheus/alertgate-rules.yml
 	$(PROMTOOL) test rules $(DEPLOY_DIR)/prometheus/alertgate-rules.test.yml
