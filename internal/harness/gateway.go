@@ -37,6 +37,7 @@ data_dir: "{{DATA}}"
 runbooks_dir: "{{RUNBOOKS}}"
 pagerduty:
   events_url: "{{PD}}"
+  rate_limit: 600000
 delivery:
   attempts: 3
   min_backoff: 20ms
