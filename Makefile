@@ -38,6 +38,10 @@ test: tools test-rules ## vet, check formatting, check the alerting rules, run e
 	$(GO) vet ./...
 	ALERTGATE_REQUIRE_ALERTMANAGER=1 ALERTMANAGER_BIN=$(TOOLS)/alertmanager $(GO) test -race -count=1 -timeout 8m ./...
 
+.PHONY: test-faults
+test-faults: tools ## the longer fault tests: SIGKILL under load, PagerDuty down 30 s
+	$(GO) test -race -count=1 -tags faults -run 'Fault' -timeout 15m ./e2e/
+
 .PHONY: bench
 bench: ## run the Go micro-benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
