@@ -797,3 +797,21 @@ func runbookIDs(t *testing.T, dir string) map[string]bool {
 	}
 	return ids
 }
+
+// The production example (deploy/) loads and asks for three replicas.
+func TestDeployClusterExample(t *testing.T) {
+	b, err := os.ReadFile("../deploy/alertgate-cluster.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(b, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.NATS.Replicas, 3; got != want {
+		t.Fatalf("replicas=%d, want %d", got, want)
+	}
+	if !strings.Contains(c.NATS.URL, ",") {
+		t.Fatalf("nats.url=%q, want every node", c.NATS.URL)
+	}
+}

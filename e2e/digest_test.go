@@ -51,7 +51,7 @@ func digestStream(t *testing.T) *harness.Script {
 	s := harness.NewScript(t)
 	s.Alertmanager(harness.AMAlert{Fingerprint: "d1d1", Status: "firing", StartsAt: t0})
 	s.Alertmanager(harness.AMAlert{Fingerprint: "d1d1", Status: "resolved", StartsAt: t0})
-	s.Datadog(3001, 1, "Triggered", 1)
+	s.Datadog(3001, 1, "Triggered", 1001)
 	s.SentryIssue("created", "4242", 1)
 	for n := 1; n < 10; n++ {
 		s.SentryEvent("4242", n)

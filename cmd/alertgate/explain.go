@@ -9,59 +9,123 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"text/tabwriter"
 	"time"
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/app"
-	"github.com/alertgate/alertgate/ingest"
-	"github.com/alertgate/alertgate/routes"
+	"github.com/alertgate/alertgate/config"
+	"github.com/alertgate/alertgate/runbooks"
 )
 
-// explain parses a payload file as the gateway would, says what kind,
-// key, episode, route and runbook each event gets and why, and asks a
-// running gateway (--url) for the last decision on each key.
+// routeFlags are the inputs explain and route test share.
+type routeFlags struct {
+	config, source, resource, payload, labels *string
+}
+
+func addRouteFlags(fs *flag.FlagSet) routeFlags {
+	return routeFlags{
+		config:   fs.String("config", "", "config file"),
+		source:   fs.String("source", "", "alertmanager, sentry, datadog or events (with --payload)"),
+		resource: fs.String("resource", "", "Sentry-Hook-Resource of a saved Sentry body (guessed when empty)"),
+		payload:  fs.String("payload", "", "a saved webhook body"),
+		labels:   fs.String("labels", "", `labels instead of a payload: "service=checkout,severity=critical"`),
+	}
+}
+
+func (f routeFlags) answers() ([]app.RouteAnswer, *config.Config, error) {
+	cfg, _, err := loadConfig(*f.config)
+	if err != nil {
+		return nil, nil, err
+	}
+	rb, err := loadRunbooks(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case *f.labels != "" && *f.payload == "":
+		a, err := app.RouteLabels(cfg, rb, *f.labels)
+		return a, cfg, err
+	case *f.payload != "" && *f.source != "" && *f.labels == "":
+		body, err := os.ReadFile(*f.payload)
+		if err != nil {
+			return nil, nil, err
+		}
+		a, err := app.RoutePayload(cfg, rb, alertgate.Source(*f.source), *f.resource, body)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %s", *f.payload, alertgate.ErrorMessage(err))
+		}
+		return a, cfg, nil
+	}
+	return nil, nil, fmt.Errorf("give --labels, or --payload with --source")
+}
+
+func loadRunbooks(cfg *config.Config) (*runbooks.Set, error) {
+	return app.LoadRunbooks(cfg.RunbookDir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// routeTest prints what the router would do: the amtool "config routes
+// test" of alertgate, for users' CI. Exit 0; --expect-team makes it a check.
+func routeTest(args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "test" {
+		return fmt.Errorf("usage: alertgate route test --config FILE (--labels 'k=v,…' | --payload FILE --source S) [--json] [--expect-team T]")
+	}
+	fs := flag.NewFlagSet("route test", flag.ContinueOnError)
+	f := addRouteFlags(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	expect := fs.String("expect-team", "", "fail unless every event goes to this team")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	answers, _, err := f.answers()
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(answers); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		for _, a := range answers {
+			rb := "none"
+			if a.Runbook != nil {
+				rb = a.Runbook.URL + " (" + a.Runbook.Why + ")"
+			}
+			fmt.Fprintf(tw, "key\t%s\nkind\t%s (%s)\nroute\t%d: %s\nteam\t%s\nrunbook\t%s\npage\t%s\n\n", a.Key, a.Kind, a.KindWhy, a.Route, a.RouteWhy, a.Team, rb, a.WouldPage)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	for _, a := range answers {
+		if *expect != "" && a.Team != *expect {
+			return fmt.Errorf("%s goes to team %s, expected %s", a.Key, a.Team, *expect)
+		}
+	}
+	return nil
+}
+
+// explain routes a payload as routeTest does and asks a running gateway
+// (--url) for the last decision on each key.
 func explain(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
-	path := fs.String("config", "", "config file")
-	source := fs.String("source", "", "alertmanager, sentry, datadog or events")
-	resource := fs.String("resource", "", "Sentry-Hook-Resource of a saved Sentry body (guessed when empty)")
-	payload := fs.String("payload", "", "webhook body file")
+	f := addRouteFlags(fs)
 	gw := fs.String("url", "http://localhost:8080", "running gateway to ask for the last decision; empty skips")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *source == "" || *payload == "" {
-		return fmt.Errorf("explain needs --source and --payload")
-	}
-	cfg, _, err := loadConfig(*path)
+	answers, _, err := f.answers()
 	if err != nil {
 		return err
 	}
-	rb, err := app.LoadRunbooks(cfg.RunbookDir, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		return err
-	}
-	body, err := os.ReadFile(*payload)
-	if err != nil {
-		return err
-	}
-	evs, err := ingest.ParsePayload(alertgate.Source(*source), *resource, body)
-	if err != nil {
-		return fmt.Errorf("%s: %s", *payload, alertgate.ErrorMessage(err))
-	}
-	rt := routes.New(cfg, rb)
 	out := []any{}
-	for _, ev := range evs {
-		why := rt.Classify(&ev)
-		m := rt.Route(ev)
-		m.KindWhy = why
-		item := map[string]any{
-			"key": ev.Key, "episode": ev.Episode, "status": ev.Status, "kind": ev.Kind, "kind_why": why,
-			"team": m.Team, "route": m.Route, "route_why": m.RouteWhy, "runbook": m.Runbook,
-			"would_page": wouldPage(ev, m, cfg.Teams),
-		}
-		if *gw != "" {
-			item["last_decision"] = lastDecision(*gw, ev)
+	for _, a := range answers {
+		item := map[string]any{"route": a}
+		if *gw != "" && *f.source != "" {
+			item["gateway"] = lastDecision(*gw, alertgate.Source(*f.source), a.Key)
 		}
 		out = append(out, item)
 	}
@@ -70,21 +134,8 @@ func explain(args []string, stdout io.Writer) error {
 	return enc.Encode(out)
 }
 
-// wouldPage says what the policy does with a first occurrence of ev.
-func wouldPage(ev alertgate.Event, m routes.Match, teams interface{}) string {
-	switch {
-	case ev.Kind == alertgate.KindIncident && ev.Status == alertgate.StatusFiring:
-		return "yes: a new firing episode pages team " + m.Team
-	case ev.Kind == alertgate.KindIncident:
-		return "no: a resolve resolves the episode's page, if it paged"
-	case m.PageBugs:
-		return "once: a new bug class (or a regression) pages, later occurrences are counted"
-	}
-	return "no: bug classes go to the digest (new, regression, spike); the route does not set page_bugs"
-}
-
-func lastDecision(base string, ev alertgate.Event) any {
-	u := base + "/v1/explain?source=" + url.QueryEscape(string(ev.Source)) + "&key=" + url.QueryEscape(ev.Key)
+func lastDecision(base string, source alertgate.Source, key string) any {
+	u := base + "/v1/explain?source=" + url.QueryEscape(string(source)) + "&key=" + url.QueryEscape(key)
 	c := http.Client{Timeout: 3 * time.Second}
 	resp, err := c.Get(u)
 	if err != nil {

@@ -3,6 +3,8 @@
 //	alertgate serve [--config FILE]   run the gateway
 //	alertgate check [--config FILE]   validate config and runbooks
 //	alertgate explain --source S --payload FILE [--url URL]
+//	alertgate route test --config FILE --labels 'service=checkout,severity=critical'
+//	alertgate deadletter list|replay [--id ID]
 //	alertgate version
 package main
 
@@ -46,6 +48,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = explain(rest, stdout)
 	case "deadletter":
 		err = deadletter(rest, stdout)
+	case "route":
+		err = routeTest(rest, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "alertgate", version)
 	case "help", "-h", "--help":
@@ -71,6 +75,7 @@ commands:
   serve    run the gateway (--config FILE; default ./alertgate.yaml, else built-in defaults)
   check    validate the config and its runbooks; exit 1 on any problem
   explain  --source S --payload FILE: kind, key, route, runbook of each event, and the gateway's last decision
+  route    test --labels 'k=v,…' | --payload FILE --source S: kind, key, route, team, runbook, would it page
   deadletter list|replay [--id ID] [--url URL]: notifications that could not be delivered; re-enqueue after a fix
   version  print the version
 `)

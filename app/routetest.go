@@ -1,0 +1,107 @@
+package app
+
+import (
+	"strings"
+
+	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/config"
+	"github.com/alertgate/alertgate/ingest"
+	"github.com/alertgate/alertgate/routes"
+	"github.com/alertgate/alertgate/runbooks"
+)
+
+// RouteAnswer is what the router would do with one event, as
+// `alertgate route test` and `alertgate explain` print it.
+type RouteAnswer struct {
+	Key       string             `json:"key"`
+	Episode   string             `json:"episode,omitempty"`
+	Status    alertgate.Status   `json:"status"`
+	Kind      alertgate.Kind     `json:"kind"`
+	KindWhy   string             `json:"kind_why"`
+	Route     int                `json:"route"`
+	RouteWhy  string             `json:"route_why"`
+	Team      string             `json:"team"`
+	Runbook   *alertgate.Runbook `json:"runbook,omitempty"`
+	WouldPage string             `json:"would_page"`
+	// Pages is true when a first occurrence of this event reaches PagerDuty
+	// (a firing incident, or a bug class on a page_bugs route), whether the
+	// team has a routing key or runs dry.
+	Pages bool `json:"pages"`
+}
+
+// RouteEvents classifies and routes events exactly as the router does.
+func RouteEvents(cfg *config.Config, rb *runbooks.Set, evs []alertgate.Event) []RouteAnswer {
+	rt := routes.New(cfg, rb)
+	out := make([]RouteAnswer, 0, len(evs))
+	for _, ev := range evs {
+		if ev.Labels == nil {
+			ev.Labels = map[string]string{}
+		}
+		why := rt.Classify(&ev)
+		m := rt.Route(ev)
+		a := RouteAnswer{Key: ev.Key, Episode: ev.Episode, Status: ev.Status, Kind: ev.Kind, KindWhy: why,
+			Route: m.Route, RouteWhy: m.RouteWhy, Team: m.Team, Runbook: m.Runbook}
+		team, _ := cfg.Team(m.Team)
+		dry := ""
+		if team.PagerDutyRoutingKey == "" {
+			dry = " (dry-run: the team has no pagerduty_routing_key)"
+		}
+		switch {
+		case ev.Kind == alertgate.KindIncident && ev.Status == alertgate.StatusFiring:
+			a.Pages = true
+			a.WouldPage = "yes: a new firing episode pages team " + m.Team + dry
+		case ev.Kind == alertgate.KindIncident:
+			a.WouldPage = "no: a resolve resolves the episode's page, if it paged"
+		case m.PageBugs && ev.Status == alertgate.StatusFiring:
+			a.Pages = true
+			a.WouldPage = "once: a new bug class (or a regression) pages team " + m.Team + dry + "; later occurrences are counted"
+		default:
+			a.WouldPage = "no: bug classes go to the team's Slack digest (new, regression, spike); the route does not set page_bugs"
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// RoutePayload parses a saved webhook body and routes its events.
+func RoutePayload(cfg *config.Config, rb *runbooks.Set, source alertgate.Source, resource string, body []byte) ([]RouteAnswer, error) {
+	evs, err := ingest.ParsePayload(source, resource, body)
+	if err != nil {
+		return nil, err
+	}
+	return RouteEvents(cfg, rb, evs), nil
+}
+
+// RouteLabels routes a hand-written label set ("service=checkout,severity=
+// critical"): source and kind come from the labels when given (default
+// events and incident).
+func RouteLabels(cfg *config.Config, rb *runbooks.Set, spec string) ([]RouteAnswer, error) {
+	labels := map[string]string{}
+	for _, kv := range strings.Split(spec, ",") {
+		kv = strings.TrimSpace(kv)
+		if kv == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, alertgate.Errorf(alertgate.EINVALID, "--labels: %q is not name=value", kv)
+		}
+		labels[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"`)
+	}
+	ev := alertgate.Event{
+		ID: "route-test", Source: alertgate.Source(labels["source"]), Kind: alertgate.Kind(labels["kind"]),
+		Key: "route-test", Episode: "route-test", Status: alertgate.StatusFiring,
+		Severity: alertgate.ParseSeverity(labels["severity"], alertgate.SeverityError), Labels: labels,
+	}
+	if ev.Source == "" {
+		ev.Source = alertgate.SourceEvents
+	}
+	if !ev.Kind.Valid() {
+		ev.Kind = alertgate.KindIncident
+	}
+	if ev.Kind == alertgate.KindBug {
+		ev.Episode = ""
+	}
+	ev.Finish()
+	return RouteEvents(cfg, rb, []alertgate.Event{ev}), nil
+}
