@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -164,13 +165,17 @@ func TestDigest(t *testing.T) {
 	}
 
 	// The dry-run channel's digest is listed, rendered, at /v1/notifications.
+	// (The loop flushes channels one after another: wait for the last.)
 	var dry map[string]any
-	for _, n := range g.Notifications(t) {
-		if n["type"] == "digest" && n["team"] == "dryrun" {
-			dry = n
+	waitFor(t, 30*time.Second, "the dry-run digest", func() bool {
+		for _, n := range g.Notifications(t) {
+			if n["type"] == "digest" && n["team"] == "dryrun" {
+				dry = n
+			}
 		}
-	}
-	if dry == nil || dry["state"] != "dry_run" {
+		return dry != nil
+	})
+	if dry["state"] != "dry_run" {
 		t.Fatalf("dry-run digest=%v", dry)
 	}
 	body, _ := json.Marshal(dry["body"])
@@ -220,5 +225,28 @@ func checkDigests(t *testing.T, g *harness.Gateway) {
 		if err := g.Digester.CheckAll(context.Background()); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// Two gateways on one NATS: each channel's digest is flushed by one of them,
+// once per window.
+func TestDigestTwoInstances(t *testing.T) {
+	port := freePort(t)
+	clock := harness.NewClock()
+	slack := harness.NewSlack(t)
+	pd := harness.NewPagerDuty(t)
+	a := harness.Start(t, harness.Options{PD: pd, Slack: slack, Now: clock.Now, Config: digestConfig + fmt.Sprintf("nats:\n  listen: \"127.0.0.1:%d\"\n", port)})
+	b := harness.Start(t, harness.Options{PD: pd, Slack: slack, Now: clock.Now, Config: digestConfig + fmt.Sprintf("nats:\n  url: \"nats://127.0.0.1:%d\"\n", port)})
+	digestStream(t).Post(t, a)
+	a.Settle(t)
+	clock.FastForward(15*time.Minute + time.Second)
+	waitFor(t, 30*time.Second, "a digest per channel", func() bool {
+		return len(slack.Accepted("payments")) >= 1 && len(slack.Accepted("platform")) >= 1
+	})
+	// Both instances check again: nothing more goes out this window.
+	checkDigests(t, a)
+	checkDigests(t, b)
+	if got, want := len(slack.Accepted("")), 2; got != want {
+		t.Fatalf("digests accepted=%d, want %d (one per channel)", got, want)
 	}
 }

@@ -59,6 +59,7 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/v1/explain", s.explain).Methods(http.MethodGet)
 	r.HandleFunc("/v1/deadletters", s.deadLetters).Methods(http.MethodGet)
 	r.HandleFunc("/v1/deadletters/replay", s.replay).Methods(http.MethodPost)
+	r.HandleFunc("/", s.ui).Methods(http.MethodGet)
 	r.HandleFunc("/runbooks", s.runbookIndex).Methods(http.MethodGet)
 	r.HandleFunc("/runbooks/{id}", s.runbook).Methods(http.MethodGet)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {

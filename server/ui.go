@@ -1,0 +1,518 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"net/url"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/dedup"
+	"github.com/alertgate/alertgate/runbooks"
+	"github.com/alertgate/alertgate/sinks"
+)
+
+// The status page at GET / is what on-call opens on a phone: what is open,
+// which bug classes are loud, what was sent and what is stuck. It is one
+// server-rendered page (html/template escapes every value; there is no
+// JavaScript), built in two steps so the second can be tested without a
+// gateway: the handler fetches, pure build* functions turn the data into a
+// view model of display strings, and the template only lays it out.
+
+//go:embed ui
+var uiFiles embed.FS
+
+var (
+	uiTemplate = template.Must(template.ParseFS(uiFiles, "ui/index.html"))
+	// uiCSS is inlined in a <style> element: the page is one request, and
+	// the Content-Security-Policy allows exactly this stylesheet by hash.
+	uiCSS = template.CSS(mustRead(uiFiles, "ui/style.css"))
+	uiCSP = "default-src 'none'; style-src 'sha256-" + sha256Base64(string(uiCSS)) + "'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+const (
+	// uiRefreshSeconds is the page's <meta http-equiv="refresh">.
+	uiRefreshSeconds = 15
+	// uiListLimit bounds the notifications and dead letters shown.
+	uiListLimit = 50
+	// uiFetchTimeout bounds each data fetch, which run concurrently: with
+	// JetStream down the page still renders (with errors) before the next
+	// refresh.
+	uiFetchTimeout = 5 * time.Second
+	uiTimeLayout   = "2006-01-02 15:04:05"
+)
+
+// Bug class orders, as ?sort= takes them.
+const (
+	sortCount    = "count"
+	sortLastSeen = "last_seen"
+)
+
+func mustRead(fsys embed.FS, name string) string {
+	b, err := fsys.ReadFile(name)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func sha256Base64(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// uiPage is the view model of the status page: display strings only.
+type uiPage struct {
+	CSS           template.CSS
+	Now           stamp
+	Refresh       int
+	Incidents     section[incidentRow]
+	Bugs          bugSection
+	Notifications section[notificationRow]
+	DeadLetters   section[deadLetterRow]
+	Runbooks      section[runbookRow]
+}
+
+// section is one part of the page: its rows, or why they could not be read.
+type section[T any] struct {
+	Rows []T
+	Err  string
+}
+
+// Count is what the summary shows: the number of rows, "?" on error.
+func (s section[T]) Count() string {
+	if s.Err != "" {
+		return "?"
+	}
+	return strconv.Itoa(len(s.Rows))
+}
+
+type bugSection struct {
+	section[bugRow]
+	// Team is the ?team= filter ("" for all), Sort the order in force.
+	Team, Sort string
+	TeamLinks  []navLink
+	SortLinks  []navLink
+}
+
+// navLink is a filter or sort link; Current marks the one in force.
+type navLink struct {
+	Text, Href, Value string
+	Current           bool
+}
+
+// stamp is a time as shown (UTC) and as machine-readable RFC 3339.
+type stamp struct{ Text, ISO string }
+
+func stampOf(t time.Time) stamp {
+	if t.IsZero() {
+		return stamp{}
+	}
+	t = t.UTC()
+	return stamp{Text: t.Format(uiTimeLayout), ISO: t.Format(time.RFC3339)}
+}
+
+// link is an optional hyperlink; Href is empty when Text is plain text.
+type link struct{ Text, Href string }
+
+type incidentRow struct {
+	Key, Episode, Title, Service, Team, Severity string
+	OpenedAt                                     stamp
+	OpenFor                                      string
+	DedupKey                                     string
+	Runbook                                      link
+}
+
+type bugRow struct {
+	Key, Title, Href, Service, Team, Status string
+	Count                                   string
+	FirstSeen, LastSeen                     stamp
+}
+
+type notificationRow struct {
+	ID                string
+	At                stamp
+	Sink, Team, Type  string
+	Key, Title        string
+	State, StateText  string
+	Attempts          int
+	LastError, Reason string
+}
+
+type deadLetterRow struct {
+	Seq              uint64
+	At               stamp
+	Sink, Team, Type string
+	ID, Key, Title   string
+	Reason           string
+	State, StateText string
+}
+
+type runbookRow struct {
+	ID, Title, Owner string
+	Match            []string
+}
+
+// ui serves the status page. Each fetch that fails leaves an error line in
+// its section (and the log): the rest of the page is still worth reading.
+func (s *Server) ui(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	q := r.URL.Query()
+	ctx, cancel := context.WithTimeout(r.Context(), uiFetchTimeout)
+	defer cancel()
+
+	var (
+		wg                     sync.WaitGroup
+		incs                   []*dedup.Incident
+		bugs                   []*dedup.Bug
+		recs                   []alertgate.Record
+		dead                   []sinks.DeadLetter
+		incErr, bugErr, recErr error
+		deadErr                error
+	)
+	wg.Go(func() {
+		incs, incErr = guard(func() ([]*dedup.Incident, error) {
+			if s.Policy == nil {
+				return nil, errors.New("no incident state configured")
+			}
+			return s.Policy.ListIncidents(ctx)
+		})
+	})
+	wg.Go(func() {
+		bugs, bugErr = guard(func() ([]*dedup.Bug, error) {
+			if s.Policy == nil {
+				return nil, errors.New("no bug state configured")
+			}
+			return s.Policy.ListBugs(ctx)
+		})
+	})
+	wg.Go(func() {
+		recs, recErr = guard(func() ([]alertgate.Record, error) {
+			if s.Log == nil || s.Bus == nil {
+				return nil, errors.New("no notification log configured")
+			}
+			return s.Log.List(ctx, s.Bus.JS, uiListLimit)
+		})
+	})
+	wg.Go(func() {
+		dead, deadErr = guard(func() ([]sinks.DeadLetter, error) {
+			if s.Dead == nil {
+				return nil, errors.New("no dead letters configured")
+			}
+			return s.Dead.List(ctx, uiListLimit)
+		})
+	})
+	wg.Wait()
+
+	page := uiPage{CSS: uiCSS, Now: stampOf(now), Refresh: uiRefreshSeconds}
+	page.Incidents.Rows = buildIncidentRows(incs, now, func(id string) bool { _, ok := s.Runbooks.Get(id); return ok })
+	page.Incidents.Err = s.uiError("incidents", "Open incidents could not be read", incErr)
+
+	team, order := q.Get("team"), bugSort(q.Get("sort"))
+	page.Bugs.Team, page.Bugs.Sort = team, order
+	page.Bugs.Rows = buildBugRows(bugs, team, order)
+	page.Bugs.TeamLinks, page.Bugs.SortLinks = bugLinks(bugs, team, order)
+	page.Bugs.Err = s.uiError("bugs", "Bug classes could not be read", bugErr)
+
+	page.Notifications.Rows = buildNotificationRows(recs, uiListLimit)
+	page.Notifications.Err = s.uiError("notifications", "The notification log could not be read", recErr)
+	page.DeadLetters.Rows = buildDeadLetterRows(dead, uiListLimit)
+	page.DeadLetters.Err = s.uiError("deadletters", "Dead letters could not be read", deadErr)
+	page.Runbooks.Rows = buildRunbookRows(s.Runbooks.All())
+
+	var buf bytes.Buffer
+	if err := renderUI(&buf, page); err != nil {
+		s.Logger.Error("status page render failed", "err", err)
+		http.Error(w, "status page render failed", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", uiCSP)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	_, _ = w.Write(buf.Bytes())
+}
+
+// guard runs a fetch in a goroutine of the handler, where the recoverer
+// cannot see a panic: one would take the process down with it.
+func guard[T any](f func() (T, error)) (v T, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return f()
+}
+
+// uiError logs a failed fetch and returns the words the page shows. The
+// error itself stays in the log: its text may name infrastructure (a NATS
+// URL) that does not belong on a page anyone on the network can open.
+func (s *Server) uiError(section, msg string, err error) string {
+	if err == nil {
+		return ""
+	}
+	s.Logger.Error("status page: fetch failed", "section", section, "err", err)
+	return msg + " (the gateway log has the error)."
+}
+
+// renderUI writes the page for a view model.
+func renderUI(w io.Writer, p uiPage) error {
+	return uiTemplate.ExecuteTemplate(w, "index.html", p)
+}
+
+// buildIncidentRows returns one row per open episode, the most recently
+// opened first. known says whether a runbook id is served here, so its link
+// can stay on this host whatever public_url says.
+func buildIncidentRows(incs []*dedup.Incident, now time.Time, known func(id string) bool) []incidentRow {
+	var out []incidentRow
+	for _, in := range incs {
+		if in == nil {
+			continue
+		}
+		for _, ep := range in.Open() {
+			team := ep.Team
+			if team == "" {
+				team = in.Team
+			}
+			out = append(out, incidentRow{
+				Key: in.Key, Episode: ep.ID, Title: in.Title, Service: in.Service, Team: team,
+				Severity: string(in.Severity), OpenedAt: stampOf(ep.OpenedAt), OpenFor: humanDuration(now.Sub(ep.OpenedAt)),
+				DedupKey: ep.DedupKey, Runbook: runbookLink(ep.Runbook, known),
+			})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].OpenedAt.ISO != out[j].OpenedAt.ISO {
+			return out[i].OpenedAt.ISO > out[j].OpenedAt.ISO // RFC 3339 in UTC sorts as time
+		}
+		return out[i].Key < out[j].Key
+	})
+	return out
+}
+
+// runbookLink turns a page's runbook URL into a link: a runbook served by
+// this gateway (…/runbooks/<id>) links relative to the page, anything else
+// http(s) links out, the rest is shown as text.
+func runbookLink(raw string, known func(id string) bool) link {
+	if raw == "" {
+		return link{}
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return link{Text: raw}
+	}
+	if dir, id := path.Split(u.Path); strings.HasSuffix(dir, "/runbooks/") && id != "" && known != nil && known(id) {
+		return link{Text: id, Href: "runbooks/" + url.PathEscape(id)}
+	}
+	if (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+		return link{Text: u.Host + " ↗", Href: raw}
+	}
+	return link{Text: raw}
+}
+
+// bugSort returns the order ?sort= asks for; anything unknown is by count.
+func bugSort(v string) string {
+	if v == sortLastSeen {
+		return sortLastSeen
+	}
+	return sortCount
+}
+
+// buildBugRows filters bug classes by team ("" for all) and orders them:
+// by count, or by last seen, descending; ties go to the other key, then to
+// the class key, so the order is stable from one refresh to the next.
+func buildBugRows(bugs []*dedup.Bug, team, order string) []bugRow {
+	var list []*dedup.Bug
+	for _, b := range bugs {
+		if b != nil && (team == "" || b.Team == team) {
+			list = append(list, b)
+		}
+	}
+	byCount := func(a, b *dedup.Bug) int {
+		switch {
+		case a.Count > b.Count:
+			return -1
+		case a.Count < b.Count:
+			return 1
+		}
+		return 0
+	}
+	byLast := func(a, b *dedup.Bug) int { return b.LastSeen.Compare(a.LastSeen) }
+	first, second := byCount, byLast
+	if bugSort(order) == sortLastSeen {
+		first, second = byLast, byCount
+	}
+	sort.SliceStable(list, func(i, j int) bool {
+		if c := first(list[i], list[j]); c != 0 {
+			return c < 0
+		}
+		if c := second(list[i], list[j]); c != 0 {
+			return c < 0
+		}
+		return list[i].Key < list[j].Key
+	})
+	out := make([]bugRow, 0, len(list))
+	for _, b := range list {
+		row := bugRow{
+			Key: b.Key, Title: b.Title, Service: b.Service, Team: b.Team, Status: b.Status,
+			Count: formatCount(b.Count), FirstSeen: stampOf(b.FirstSeen), LastSeen: stampOf(b.LastSeen),
+		}
+		for _, l := range b.Links {
+			if strings.HasPrefix(l.Href, "https://") || strings.HasPrefix(l.Href, "http://") {
+				row.Href = l.Href
+				break
+			}
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// bugLinks returns the team filter links (all, then every team with a bug
+// class, by name) and the sort links; each keeps the other's choice.
+func bugLinks(bugs []*dedup.Bug, team, order string) (teams, sorts []navLink) {
+	href := func(team, order string) string {
+		v := url.Values{}
+		if team != "" {
+			v.Set("team", team)
+		}
+		if order != sortCount {
+			v.Set("sort", order)
+		}
+		if len(v) == 0 {
+			return "./"
+		}
+		return "?" + v.Encode()
+	}
+	seen := map[string]bool{}
+	var names []string
+	for _, b := range bugs {
+		if b != nil && b.Team != "" && !seen[b.Team] {
+			seen[b.Team] = true
+			names = append(names, b.Team)
+		}
+	}
+	sort.Strings(names)
+	teams = append(teams, navLink{Text: "all", Href: href("", order), Current: team == ""})
+	for _, n := range names {
+		teams = append(teams, navLink{Text: n, Value: n, Href: href(n, order), Current: n == team})
+	}
+	sorts = []navLink{
+		{Text: "count", Value: sortCount, Href: href(team, sortCount), Current: order == sortCount},
+		{Text: "last seen", Value: sortLastSeen, Href: href(team, sortLastSeen), Current: order == sortLastSeen},
+	}
+	return teams, sorts
+}
+
+// buildNotificationRows returns up to limit records, newest first.
+func buildNotificationRows(recs []alertgate.Record, limit int) []notificationRow {
+	recs = append([]alertgate.Record(nil), recs...)
+	sort.SliceStable(recs, func(i, j int) bool {
+		if !recs[i].CreatedAt.Equal(recs[j].CreatedAt) {
+			return recs[i].CreatedAt.After(recs[j].CreatedAt)
+		}
+		return recs[i].ID < recs[j].ID
+	})
+	if len(recs) > limit {
+		recs = recs[:limit]
+	}
+	out := make([]notificationRow, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, notificationRow{
+			ID: r.ID, At: stampOf(r.CreatedAt), Sink: string(r.Sink), Team: r.Team, Type: string(r.Type),
+			Key: r.Key, Title: r.Event.Title, State: string(r.State), StateText: stateText(r.State),
+			Attempts: r.Attempts, LastError: r.LastError, Reason: r.Reason,
+		})
+	}
+	return out
+}
+
+// buildDeadLetterRows returns up to limit dead letters, newest first.
+func buildDeadLetterRows(dls []sinks.DeadLetter, limit int) []deadLetterRow {
+	dls = append([]sinks.DeadLetter(nil), dls...)
+	sort.SliceStable(dls, func(i, j int) bool { return dls[i].Seq > dls[j].Seq })
+	if len(dls) > limit {
+		dls = dls[:limit]
+	}
+	out := make([]deadLetterRow, 0, len(dls))
+	for _, d := range dls {
+		n := d.Notification
+		out = append(out, deadLetterRow{
+			Seq: d.Seq, At: stampOf(d.DeadAt), Sink: string(n.Sink), Team: n.Team, Type: string(n.Type),
+			ID: n.ID, Key: n.Key, Title: n.Event.Title, Reason: d.Reason,
+			State: string(d.State), StateText: stateText(d.State),
+		})
+	}
+	return out
+}
+
+func buildRunbookRows(rbs []*runbooks.Runbook) []runbookRow {
+	out := make([]runbookRow, 0, len(rbs))
+	for _, rb := range rbs {
+		row := runbookRow{ID: rb.ID, Title: rb.Title, Owner: rb.Owner}
+		for _, m := range rb.Match {
+			row.Match = append(row.Match, m.String())
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// stateText is a delivery state in words for its badge.
+func stateText(s alertgate.DeliveryState) string {
+	if s == "" {
+		return "unknown"
+	}
+	return strings.ReplaceAll(string(s), "_", " ")
+}
+
+// humanDuration says how long in at most two units: "45s", "12m",
+// "3h 05m", "2d 4h". Negative (a source's clock ahead of ours) is 0s.
+func humanDuration(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh %02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	default:
+		return fmt.Sprintf("%dd %dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
+	}
+}
+
+// formatCount groups thousands: 1234567 is "1,234,567".
+func formatCount(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

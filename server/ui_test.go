@@ -1,0 +1,381 @@
+package server
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/dedup"
+	"github.com/alertgate/alertgate/runbooks"
+	"github.com/alertgate/alertgate/sinks"
+)
+
+var uiNow = time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
+
+func bugKeys(rows []bugRow) string {
+	var keys []string
+	for _, r := range rows {
+		keys = append(keys, r.Key)
+	}
+	return strings.Join(keys, ",")
+}
+
+func TestUIBugRows(t *testing.T) {
+	at := func(h int) time.Time { return uiNow.Add(time.Duration(h) * time.Hour) }
+	bugs := []*dedup.Bug{
+		{Key: "a", Team: "payments", Count: 5, LastSeen: at(-3)},
+		{Key: "b", Team: "platform", Count: 50, LastSeen: at(-5)},
+		{Key: "c", Team: "payments", Count: 5, LastSeen: at(-1)},
+		nil,
+		{Key: "d", Team: "platform", Count: 1, LastSeen: at(-1)},
+		{Key: "e", Team: "search", Count: 7, LastSeen: at(-9)},
+	}
+	for _, tc := range []struct {
+		name, team, sort string
+		want             string
+	}{
+		// The default: loudest first; a tie on count goes to the most recent.
+		{"ByCount", "", "count", "b,e,c,a,d"},
+		// An empty or unknown ?sort= is by count, not an error.
+		{"DefaultSort", "", "", "b,e,c,a,d"},
+		{"UnknownSort", "", "bogus", "b,e,c,a,d"},
+		// Most recent first; a tie on last seen goes to the higher count.
+		{"ByLastSeen", "", "last_seen", "c,d,a,b,e"},
+		// ?team= keeps only that team's classes, in the order asked for.
+		{"TeamByCount", "payments", "count", "c,a"},
+		{"TeamByLastSeen", "platform", "last_seen", "d,b"},
+		// A team without bug classes is an empty list.
+		{"UnknownTeam", "nobody", "count", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := bugKeys(buildBugRows(bugs, tc.team, tc.sort)); got != tc.want {
+				t.Fatalf("order=%q, want %q", got, tc.want)
+			}
+		})
+	}
+
+	t.Run("Fields", func(t *testing.T) {
+		b := &dedup.Bug{
+			Key: "sentry:v1:issue:1", Title: "TypeError", Service: "web", Team: "payments", Status: dedup.BugOpen,
+			Count: 1234567, FirstSeen: at(-48), LastSeen: at(-1),
+			Links: []alertgate.Link{{Href: "javascript:alert(1)"}, {Href: "https://sentry.io/issues/1/"}},
+		}
+		rows := buildBugRows([]*dedup.Bug{b}, "", "")
+		if got, want := len(rows), 1; got != want {
+			t.Fatalf("rows=%d, want %d", got, want)
+		}
+		r := rows[0]
+		if got, want := r.Count, "1,234,567"; got != want {
+			t.Errorf("count=%q, want %q", got, want)
+		}
+		// Only an http(s) link becomes the title's link.
+		if got, want := r.Href, "https://sentry.io/issues/1/"; got != want {
+			t.Errorf("href=%q, want %q", got, want)
+		}
+		if got, want := r.LastSeen.Text, "2026-03-14 11:00:00"; got != want {
+			t.Errorf("last seen=%q, want %q", got, want)
+		}
+		if got, want := r.FirstSeen.ISO, "2026-03-12T12:00:00Z"; got != want {
+			t.Errorf("first seen=%q, want %q", got, want)
+		}
+	})
+}
+
+func TestUIBugLinks(t *testing.T) {
+	bugs := []*dedup.Bug{{Key: "a", Team: "platform"}, {Key: "b", Team: "payments"}, {Key: "c", Team: "platform"}}
+	for _, tc := range []struct {
+		name, team, sort string
+		teams, sorts     string // text=href, current marked with *
+	}{
+		// All teams, by name, each link keeping the default sort implicit.
+		{"Default", "", "count",
+			"*all=./ payments=?team=payments platform=?team=platform",
+			"*count=./ last seen=?sort=last_seen"},
+		// A team chosen: team links keep the sort, sort links keep the team.
+		{"TeamAndSort", "payments", "last_seen",
+			"all=?sort=last_seen *payments=?sort=last_seen&team=payments platform=?sort=last_seen&team=platform",
+			"count=?team=payments *last seen=?sort=last_seen&team=payments"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			teams, sorts := bugLinks(bugs, tc.team, tc.sort)
+			str := func(ls []navLink) string {
+				var out []string
+				for _, l := range ls {
+					s := l.Text + "=" + l.Href
+					if l.Current {
+						s = "*" + s
+					}
+					out = append(out, s)
+				}
+				return strings.Join(out, " ")
+			}
+			if got := str(teams); got != tc.teams {
+				t.Errorf("teams=%q, want %q", got, tc.teams)
+			}
+			if got := str(sorts); got != tc.sorts {
+				t.Errorf("sorts=%q, want %q", got, tc.sorts)
+			}
+		})
+	}
+}
+
+func TestUIHumanDuration(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{-time.Minute, "0s"}, // a source clock ahead of ours
+		{0, "0s"},
+		{59 * time.Second, "59s"},
+		{time.Minute, "1m"},
+		{59*time.Minute + 59*time.Second, "59m"},
+		{time.Hour + 5*time.Minute, "1h 05m"},
+		{23*time.Hour + 59*time.Minute, "23h 59m"},
+		{24 * time.Hour, "1d 0h"},
+		{50*time.Hour + 30*time.Minute, "2d 2h"},
+	} {
+		if got := humanDuration(tc.d); got != tc.want {
+			t.Errorf("humanDuration(%s)=%q, want %q", tc.d, got, tc.want)
+		}
+	}
+}
+
+func TestUIFormatCount(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 123456: "123,456", 1234567: "1,234,567", -4200: "-4,200"} {
+		if got := formatCount(n); got != want {
+			t.Errorf("formatCount(%d)=%q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestUIRunbookLink(t *testing.T) {
+	known := func(id string) bool { return id == "host-down" }
+	for _, tc := range []struct {
+		name, url string
+		want      link
+	}{
+		{"None", "", link{}},
+		// Ours (whatever public_url is): relative, so it works from this page.
+		{"Ours", "http://alertgate.test/runbooks/host-down", link{Text: "host-down", Href: "runbooks/host-down"}},
+		{"OursBehindPrefix", "https://ops.example.com/alertgate/runbooks/host-down", link{Text: "host-down", Href: "runbooks/host-down"}},
+		// An id this gateway does not serve is someone else's page.
+		{"UnknownID", "https://wiki.example.com/runbooks/db", link{Text: "wiki.example.com ↗", Href: "https://wiki.example.com/runbooks/db"}},
+		// A source's runbook_url annotation.
+		{"External", "https://wiki.example.com/x?y=1", link{Text: "wiki.example.com ↗", Href: "https://wiki.example.com/x?y=1"}},
+		// Not a web address: shown, not linked.
+		{"NotHTTP", "javascript:alert(1)", link{Text: "javascript:alert(1)"}},
+		{"Relative", "see the wiki", link{Text: "see the wiki"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := runbookLink(tc.url, known); got != tc.want {
+				t.Fatalf("link=%+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestUIIncidentRows(t *testing.T) {
+	incs := []*dedup.Incident{
+		{Key: "k1", Title: "Resolved only", Team: "payments", Episodes: []dedup.Episode{
+			{ID: "e1", Status: dedup.EpisodeResolved, OpenedAt: uiNow.Add(-5 * time.Hour)},
+		}},
+		{Key: "k2", Title: "Open long", Team: "payments", Service: "checkout", Episodes: []dedup.Episode{
+			{ID: "e1", Status: dedup.EpisodeResolved, OpenedAt: uiNow.Add(-50 * time.Hour)},
+			{ID: "e2", Status: dedup.EpisodeOpen, OpenedAt: uiNow.Add(-26 * time.Hour), DedupKey: "k2/x",
+				Runbook: "http://alertgate.test/runbooks/host-down"},
+		}},
+		nil,
+		{Key: "k3", Title: "Open recently", Team: "platform", Episodes: []dedup.Episode{
+			// The team that was paged, not the key's current route, owns it.
+			{ID: "e1", Status: dedup.EpisodeOpen, OpenedAt: uiNow.Add(-90 * time.Second), Team: "search"},
+		}},
+	}
+	rows := buildIncidentRows(incs, uiNow, func(id string) bool { return id == "host-down" })
+	if got, want := len(rows), 2; got != want {
+		t.Fatalf("rows=%d, want %d (open episodes only): %+v", got, want, rows)
+	}
+	// Most recently opened first.
+	if got, want := rows[0].Key+","+rows[1].Key, "k3,k2"; got != want {
+		t.Fatalf("order=%s, want %s", got, want)
+	}
+	for _, c := range []struct{ name, got, want string }{
+		{"team of the paged episode", rows[0].Team, "search"},
+		{"open for, seconds", rows[0].OpenFor, "1m"},
+		{"open for, days", rows[1].OpenFor, "1d 2h"},
+		{"opened at", rows[1].OpenedAt.Text, "2026-03-13 10:00:00"},
+		{"episode", rows[1].Episode, "e2"},
+		{"dedup key", rows[1].DedupKey, "k2/x"},
+		{"runbook link", rows[1].Runbook.Href, "runbooks/host-down"},
+		{"no runbook", rows[0].Runbook.Text, ""},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s=%q, want %q", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestUINotificationRows(t *testing.T) {
+	rec := func(id string, min int, st alertgate.DeliveryState) alertgate.Record {
+		return alertgate.Record{Notification: alertgate.Notification{ID: id, CreatedAt: uiNow.Add(time.Duration(min) * time.Minute)}, State: st}
+	}
+	recs := []alertgate.Record{rec("old", -30, alertgate.StateSent), rec("new", -1, alertgate.StateDryRun), rec("mid", -10, alertgate.StateDead)}
+	rows := buildNotificationRows(recs, 2)
+	var got []string
+	for _, r := range rows {
+		got = append(got, r.ID+":"+r.StateText)
+	}
+	// Newest first, cut at the limit; states in words.
+	if got, want := strings.Join(got, ","), "new:dry run,mid:dead"; got != want {
+		t.Fatalf("rows=%s, want %s", got, want)
+	}
+	if got, want := recs[0].ID, "old"; got != want {
+		t.Fatalf("input reordered: first=%s", got)
+	}
+}
+
+func TestUIDeadLetterRows(t *testing.T) {
+	dls := []sinks.DeadLetter{{Seq: 2}, {Seq: 9, State: alertgate.StateDead, Reason: "HTTP 400"}, {Seq: 5, State: alertgate.StatePending}}
+	rows := buildDeadLetterRows(dls, 2)
+	if got, want := len(rows), 2; got != want {
+		t.Fatalf("rows=%d, want %d", got, want)
+	}
+	if rows[0].Seq != 9 || rows[1].Seq != 5 || rows[0].StateText != "dead" || rows[1].StateText != "pending" {
+		t.Fatalf("rows=%+v, want seq 9 (dead), then 5 (pending)", rows)
+	}
+}
+
+// A hand-built page: every value is escaped, and a javascript: link is
+// neutralised, wherever it appears.
+func TestUIRenderEscapes(t *testing.T) {
+	const evil = `<script>alert("x")</script>`
+	p := uiPage{CSS: uiCSS, Now: stampOf(uiNow), Refresh: uiRefreshSeconds}
+	p.Incidents.Rows = []incidentRow{{Key: "k\"><b>", Title: evil, Team: "payments", Runbook: link{Text: evil, Href: "javascript:alert(1)"}}}
+	p.Bugs.Sort = sortCount
+	p.Bugs.Rows = []bugRow{{Key: "b", Title: evil, Href: "javascript:alert(2)", Status: "open"}}
+	p.Notifications.Rows = []notificationRow{{ID: "n", Title: evil, LastError: evil, State: "dead", StateText: "dead"}}
+	p.DeadLetters.Rows = []deadLetterRow{{Seq: 1, ID: evil, Reason: evil, State: "dead", StateText: "dead"}}
+	p.Runbooks.Rows = []runbookRow{{ID: "a/../b", Title: evil, Match: []string{`x=~"<script>"`}}}
+
+	var buf bytes.Buffer
+	if err := renderUI(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.Contains(strings.ToLower(out), "<script") {
+		t.Fatalf("unescaped <script> in page:\n%s", out)
+	}
+	if strings.Contains(out, "javascript:") {
+		t.Fatalf("javascript: URL in page:\n%s", out)
+	}
+	// Incident title and runbook text, bug title, notification title and
+	// last error, dead letter id (text and data-id) and reason, runbook title.
+	if got, want := strings.Count(out, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"), 9; got != want {
+		t.Errorf("escaped titles=%d, want %d", got, want)
+	}
+	for _, want := range []string{
+		`data-key="k&#34;&gt;&lt;b&gt;"`,
+		`<meta http-equiv="refresh" content="15">`,
+		`<meta name="viewport" content="width=device-width, initial-scale=1">`,
+		"refreshes every 15 seconds",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+	if !strings.HasPrefix(out, "<!doctype html>") {
+		t.Errorf("page starts with %q", out[:min(len(out), 40)])
+	}
+}
+
+// Empty sections say so in words.
+func TestUIRenderEmpty(t *testing.T) {
+	var buf bytes.Buffer
+	if err := renderUI(&buf, uiPage{CSS: uiCSS, Bugs: bugSection{Sort: sortCount}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"No open incidents.", "No bug classes yet.", "No notifications yet.", "No dead letters.", "No runbooks loaded"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("empty page lacks %q", want)
+		}
+	}
+	buf.Reset()
+	if err := renderUI(&buf, uiPage{CSS: uiCSS, Bugs: bugSection{Sort: sortCount, Team: "payments"}}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "No bug classes for team payments."; !strings.Contains(buf.String(), want) {
+		t.Errorf("filtered page lacks %q", want)
+	}
+}
+
+// Nothing to read from (every fetch fails): still a 200 page, an error line
+// in each data section, each failure logged, and the runbooks shown.
+func TestUIHandlerFetchErrors(t *testing.T) {
+	var logs bytes.Buffer
+	set, err := runbooks.LoadDir("../examples/runbooks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Runbooks: set}
+	rec := httptest.NewRecorder()
+	s.ui(rec, httptest.NewRequest(http.MethodGet, "/?team=payments&sort=last_seen", nil))
+	if got, want := rec.Code, http.StatusOK; got != want {
+		t.Fatalf("status=%d, want %d", got, want)
+	}
+	body := rec.Body.String()
+	for _, id := range []string{"incidents", "bugs", "notifications", "deadletters"} {
+		sec := sectionHTML(t, body, id)
+		if !strings.Contains(sec, `class="error"`) {
+			t.Errorf("section %s has no error line:\n%s", id, sec)
+		}
+	}
+	if got, want := strings.Count(logs.String(), "status page: fetch failed"), 4; got != want {
+		t.Errorf("logged failures=%d, want %d:\n%s", got, want, logs.String())
+	}
+	if !strings.Contains(sectionHTML(t, body, "runbooks"), `href="runbooks/checkout-high-error-rate"`) {
+		t.Errorf("runbooks section lacks the example runbook")
+	}
+	if !strings.Contains(body, `data-sort="last_seen" data-team="payments"`) {
+		t.Errorf("the bug section does not carry the query's sort and team")
+	}
+	if got, want := rec.Header().Get("Content-Type"), "text/html; charset=utf-8"; got != want {
+		t.Errorf("content type=%q, want %q", got, want)
+	}
+}
+
+// The Content-Security-Policy allows exactly the inline stylesheet the page
+// carries: a change to the CSS cannot silently unstyle the page.
+func TestUICSPMatchesStyle(t *testing.T) {
+	rec := httptest.NewRecorder()
+	(&Server{Logger: slog.New(slog.DiscardHandler)}).ui(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	m := regexp.MustCompile(`(?s)<style>(.*?)</style>`).FindStringSubmatch(rec.Body.String())
+	if m == nil {
+		t.Fatal("no <style> in page")
+	}
+	csp := rec.Header().Get("Content-Security-Policy")
+	if want := "style-src 'sha256-" + sha256Base64(m[1]) + "'"; !strings.Contains(csp, want) {
+		t.Fatalf("CSP %q lacks %q", csp, want)
+	}
+	if !strings.Contains(csp, "default-src 'none'") {
+		t.Fatalf("CSP %q does not default to none", csp)
+	}
+}
+
+// sectionHTML returns the <section id="id"> of a page.
+func sectionHTML(t *testing.T, page, id string) string {
+	t.Helper()
+	start := strings.Index(page, `<section id="`+id+`"`)
+	if start < 0 {
+		t.Fatalf("no section %s", id)
+	}
+	end := strings.Index(page[start:], "</section>")
+	if end < 0 {
+		t.Fatalf("section %s not closed", id)
+	}
+	return page[start : start+end]
+}
