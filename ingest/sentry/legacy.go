@@ -67,6 +67,11 @@ func ParseLegacy(body []byte) ([]alertgate.Event, error) {
 		id = eventID(evID)
 	}
 	project := slugOrEmpty(flexString(firstOf(p.ProjectSlug, p.Project)))
+	if project == "" {
+		// The plugin always names the project (get_group_data): without
+		// one, this is some other tool's JSON.
+		return nil, alertgate.Errorf(alertgate.EINVALID, "project_slug: missing: not a Sentry WebHooks plugin payload")
+	}
 	level := flexString(firstOf(e.Level, p.Level))
 	labels := e.labels(project)
 	setLabel(labels, "level", level)
