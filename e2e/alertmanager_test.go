@@ -151,7 +151,14 @@ func TestRestartKeepsState(t *testing.T) {
 	g.MustAccept(t, path, harness.AMWebhook(harness.AMAlert{Fingerprint: "aaaa", Status: "firing", StartsAt: t0}), nil)
 	g.MustAccept(t, path, harness.AMWebhook(harness.AMAlert{Fingerprint: "aaaa", Status: "resolved", StartsAt: t0}), nil)
 	g.Settle(t)
-	tr, rs := g.PD.Actions("trigger"), g.PD.Actions("resolve")
+	oneTriggerOneResolve(t, g.PD)
+}
+
+// oneTriggerOneResolve fails unless PagerDuty got exactly one trigger and
+// one resolve of the same dedup_key; it returns the trigger.
+func oneTriggerOneResolve(t *testing.T, pd *harness.PagerDuty) harness.PDEvent {
+	t.Helper()
+	tr, rs := pd.Actions("trigger"), pd.Actions("resolve")
 	if got, want := len(tr), 1; got != want {
 		t.Fatalf("triggers=%d, want %d", got, want)
 	}
@@ -161,6 +168,7 @@ func TestRestartKeepsState(t *testing.T) {
 	if got, want := rs[0].DedupKey, tr[0].DedupKey; got != want {
 		t.Fatalf("resolve dedup_key=%q, want %q", got, want)
 	}
+	return tr[0]
 }
 
 // Bad input gets the status and message of the contract, and does not stop

@@ -142,18 +142,9 @@ receivers:
 	push(start, time.Now().UTC().Add(-time.Second))
 	waitFor(t, 30*time.Second, "resolve", func() bool { return len(g.PD.Actions("resolve")) >= 1 })
 	g.Settle(t)
-	tr, rs := g.PD.Actions("trigger"), g.PD.Actions("resolve")
-	if got, want := len(tr), 1; got != want {
-		t.Fatalf("triggers=%d, want %d", got, want)
-	}
-	if got, want := len(rs), 1; got != want {
-		t.Fatalf("resolves=%d, want %d", got, want)
-	}
-	if got, want := rs[0].DedupKey, tr[0].DedupKey; got != want {
-		t.Fatalf("resolve dedup_key=%q, want %q", got, want)
-	}
-	if !hasLink(tr[0], "http://alertgate.test/runbooks/checkout-high-error-rate") {
-		t.Fatalf("trigger carries no runbook link: %+v", tr[0].Links)
+	tr := oneTriggerOneResolve(t, g.PD)
+	if !hasLink(tr, "http://alertgate.test/runbooks/checkout-high-error-rate") {
+		t.Fatalf("trigger carries no runbook link: %+v", tr.Links)
 	}
 
 	// The alert fires again: a new episode, a second page.

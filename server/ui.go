@@ -19,6 +19,9 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/dedup"
 	"github.com/alertgate/alertgate/runbooks"
@@ -500,19 +503,6 @@ func humanDuration(d time.Duration) string {
 }
 
 // formatCount groups thousands: 1234567 is "1,234,567".
-func formatCount(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func formatCount(n int64) string { return english.Sprintf("%d", n) }
+
+var english = message.NewPrinter(language.English)

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
 // width is the length Slack's limits are checked against. Slack documents
@@ -184,25 +187,11 @@ func duration(d time.Duration) string {
 	return fmt.Sprintf("%dd%dh", days, h)
 }
 
-// number formats n with thousands separators.
-func number(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+// number formats n with thousands separators ("9,120"), as Slack's readers
+// expect in English.
+func number(n int64) string { return english.Sprintf("%d", n) }
+
+var english = message.NewPrinter(language.English)
 
 // count is "1 event", "1,204 events".
 func count(n int64, one, many string) string {
