@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -48,8 +52,9 @@ routes:
 // digestStream: for payments an Alertmanager incident opened and resolved
 // and a Datadog monitor opened; for platform a Sentry bug class with 10
 // events; for dryrun one incident.
-func digestStream(t *testing.T) *harness.Script {
+func digestStream(t *testing.T, now func() time.Time) *harness.Script {
 	s := harness.NewScript(t)
+	s.Now = now
 	s.Alertmanager(harness.AMAlert{Fingerprint: "d1d1", Status: "firing", StartsAt: t0})
 	s.Alertmanager(harness.AMAlert{Fingerprint: "d1d1", Status: "resolved", StartsAt: t0})
 	s.Datadog(3001, 1, "Triggered", 1001)
@@ -101,7 +106,9 @@ func allText(t *testing.T, body []byte) string {
 }
 
 func TestDigest(t *testing.T) {
-	clock := harness.NewClock()
+	// A fixed clock makes the whole digest reproducible: it is compared
+	// with testdata/digest_<team>.golden.json byte for byte.
+	clock := harness.NewClockAt(time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC))
 	slack := harness.NewSlack(t)
 	// The first call of every channel is rate limited.
 	slack.Respond = func(_ string, n int) (int, string) {
@@ -111,7 +118,7 @@ func TestDigest(t *testing.T) {
 		return 0, ""
 	}
 	g := harness.Start(t, harness.Options{Config: digestConfig, Slack: slack, Now: clock.Now})
-	digestStream(t).Post(t, g)
+	digestStream(t, clock.Now).Post(t, g)
 	g.Settle(t)
 	if n := len(slack.Requests()); n != 0 {
 		t.Fatalf("%d Slack requests before the interval ended", n)
@@ -145,6 +152,9 @@ func TestDigest(t *testing.T) {
 		t.Fatalf("contract violations: %v", r)
 	}
 
+	for _, ch := range []string{"payments", "platform"} {
+		golden(t, "testdata/digest_"+ch+".golden.json", slack.Accepted(ch)[0].Body)
+	}
 	pay := allText(t, slack.Accepted("payments")[0].Body)
 	for _, want := range []string{"5xx ratio above 5% on d1d1", "Monitor 3001", "resolved"} {
 		if !strings.Contains(pay, want) {
@@ -198,7 +208,7 @@ func TestDigestSurvivesRestart(t *testing.T) {
 	clock := harness.NewClock()
 	slack := harness.NewSlack(t)
 	g := harness.Start(t, harness.Options{Config: digestConfig, Slack: slack, Now: clock.Now})
-	digestStream(t).Post(t, g)
+	digestStream(t, clock.Now).Post(t, g)
 	g.Settle(t)
 	g = g.Restart(t)
 	clock.FastForward(15*time.Minute + time.Second)
@@ -237,7 +247,7 @@ func TestDigestTwoInstances(t *testing.T) {
 	pd := harness.NewPagerDuty(t)
 	a := harness.Start(t, harness.Options{PD: pd, Slack: slack, Now: clock.Now, Config: digestConfig + fmt.Sprintf("nats:\n  listen: \"127.0.0.1:%d\"\n", port)})
 	b := harness.Start(t, harness.Options{PD: pd, Slack: slack, Now: clock.Now, Config: digestConfig + fmt.Sprintf("nats:\n  url: \"nats://127.0.0.1:%d\"\n", port)})
-	digestStream(t).Post(t, a)
+	digestStream(t, clock.Now).Post(t, a)
 	a.Settle(t)
 	clock.FastForward(15*time.Minute + time.Second)
 	waitFor(t, 30*time.Second, "a digest per channel", func() bool {
@@ -248,5 +258,33 @@ func TestDigestTwoInstances(t *testing.T) {
 	checkDigests(t, b)
 	if got, want := len(slack.Accepted("")), 2; got != want {
 		t.Fatalf("digests accepted=%d, want %d (one per channel)", got, want)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// golden compares got (JSON) with a golden file, indented; -update rewrites it.
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, got, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	buf.WriteByte('\n')
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Fatalf("%s differs (run with -update after checking):\n--- got\n%s", path, buf.Bytes())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/app"
@@ -17,7 +18,7 @@ import (
 func TestRouteTestAgreesWithRouter(t *testing.T) {
 	g := harness.Start(t, harness.Options{Config: streamConfig(100000)})
 	s := mixedStream(t)
-	s.Steps = append(s.Steps, digestStream(t).Steps...)
+	s.Steps = append(s.Steps, digestStream(t, time.Now).Steps...)
 	s.Post(t, g)
 	g.Settle(t)
 

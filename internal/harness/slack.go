@@ -130,6 +130,9 @@ type Clock struct {
 // NewClock starts at the real time.
 func NewClock() *Clock { return &Clock{now: time.Now()} }
 
+// NewClockAt starts at t.
+func NewClockAt(t time.Time) *Clock { return &Clock{now: t} }
+
 // Now returns the clock's time.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()
