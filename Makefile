@@ -42,8 +42,13 @@ test: tools test-rules ## vet, check formatting, check the alerting rules, run e
 test-faults: tools ## the longer fault tests: SIGKILL under load, PagerDuty down 30 s
 	$(GO) test -race -count=1 -tags faults -run 'Fault' -timeout 15m ./e2e/
 
+include bench/bench.mk
+
 .PHONY: bench
-bench: ## run the Go micro-benchmarks
+bench: bench-full ## the whole benchmark: one table against the machine's ceilings and a real Alertmanager (BENCHMARKS.md)
+
+.PHONY: bench-micro
+bench-micro: ## only the Go micro-benchmarks (parsers, route matching, policy step)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 .PHONY: lint

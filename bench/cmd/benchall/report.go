@@ -1,0 +1,448 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/alertgate/alertgate/bench/loadgen"
+)
+
+// Targets of the issue, checked against figures of the same run.
+const (
+	targetStormVsAM   = 10.0
+	targetBatchVsJS   = 0.5
+	targetE2EP99      = 25 * time.Millisecond
+	targetIdleRSS     = 50e6
+	targetClassesRSS  = 250e6
+	targetReady       = time.Second
+	targetBenchFinish = 10 * time.Minute
+)
+
+// num formats with thousands separators.
+func num(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	neg := v < 0
+	s := fmt.Sprintf("%.0f", math.Abs(v))
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+func ratio(a, b float64) string {
+	if b <= 0 || a < 0 {
+		return "–"
+	}
+	r := a / b
+	switch {
+	case r >= 10:
+		return fmt.Sprintf("%.0f×", r)
+	case r >= 1:
+		return fmt.Sprintf("%.1f×", r)
+	}
+	return fmt.Sprintf("%.2f×", r)
+}
+
+func ms(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "–"
+	case d >= 10*time.Second:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	case d >= time.Second:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	case d >= 10*time.Millisecond:
+		return fmt.Sprintf("%.0f ms", float64(d)/1e6)
+	}
+	return fmt.Sprintf("%.1f ms", float64(d)/1e6)
+}
+
+func mbs(b int64) string {
+	if b <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f MB", float64(b)/1e6)
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**MISSED**"
+}
+
+type table struct {
+	head []string
+	rows [][]string
+}
+
+func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+
+func (t *table) print(w io.Writer) {
+	width := make([]int, len(t.head))
+	for i, h := range t.head {
+		width[i] = len([]rune(h))
+	}
+	for _, r := range t.rows {
+		for i, c := range r {
+			if i < len(width) && len([]rune(c)) > width[i] {
+				width[i] = len([]rune(c))
+			}
+		}
+	}
+	line := func(cells []string) {
+		var b strings.Builder
+		b.WriteString("|")
+		for i := range width {
+			c := ""
+			if i < len(cells) {
+				c = cells[i]
+			}
+			b.WriteString(" " + c + strings.Repeat(" ", width[i]-len([]rune(c))) + " |")
+		}
+		fmt.Fprintln(w, b.String())
+	}
+	line(t.head)
+	sep := make([]string, len(width))
+	for i := range sep {
+		sep[i] = strings.Repeat("-", width[i])
+	}
+	line(sep)
+	for _, r := range t.rows {
+		line(r)
+	}
+	fmt.Fprintln(w)
+}
+
+// ceilingFor is the binding ceiling of an ingest run: JetStream publish in
+// the mode alertgate uses for that batch size (sync for one event, async
+// for several), or the bare HTTP handler, whichever is lower.
+func ceilingFor(res *results, batch int) (float64, string) {
+	js, jsName := res.JSSync.PerSec(), "JetStream sync"
+	if batch > 1 {
+		js, jsName = res.JSAsync.PerSec(), "JetStream async"
+	}
+	if bare, ok := res.Bare[batch]; ok && bare.AlertsPerSec() > 0 && (js <= 0 || bare.AlertsPerSec() < js) {
+		return bare.AlertsPerSec(), "net/http"
+	}
+	return js, jsName
+}
+
+func findRun(runs []ingestRun, w loadgen.Workload, batch int) *ingestRun {
+	for i := range runs {
+		if runs[i].Workload == w && runs[i].Batch == batch && runs[i].Err == "" {
+			return &runs[i]
+		}
+	}
+	return nil
+}
+
+type check struct {
+	what, figure string
+	ok           bool
+}
+
+func printReport(w io.Writer, res *results, o options) {
+	var checks []check
+	fmt.Fprintf(w, "\n## alertgate benchmark — %s\n\n", res.Started.Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(w, "command: %s (make bench-full)\n", res.Command)
+	fmt.Fprintf(w, "machine: %s\n", res.Machine.String())
+	fmt.Fprintf(w, "load: concurrency %d, %s warm-up, %s measured per run, each run on a fresh process (temp data dir); ceilings %s\n\n",
+		res.Settings.Concurrency, res.Settings.Warmup, res.Settings.Duration, res.Settings.CeilingDuration)
+
+	// 1. Ceilings.
+	fmt.Fprintln(w, "### 1. Ceilings (same machine, same run)")
+	fmt.Fprintln(w)
+	t := &table{head: []string{"ceiling", "rate", "note"}}
+	if res.JSSync.Msgs > 0 {
+		t.add("JetStream publish, sync", num(res.JSSync.PerSec())+" msg/s",
+			fmt.Sprintf("%d publishers, one PublishMsg at a time; %d B message with Nats-Msg-Id; alertgate's bus.Open (embedded, file store) %s", res.Settings.Concurrency, res.JSSync.MsgSize, res.JSSync.Err))
+	}
+	if res.JSAsync.Msgs > 0 {
+		t.add("JetStream publish, async", num(res.JSAsync.PerSec())+" msg/s",
+			fmt.Sprintf("%d publishers × %d in flight, then wait for every ack %s", res.Settings.Concurrency, res.Settings.Batch, res.JSAsync.Err))
+	}
+	for _, batch := range sortedKeys(res.Bare) {
+		r := res.Bare[batch]
+		t.add(fmt.Sprintf("bare net/http handler, %d alert(s)/request", batch), num(r.RequestsPerSec())+" req/s",
+			fmt.Sprintf("= %s alerts/s; p99 %s; reads the body, answers 202; separate process", num(r.AlertsPerSec()), ms(r.P99)))
+	}
+	t.print(w)
+
+	// 2-3. Ingest.
+	fmt.Fprintln(w, "### 2–3. Ingest: alerts/s answered 2xx (alertgate: 202 after every JetStream ack) vs a real Alertmanager fed the same alerts")
+	fmt.Fprintln(w)
+	t = &table{head: []string{"source", "workload", "alerts/req", "alertgate alerts/s", "new stored", "p99", "ceiling", "÷ ceiling", "Alertmanager alerts/s", "AM p99", "÷ AM", "target"}}
+	for _, r := range res.Ingest {
+		if r.Err != "" {
+			t.add(string(r.Source), string(r.Workload), fmt.Sprint(r.Batch), "error: "+truncate(r.Err, 60))
+			continue
+		}
+		rate := r.Result.AlertsPerSec()
+		ceil, ceilName := ceilingFor(res, r.Batch)
+		am := findRun(res.Alertmanager, r.Workload, r.Batch)
+		amRate, amP99, vsAM := "–", "–", "–"
+		target := ""
+		if am != nil {
+			amRate, amP99, vsAM = num(am.Result.AlertsPerSec()), ms(am.Result.P99), ratio(rate, am.Result.AlertsPerSec())
+		}
+		if r.Source == loadgen.Alertmanager {
+			var parts []string
+			if am != nil {
+				need := 1.0
+				if r.Workload == loadgen.Storm {
+					need = targetStormVsAM
+				}
+				ok := rate >= need*am.Result.AlertsPerSec()
+				parts = append(parts, fmt.Sprintf("≥%g× AM: %s", need, verdict(ok)))
+				checks = append(checks, check{fmt.Sprintf("%s %d/req ≥ %g× Alertmanager", r.Workload, r.Batch, need), vsAM, ok})
+			}
+			if r.Batch > 1 && res.JSAsync.Msgs > 0 {
+				ok := rate >= targetBatchVsJS*res.JSAsync.PerSec()
+				parts = append(parts, fmt.Sprintf("≥50%% async: %s", verdict(ok)))
+				checks = append(checks, check{fmt.Sprintf("%s %d/req ≥ 50%% of async publish", r.Workload, r.Batch), ratio(rate, res.JSAsync.PerSec()), ok})
+			}
+			target = strings.Join(parts, "; ")
+		}
+		newShare := "–"
+		if r.Result.Alerts > 0 {
+			newShare = fmt.Sprintf("%.0f%%", 100*float64(r.Result.Accepted)/float64(r.Result.Alerts))
+		}
+		t.add(string(r.Source), string(r.Workload), fmt.Sprint(r.Batch), num(rate), newShare, ms(r.Result.P99),
+			num(ceil)+" ("+ceilName+")", ratio(rate, ceil), amRate, amP99, vsAM, target)
+	}
+	t.print(w)
+	fmt.Fprintln(w, "Sentry and Datadog send one event per webhook, hence 1 alert/request; their ÷ AM compares with Alertmanager's run of the same workload.")
+	fmt.Fprintln(w, "\"new stored\": share of alerts JetStream stored as new; the rest were re-sends it recognised by Nats-Msg-Id (still one publish round trip each).")
+	fmt.Fprintln(w)
+	// Per-run resources.
+	cpuAvail := float64(res.Machine.Cores) * (res.Settings.Warmup + res.Settings.Duration).Seconds()
+	t = &table{head: []string{"run", fmt.Sprintf("alertgate CPU s (of %.0f on the machine)", cpuAvail), "alertgate RSS after", "pages/notifications out", "Alertmanager CPU s", "Alertmanager RSS after", "AM notifications out"}}
+	for _, r := range res.Ingest {
+		if r.Source != loadgen.Alertmanager {
+			continue
+		}
+		am := findRun(res.Alertmanager, r.Workload, r.Batch)
+		row := []string{fmt.Sprintf("%s %d/req", r.Workload, r.Batch), fmt.Sprintf("%.1f", r.CPU.Seconds()), mbs(r.Mem.RSS), num(float64(r.Notified))}
+		if am != nil {
+			row = append(row, fmt.Sprintf("%.1f", am.CPU.Seconds()), mbs(am.Mem.RSS), num(float64(am.Notified)))
+		}
+		t.add(row...)
+	}
+	if len(t.rows) > 0 {
+		t.print(w)
+	}
+
+	// 4. End to end.
+	fmt.Fprintln(w, "### 4. End to end: alert sent → notification request arrives (alertgate: loopback PagerDuty; Alertmanager: webhook receiver)")
+	fmt.Fprintln(w)
+	t = &table{head: []string{"system", "offered rate", "basis", "sent", "delivered", "p50", "p99", "max", "p99 ÷ AM", "target p99 ≤ 25 ms"}}
+	var amP99 time.Duration
+	if e := res.E2EAlertmanager; e != nil {
+		amP99 = e.P99
+	}
+	for _, x := range []struct {
+		name string
+		e    *e2eResult
+	}{{"alertgate", res.E2EAlertgate}, {"alertgate (reference)", res.E2EAlertgateSustained}, {"Alertmanager", res.E2EAlertmanager}} {
+		e := x.e
+		if e == nil {
+			continue
+		}
+		p99 := ms(e.P99)
+		if e.P99Undelivered {
+			p99 = "> " + ms(e.Waited) + " (undelivered)"
+		}
+		target, vs := "", "–"
+		if x.name == "alertgate" {
+			ok := !e.P99Undelivered && e.P99 <= targetE2EP99 && e.Sent > 0
+			target = verdict(ok)
+			checks = append(checks, check{"end-to-end p99 ≤ 25 ms at 50% load", p99, ok})
+		}
+		if x.name != "Alertmanager" && amP99 > 0 && !e.P99Undelivered {
+			vs = ratio(float64(e.P99), float64(amP99))
+		}
+		t.add(x.name, num(e.Rate)+" alerts/s", e.Basis, num(float64(e.Sent)), num(float64(e.Delivered)), ms(e.P50), p99, ms(e.Max), vs, target)
+	}
+	t.print(w)
+	if e := res.E2EAlertgate; e != nil && e.Invalid > 0 {
+		fmt.Fprintf(w, "PagerDuty requests rejected by the Events API v2 schema: %d\n\n", e.Invalid)
+	}
+
+	// 5. Memory and start.
+	fmt.Fprintln(w, "### 5. Memory and start")
+	fmt.Fprintln(w)
+	t = &table{head: []string{"measure", "alertgate", "floor (bare net/http process)", "÷ floor", "Alertmanager", "÷ AM", "target"}}
+	if m := res.Memory; m != nil {
+		ok := m.Idle.RSS > 0 && m.Idle.RSS <= targetIdleRSS
+		checks = append(checks, check{"idle RSS ≤ 50 MB", mbs(m.Idle.RSS), ok})
+		t.add("RSS idle (2 s after ready)", mbs(m.Idle.RSS), mbs(res.BareIdle.RSS), ratio(float64(m.Idle.RSS), float64(res.BareIdle.RSS)),
+			mbs(res.AlertmanagerIdle.RSS), ratio(float64(m.Idle.RSS), float64(res.AlertmanagerIdle.RSS)), "≤ 50 MB: "+verdict(ok))
+		amStorm := findRun(res.Alertmanager, loadgen.Storm, 1)
+		amNote, amRSS := "–", int64(0)
+		if amStorm != nil {
+			amRSS = amStorm.Mem.RSS
+			amNote = fmt.Sprintf("%s after %s new alerts", mbs(amRSS), num(float64(amStorm.Result.Alerts)))
+		}
+		if len(m.Samples) > 0 {
+			t.add(fmt.Sprintf("RSS after %s distinct bug classes (measured, in %s)", num(float64(m.Classes)), ms(m.Elapsed)), mbs(m.Final.RSS), "–", "–", amNote, "–", "")
+		}
+		if m.Classes >= m.Target {
+			ok := m.Final.RSS <= targetClassesRSS
+			checks = append(checks, check{"RSS after 1,000,000 bug classes ≤ 250 MB", mbs(m.Final.RSS), ok})
+			t.add(fmt.Sprintf("RSS after %s bug classes", num(float64(m.Target))), mbs(m.Final.RSS), "–", "–", "–", "–", "≤ 250 MB: "+verdict(ok))
+		} else if m.Projected > 0 {
+			ok := m.Projected <= targetClassesRSS
+			checks = append(checks, check{"RSS after 1,000,000 bug classes ≤ 250 MB (EXTRAPOLATED)", mbs(m.Projected), ok})
+			t.add(fmt.Sprintf("RSS after %s bug classes — EXTRAPOLATED, linear fit from %s classes (%.0f B/class)", num(float64(m.Target)), num(float64(m.FitFrom)), m.SlopeBytes),
+				mbs(m.Projected), "–", "–", "–", "–", "≤ 250 MB: "+verdict(ok)+" (extrapolated)")
+		}
+		if m.DiskBytes > 0 {
+			t.add("data dir on disk after the bug classes", mbs(m.DiskBytes), "–", "–", "–", "–", "")
+		}
+		ready := median(m.Ready)
+		ok = ready > 0 && ready <= targetReady
+		checks = append(checks, check{"process start → /readyz 200 ≤ 1 s", ms(ready), ok})
+		t.add(fmt.Sprintf("start → ready (median of %d; all alertgate starts: median %s, max %s)", len(m.Ready), ms(median(res.AlertgateReady)), ms(maxDur(res.AlertgateReady))),
+			ms(ready), ms(res.BareReady), ratio(float64(ready), float64(res.BareReady)),
+			ms(median(res.AlertmanagerReady)), ratio(float64(ready), float64(median(res.AlertmanagerReady))), "≤ 1 s: "+verdict(ok))
+	}
+	t.print(w)
+	if m := res.Memory; m != nil && len(m.Samples) > 0 {
+		var parts []string
+		for _, s := range m.Samples {
+			parts = append(parts, fmt.Sprintf("%s→%s", num(float64(s.Classes)), mbs(s.RSS)))
+		}
+		fmt.Fprintf(w, "RSS samples (classes→RSS): %s\n", strings.Join(parts, ", "))
+		if m.Classes < m.Target {
+			fmt.Fprintf(w, "The router decided %s bug classes in the %s budget (%.0f/s): 1,000,000 would take ~%s, beyond the 10-minute run; the 1,000,000 figure above is a linear EXTRAPOLATION, not a measurement.\n",
+				num(float64(m.Classes)), ms(o.memBudget), float64(m.Classes)/m.Elapsed.Seconds(), ms(time.Duration(float64(m.Target)/(float64(m.Classes)/m.Elapsed.Seconds())*float64(time.Second))))
+		}
+		if m.Err != "" {
+			fmt.Fprintf(w, "memory phase error: %s\n", m.Err)
+		}
+		fmt.Fprintln(w)
+	}
+
+	// Micro-benchmarks.
+	if len(res.Micro) > 0 {
+		fmt.Fprintf(w, "### Go micro-benchmarks (go test -bench, -benchtime %s)\n\n", o.benchtime)
+		t = &table{head: []string{"package", "benchmark", "time/op", "B/op", "allocs/op", "other"}}
+		for _, m := range res.Micro {
+			var extra []string
+			for _, k := range m.ExtraOrder {
+				extra = append(extra, fmt.Sprintf("%s %s", num(m.Extra[k]), k))
+			}
+			t.add(m.Pkg, strings.TrimPrefix(m.Name, "Benchmark"), fmtNs(m.NsOp), num(m.BytesOp), num(m.AllocsOp), strings.Join(extra, ", "))
+		}
+		t.print(w)
+	}
+
+	// Profiles.
+	if len(res.Profiles) > 0 {
+		fmt.Fprintln(w, "### Where the CPU goes (pprof of alertgate's app.Gateway in a child process, same config)")
+		fmt.Fprintln(w)
+		for _, p := range res.Profiles {
+			if p.Err != "" {
+				fmt.Fprintf(w, "%s: error %s\n\n", p.Name, p.Err)
+				continue
+			}
+			fmt.Fprintf(w, "**%s** — %s: %s alerts/s; profile %s\n\n", p.Name, p.Load, num(p.Result.AlertsPerSec()), p.CPUFile)
+			for _, h := range p.Header {
+				if strings.HasPrefix(h, "Duration:") || strings.HasPrefix(h, "Showing") && strings.Contains(h, "total") {
+					fmt.Fprintf(w, "    %s\n", h)
+				}
+			}
+			t = &table{head: []string{"stage (cumulative share of CPU samples)", "%"}}
+			for _, s := range p.Stages {
+				if s.Share >= 0.5 {
+					t.add(s.Name, fmt.Sprintf("%.1f", s.Share))
+				}
+			}
+			for _, s := range p.Flat {
+				t.add("flat: "+s.Name, fmt.Sprintf("%.1f", s.Share))
+			}
+			t.print(w)
+			var top []string
+			for _, e := range p.Top {
+				if len(top) == 8 {
+					break
+				}
+				top = append(top, fmt.Sprintf("%s %.1f%%", shortFunc(e.Name), e.Flat))
+			}
+			fmt.Fprintf(w, "top flat: %s\n\n", strings.Join(top, ", "))
+			if p.Name == "bugs" && len(p.HeapTop) > 0 {
+				var heap []string
+				for i, e := range p.HeapTop {
+					if i == 6 {
+						break
+					}
+					heap = append(heap, fmt.Sprintf("%s %.1f%%", shortFunc(e.Name), e.Flat))
+				}
+				fmt.Fprintf(w, "heap in use at the end (inuse_space, flat): %s\n\n", strings.Join(heap, ", "))
+			}
+		}
+	}
+
+	// Targets.
+	fmt.Fprintln(w, "### Targets (ratios from this run)")
+	fmt.Fprintln(w)
+	t = &table{head: []string{"target", "figure", "verdict"}}
+	for _, c := range checks {
+		t.add(c.what, c.figure, verdict(c.ok))
+	}
+	t.add("whole benchmark under 10 minutes on this machine", ms(res.Total)+" (benchall; plus the build)", verdict(res.Total < targetBenchFinish))
+	t.print(w)
+	var phases []string
+	for _, p := range res.PhaseTimes {
+		phases = append(phases, fmt.Sprintf("%s %s", p.Name, ms(p.Took)))
+	}
+	fmt.Fprintf(w, "phases: %s; profiles and results.json in %s\n", strings.Join(phases, ", "), o.out)
+	for _, e := range res.Errors {
+		fmt.Fprintf(w, "ERROR %s\n", e)
+	}
+}
+
+func shortFunc(name string) string {
+	name = strings.TrimPrefix(name, "github.com/")
+	name = strings.TrimPrefix(name, "alertgate/alertgate/")
+	name = strings.TrimPrefix(name, "nats-io/nats-server/v2/")
+	return name
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+func maxDur(ds []time.Duration) time.Duration {
+	var m time.Duration
+	for _, d := range ds {
+		m = max(m, d)
+	}
+	return m
+}
+
+func sortedKeys[V any](m map[int]V) []int {
+	ks := make([]int, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Ints(ks)
+	return ks
+}
