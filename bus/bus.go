@@ -113,7 +113,10 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (*Bus, error) {
 		b.Close()
 		return nil, fmt.Errorf("connect to nats: %w", err)
 	}
-	b.JS, err = jetstream.New(b.NC)
+	// An async publish whose acknowledgement is lost (a node failing over)
+	// would otherwise wait forever: give up after a while and let the
+	// caller retry (the Nats-Msg-Id makes the retry safe).
+	b.JS, err = jetstream.New(b.NC, jetstream.WithPublishAsyncTimeout(publishTimeout))
 	if err != nil {
 		b.Close()
 		return nil, err

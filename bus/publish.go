@@ -70,11 +70,17 @@ func NotifySubject(sink alertgate.Sink, team string) string {
 	return SubjectNotify + "." + string(sink) + "." + team
 }
 
+// publishTimeout bounds the wait for JetStream's acknowledgements of one
+// batch, whatever the caller's context says.
+const publishTimeout = 10 * time.Second
+
 func (b *Bus) publishAll(ctx context.Context, msgs []*nats.Msg) (alertgate.PublishResult, error) {
 	var res alertgate.PublishResult
 	if len(msgs) == 0 {
 		return res, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
 	if len(msgs) == 1 {
 		ack, err := b.JS.PublishMsg(ctx, msgs[0])
 		if err != nil {

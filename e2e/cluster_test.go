@@ -52,7 +52,11 @@ func TestClusterNodeLoss(t *testing.T) {
 	}
 	t.Logf("failed attempts during the node loss: %d", load.Failures())
 
-	waitFor(t, 60*time.Second, "every acknowledged alert paged", func() bool { return distinctTriggers(pd) >= n })
+	for deadline := time.Now().Add(60 * time.Second); distinctTriggers(pd) < n; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("paged %d of %d acknowledged alerts after 60s; consumers: %s", distinctTriggers(pd), n, consumerState(a))
+		}
+	}
 	a.Settle(t)
 	b.Settle(t)
 	onePagePerKey(t, pd, n)
@@ -79,4 +83,25 @@ func distinctTriggers(pd *harness.PagerDuty) int {
 		keys[e.DedupKey] = true
 	}
 	return len(keys)
+}
+
+// consumerState describes the durable consumers, for failure messages.
+func consumerState(g *harness.Gateway) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out := ""
+	for _, c := range [][2]string{{"ALERTS", "router"}, {"NOTIFY", "sink-pagerduty"}} {
+		cons, err := g.Bus.JS.Consumer(ctx, c[0], c[1])
+		if err != nil {
+			out += fmt.Sprintf("%s: %v; ", c[1], err)
+			continue
+		}
+		info, err := cons.Info(ctx)
+		if err != nil {
+			out += fmt.Sprintf("%s: %v; ", c[1], err)
+			continue
+		}
+		out += fmt.Sprintf("%s: pending %d, ack pending %d, redelivered %d, delivered %d; ", c[1], info.NumPending, info.NumAckPending, info.NumRedelivered, info.Delivered.Stream)
+	}
+	return out
 }

@@ -36,8 +36,12 @@ type Router struct {
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
 	Now     func() time.Time
+	// Concurrency is how many events are decided at once (different keys
+	// only: one key's events stay in order). Default 8.
+	Concurrency int
 
-	cc jetstream.ConsumeContext
+	cc    jetstream.ConsumeContext
+	parts *bus.Partitions
 }
 
 // Start creates (or binds to) the durable consumer and starts consuming.
@@ -48,17 +52,20 @@ func (r *Router) Start(ctx context.Context) error {
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       30 * time.Second,
 		MaxDeliver:    -1,
-		// Per-key order matters (firing before resolved); one instance
-		// handles messages in order, redeliveries are rare and the policy
-		// tolerates them (a resolve before its firing is remembered).
+		// Per-key order matters (firing before resolved): Partitions keeps
+		// one key's messages on one goroutine; redeliveries are rare and the
+		// policy tolerates them (a resolve before its firing is remembered).
 		MaxAckPending: 1024,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
-		BackOff:       []time.Duration{time.Second, 5 * time.Second, 30 * time.Second},
 	})
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", ConsumerName, err)
 	}
-	r.cc, err = cons.Consume(func(m jetstream.Msg) { r.handle(ctx, m) })
+	if r.Concurrency < 1 {
+		r.Concurrency = 8
+	}
+	r.parts = bus.NewPartitions(r.Concurrency, 64, func(m jetstream.Msg) { r.handle(ctx, m) })
+	r.cc, err = cons.Consume(r.parts.Dispatch)
 	return err
 }
 
@@ -67,6 +74,7 @@ func (r *Router) Stop() {
 	if r.cc != nil {
 		r.cc.Drain()
 		<-r.cc.Closed()
+		r.parts.Close()
 	}
 }
 
@@ -90,7 +98,9 @@ func (r *Router) handle(ctx context.Context, m jetstream.Msg) {
 		"episode", ev.Episode, "status", ev.Status, "kind", res.Decision.Kind,
 		"team", res.Match.Team, "route", res.Match.Route, "outcome", res.Decision.Outcome,
 		"reason", res.Decision.Reason, "notifications", len(res.Decision.Notifications))
-	_ = m.Ack()
+	if err := bus.Ack(ctx, m); err != nil {
+		r.Logger.Warn("ack not confirmed: the event will be redelivered and found already decided", "event", ev.ID, "err", err)
+	}
 }
 
 // Result is what happened to one event.
@@ -123,7 +133,11 @@ func (r *Router) emit(ctx context.Context, ns []alertgate.Notification) error {
 		return err
 	}
 	for _, n := range ns {
-		r.Log.Create(ctx, alertgate.Record{Notification: n, State: alertgate.StatePending, UpdatedAt: r.Now()})
+		// A page's record is written by its sink moments later; a digest
+		// item waits for its window, listed as pending meanwhile.
+		if n.Sink == alertgate.SinkSlack {
+			r.Log.Create(ctx, alertgate.Record{Notification: n, State: alertgate.StatePending, UpdatedAt: r.Now()})
+		}
 	}
 	return nil
 }

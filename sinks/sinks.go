@@ -122,8 +122,12 @@ type Worker struct {
 	// attempts left (0: no limit).
 	MaxAge time.Duration
 	Now    func() time.Time
+	// Concurrency is how many notifications are delivered at once (one
+	// incident's trigger and resolve stay in order). Default 4.
+	Concurrency int
 
-	cc jetstream.ConsumeContext
+	cc    jetstream.ConsumeContext
+	parts *bus.Partitions
 }
 
 // ConsumerName is the durable consumer of a sink, shared by every instance.
@@ -135,17 +139,24 @@ func (w *Worker) Start(ctx context.Context) error {
 		Durable:       ConsumerName(w.Sink),
 		FilterSubject: bus.SubjectNotify + "." + string(w.Sink) + ".>",
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		// Ack wait covers one attempt plus a rate-limit wait; the backoff
-		// itself is NakWithDelay, not ack expiry.
-		AckWait:       w.Timeout + 2*time.Minute,
-		MaxDeliver:    -1,
-		MaxAckPending: 256,
+		// A delivery in hand sends InProgress (handle's heartbeat), so the
+		// ack wait only has to cover a message lost on its way to us (a
+		// node failing over): short. The backoff is NakWithDelay.
+		AckWait:    w.ackWait(),
+		MaxDeliver: -1,
+		// Few in hand: each waits its turn in a partition queue, and the
+		// per-key rate limit can make that turn slow.
+		MaxAckPending: 4 * max(w.Concurrency, 4),
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", ConsumerName(w.Sink), err)
 	}
-	w.cc, err = cons.Consume(func(m jetstream.Msg) { w.handle(ctx, m) })
+	if w.Concurrency < 1 {
+		w.Concurrency = 4
+	}
+	w.parts = bus.NewPartitions(w.Concurrency, 16, func(m jetstream.Msg) { w.handle(ctx, m) })
+	w.cc, err = cons.Consume(w.parts.Dispatch)
 	return err
 }
 
@@ -154,10 +165,29 @@ func (w *Worker) Stop() {
 	if w.cc != nil {
 		w.cc.Drain()
 		<-w.cc.Closed()
+		w.parts.Close()
 	}
 }
 
+func (w *Worker) ackWait() time.Duration { return max(30*time.Second, 2*w.Timeout) }
+
 func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
+	// Heartbeat while the delivery is in hand (rate-limit waits, a slow
+	// sink): the server must not redeliver it meanwhile.
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(w.ackWait() / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = m.InProgress()
+			}
+		}
+	}()
 	var n alertgate.Notification
 	if err := json.Unmarshal(m.Data(), &n); err != nil {
 		w.Logger.Error("undecodable notification terminated", "subject", m.Subject(), "err", err)
@@ -205,7 +235,9 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 		}
 		w.Log.Put(ctx, alertgate.Record{Notification: n, State: alertgate.StateSent, Attempts: attempt, UpdatedAt: w.Now()})
 		log.Info("delivered", "dedup_key", n.DedupKey)
-		_ = m.Ack()
+		if err := bus.Ack(ctx, m); err != nil {
+			log.Warn("ack not confirmed: a redelivery will find it delivered", "err", err)
+		}
 		return
 	}
 
