@@ -137,8 +137,9 @@ func (d *Digester) CheckAll(ctx context.Context) error {
 		return err
 	}
 	var errs []error
+	scan := &bugScan{policy: d.Policy}
 	for _, team := range d.Teams {
-		if err := d.check(ctx, team, counts[bus.NotifySubject(alertgate.SinkSlack, team)]); err != nil {
+		if err := d.check(ctx, team, counts[bus.NotifySubject(alertgate.SinkSlack, team)], scan); err != nil {
 			errs = append(errs, fmt.Errorf("team %s: %w", team, err))
 		}
 	}
@@ -165,7 +166,7 @@ func (d *Digester) state(ctx context.Context, team string) (State, uint64, error
 	return s, e.Revision(), json.Unmarshal(e.Value(), &s)
 }
 
-func (d *Digester) check(ctx context.Context, team string, subjectCount uint64) error {
+func (d *Digester) check(ctx context.Context, team string, subjectCount uint64, scan *bugScan) error {
 	st, rev, err := d.state(ctx, team)
 	if err != nil {
 		return err
@@ -194,13 +195,41 @@ func (d *Digester) check(ctx context.Context, team string, subjectCount uint64) 
 		return err
 	}
 	defer func() { _ = d.locks.Delete(context.Background(), team, jetstream.LastRevision(lrev)) }()
-	return d.Flush(ctx, team)
+	if !due {
+		// An early flush sends the waiting items only: recurring counts
+		// (a read of every bug class) wait for the window's end.
+		scan = nil
+	}
+	return d.flush(ctx, team, scan)
+}
+
+// bugScan reads every bug class once per check round, however many
+// teams are due in it.
+type bugScan struct {
+	policy *dedup.Policy
+	done   bool
+	bugs   []*dedup.Bug
+	err    error
+}
+
+func (b *bugScan) all(ctx context.Context) ([]*dedup.Bug, error) {
+	if !b.done {
+		b.bugs, b.err = b.policy.ListBugs(ctx)
+		b.done = true
+	}
+	return b.bugs, b.err
 }
 
 // Flush renders and sends the team's digest for the window ending now
 // (nothing to report: no message, the window still closes). Exported for
 // tests; the loop calls it under the team's lock.
 func (d *Digester) Flush(ctx context.Context, team string) error {
+	return d.flush(ctx, team, &bugScan{policy: d.Policy})
+}
+
+// flush sends the team's digest; with scan nil it is an early flush of the
+// waiting items only, and the window stays open.
+func (d *Digester) flush(ctx context.Context, team string, scan *bugScan) error {
 	st, rev, err := d.state(ctx, team)
 	if err != nil {
 		return err
@@ -210,11 +239,14 @@ func (d *Digester) Flush(ctx context.Context, team string) error {
 	if err != nil {
 		return err
 	}
-	dg, bugs, err := d.build(ctx, team, st.WindowStart, now, items)
+	dg, bugs, err := d.build(ctx, team, st.WindowStart, now, items, scan)
 	if err != nil {
 		return err
 	}
-	next := State{Cursor: st.Cursor, SubjectCount: st.SubjectCount + count, WindowStart: now, LastDigest: st.LastDigest, Digests: st.Digests}
+	next := State{Cursor: st.Cursor, SubjectCount: st.SubjectCount + count, WindowStart: st.WindowStart, LastDigest: st.LastDigest, Digests: st.Digests}
+	if scan != nil {
+		next.WindowStart = now
+	}
 	if upTo > next.Cursor {
 		next.Cursor = upTo
 	}
@@ -289,23 +321,45 @@ func (d *Digester) readItems(ctx context.Context, team string, cursor uint64) ([
 }
 
 // build assembles the digest model from the items and the bug states.
-func (d *Digester) build(ctx context.Context, team string, from, to time.Time, items []alertgate.Notification) (slack.Digest, []*dedup.Bug, error) {
+func (d *Digester) build(ctx context.Context, team string, from, to time.Time, items []alertgate.Notification, scan *bugScan) (slack.Digest, []*dedup.Bug, error) {
 	dg := slack.Digest{Team: team, WindowStart: from, WindowEnd: to, PublicURL: d.PublicURL}
-	all, err := d.Policy.ListBugs(ctx)
-	if err != nil {
-		return dg, nil, err
-	}
+	// The classes the items name, read one by one: cheap whatever the
+	// number of classes.
 	bugs := map[string]*dedup.Bug{}
 	var changed []*dedup.Bug
-	for _, b := range all {
-		if b.Team == team {
-			bugs[b.Key] = b
-			if b.Count > b.Digested {
-				changed = append(changed, b)
+	for _, it := range items {
+		switch it.Type {
+		case alertgate.TypeBugNew, alertgate.TypeBugRegression, alertgate.TypeBugSpike:
+		default:
+			continue
+		}
+		if _, ok := bugs[it.Key]; ok {
+			continue
+		}
+		b, err := d.Policy.Bug(ctx, it.Key)
+		if err != nil {
+			return dg, nil, err
+		}
+		bugs[it.Key] = b
+		if b != nil {
+			changed = append(changed, b)
+		}
+	}
+	var recurring []*dedup.Bug
+	if scan != nil {
+		all, err := scan.all(ctx)
+		if err != nil {
+			return dg, nil, err
+		}
+		for _, b := range all {
+			if b.Team == team && b.Count > b.Digested {
+				if _, named := bugs[b.Key]; !named {
+					recurring = append(recurring, b)
+					changed = append(changed, b)
+				}
 			}
 		}
 	}
-	shown := map[string]bool{}
 	seen := map[string]bool{}
 	for _, it := range items {
 		if seen[it.ID] {
@@ -315,7 +369,6 @@ func (d *Digester) build(ctx context.Context, team string, from, to time.Time, i
 		switch it.Type {
 		case alertgate.TypeBugNew, alertgate.TypeBugRegression, alertgate.TypeBugSpike:
 			b := bugItem(it, bugs[it.Key])
-			shown[it.Key] = true
 			switch it.Type {
 			case alertgate.TypeBugNew:
 				dg.New = append(dg.New, b)
@@ -334,10 +387,8 @@ func (d *Digester) build(ctx context.Context, team string, from, to time.Time, i
 			dg.Resolved = append(dg.Resolved, d.incidentItem(ctx, it))
 		}
 	}
-	for _, b := range changed {
-		if !shown[b.Key] {
-			dg.Recurring = append(dg.Recurring, bugItem(alertgate.Notification{Key: b.Key}, b))
-		}
+	for _, b := range recurring {
+		dg.Recurring = append(dg.Recurring, bugItem(alertgate.Notification{Key: b.Key}, b))
 	}
 	sort.SliceStable(dg.Recurring, func(i, j int) bool {
 		if dg.Recurring[i].CountSince != dg.Recurring[j].CountSince {

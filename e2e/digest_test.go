@@ -288,3 +288,35 @@ func golden(t *testing.T, path string, got []byte) {
 		t.Fatalf("%s differs (run with -update after checking):\n--- got\n%s", path, buf.Bytes())
 	}
 }
+
+// Occurrences counted after a digest come back in the next one as
+// recurring, with the count since the last digest; a window with nothing
+// new sends nothing.
+func TestDigestRecurring(t *testing.T) {
+	clock := harness.NewClock()
+	slack := harness.NewSlack(t)
+	g := harness.Start(t, harness.Options{Config: digestConfig, Slack: slack, Now: clock.Now})
+	digestStream(t, clock.Now).Post(t, g)
+	g.Settle(t)
+	clock.FastForward(15*time.Minute + time.Second)
+	waitFor(t, 30*time.Second, "the first platform digest", func() bool { return len(slack.Accepted("platform")) == 1 })
+
+	s := harness.NewScript(t)
+	s.Now = clock.Now
+	for n := 100; n < 103; n++ {
+		s.SentryEvent("4242", n)
+	}
+	s.Post(t, g)
+	g.Settle(t)
+	clock.FastForward(15*time.Minute + time.Second)
+	waitFor(t, 30*time.Second, "the second platform digest", func() bool { return len(slack.Accepted("platform")) == 2 })
+	second := allText(t, slack.Accepted("platform")[1].Body)
+	if !strings.Contains(second, "Recurring") || !strings.Contains(second, "×3 since the last digest") {
+		t.Fatalf("second digest lacks the recurring class:\n%s", second)
+	}
+	clock.FastForward(15*time.Minute + time.Second)
+	checkDigests(t, g)
+	if got, want := len(slack.Accepted("platform")), 2; got != want {
+		t.Fatalf("platform digests=%d, want %d", got, want)
+	}
+}
