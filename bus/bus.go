@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -37,6 +38,9 @@ const (
 	SubjectNotify     = "notify"     // notify.<sink>.<team>
 	SubjectDeadLetter = "deadletter" // deadletter.<sink>.<team>
 )
+
+// storedIDs bounds the IDs remembered (about 100 bytes each).
+const storedIDs = 200_000
 
 // Options says how to reach JetStream and how to size what alertgate creates.
 type Options struct {
@@ -69,6 +73,12 @@ type Bus struct {
 
 	server *server.Server
 	log    *slog.Logger
+	// stored remembers event IDs JetStream acknowledged lately: a repeat
+	// (Alertmanager's repeat_interval, a source's retry) is answered as a
+	// duplicate without another round trip. Entries live half the
+	// duplicate window, so JetStream itself would still call it one. (Its
+	// expiry goroutine lives as long as the process: one per Bus.)
+	stored *expirable.LRU[string, struct{}]
 }
 
 // Open starts or connects to NATS and creates (or updates) the streams and
@@ -86,7 +96,7 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (*Bus, error) {
 	if o.DuplicateWindow == 0 {
 		o.DuplicateWindow = 20 * time.Minute
 	}
-	b := &Bus{log: log}
+	b := &Bus{log: log, stored: expirable.NewLRU[string, struct{}](storedIDs, nil, o.DuplicateWindow/2)}
 	opts := []nats.Option{
 		nats.Name(o.Name),
 		nats.MaxReconnects(-1),

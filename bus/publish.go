@@ -26,7 +26,13 @@ const (
 // webhook of 50 alerts costs about one round trip, not 50.
 func (b *Bus) PublishEvents(ctx context.Context, events []alertgate.Event) (alertgate.PublishResult, error) {
 	msgs := make([]*nats.Msg, 0, len(events))
+	ids := make([]string, 0, len(events))
+	known := 0
 	for i := range events {
+		if b.stored.Contains(events[i].ID) {
+			known++
+			continue
+		}
 		data, err := json.Marshal(&events[i])
 		if err != nil {
 			return alertgate.PublishResult{}, err
@@ -39,8 +45,17 @@ func (b *Bus) PublishEvents(ctx context.Context, events []alertgate.Event) (aler
 			m.Header.Set(HeaderRequestID, events[i].RequestID)
 		}
 		msgs = append(msgs, m)
+		ids = append(ids, events[i].ID)
 	}
-	return b.publishAll(ctx, msgs)
+	res, err := b.publishAll(ctx, msgs)
+	if err != nil {
+		return res, err
+	}
+	for _, id := range ids {
+		b.stored.Add(id, struct{}{})
+	}
+	res.Duplicates += known
+	return res, nil
 }
 
 // PublishNotifications stores notifications in NOTIFY on
