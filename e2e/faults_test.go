@@ -5,12 +5,14 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -163,5 +165,62 @@ func TestFaultPagerDutyDown30s(t *testing.T) {
 		if n["sink"] == "pagerduty" && n["state"] != "sent" {
 			t.Fatalf("%v: state %v", n["id"], n["state"])
 		}
+	}
+}
+
+// The gateway is SIGKILLed after digest items are decided and before the
+// flush; after a restart the next digest has them exactly once.
+func TestFaultSIGKILLBeforeDigest(t *testing.T) {
+	bin := buildBinary(t)
+	pd := harness.NewPagerDuty(t)
+	slack := harness.NewSlack(t)
+	dir := t.TempDir()
+	port := freePort(t)
+	cfg := filepath.Join(dir, "alertgate.yaml")
+	write := func(interval string) {
+		yaml := fmt.Sprintf(`
+listen: "127.0.0.1:%d"
+data_dir: %q
+runbooks_dir: %q
+pagerduty: {events_url: %q}
+slack: {digest_interval: %s}
+teams: [{name: payments, pagerduty_routing_key: %q, slack_webhook_url: %q}]
+routes: [{match: [], team: payments}]
+`, port, filepath.Join(dir, "data"), filepath.Join(harness.Root(), "examples", "runbooks"), pd.URL, interval, harness.PaymentsKey, slack.Webhook("payments"))
+		if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("1h")
+	p := startProcess(t, bin, cfg, port)
+	t.Cleanup(func() { p.kill() })
+	for i := 0; i < 5; i++ {
+		body := harness.AMWebhook(harness.AMAlert{Fingerprint: fmt.Sprintf("dg%02d", i), Status: "firing", StartsAt: t0})
+		resp, err := http.Post(p.url+"/v1/ingest/alertmanager", "application/json", bytes.NewReader(body))
+		if err != nil || resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("post %d: %v %v", i, resp, err)
+		}
+		resp.Body.Close()
+	}
+	// Decided: the five pages reached PagerDuty, so their digest items are
+	// in NOTIFY too (the router publishes both before acknowledging).
+	waitFor(t, 30*time.Second, "five pages", func() bool { return len(pd.Actions("trigger")) == 5 })
+	p.kill()
+	if n := len(slack.Requests()); n != 0 {
+		t.Fatalf("%d Slack requests before the kill", n)
+	}
+	write("2s")
+	p = startProcess(t, bin, cfg, port)
+	waitFor(t, 60*time.Second, "the digest after the restart", func() bool { return len(slack.Accepted("payments")) >= 1 })
+	text := string(slack.Accepted("payments")[0].Body)
+	for i := 0; i < 5; i++ {
+		if got := strings.Count(text, fmt.Sprintf("on dg%02d", i)); got != 1 {
+			t.Errorf("dg%02d appears %d times in the digest, want once", i, got)
+		}
+	}
+	// Two more windows pass: nothing is sent again.
+	time.Sleep(5 * time.Second)
+	if got, want := len(slack.Accepted("payments")), 1; got != want {
+		t.Fatalf("digests=%d, want %d", got, want)
 	}
 }
