@@ -148,7 +148,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	host, _ := os.Hostname()
 	g.Digester = &digest.Digester{
 		Bus: g.Bus, Policy: g.Policy, Notifier: slack.New(hooks, g.HTTPClient), Log: nlog, Logger: g.Logger, Metrics: g.Metrics,
-		Teams: teams, Interval: cfg.Slack.DigestInterval.D(), Tick: g.DigestTick, Attempts: cfg.Delivery.Attempts,
+		Teams: teams, Interval: cfg.Slack.DigestInterval.D(), Tick: g.DigestTick, Attempts: cfg.Delivery.Attempts, Timeout: cfg.Delivery.Timeout.D(),
 		Backoff:   sinks.Backoff{Min: cfg.Delivery.MinBackoff.D(), Max: cfg.Delivery.MaxBackoff.D()},
 		PublicURL: cfg.PublicURL, Instance: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), nuid.Next()), Now: g.Now,
 	}

@@ -61,6 +61,7 @@ type Digester struct {
 	// Tick is how often channels are checked.
 	Tick      time.Duration
 	Attempts  int
+	Timeout   time.Duration
 	Backoff   sinks.Backoff
 	PublicURL string
 	// Instance names this process in the lock.
@@ -314,7 +315,8 @@ func (d *Digester) readItems(ctx context.Context, team string, cursor uint64) ([
 			return nil, 0, 0, err
 		}
 		if got == 0 {
-			break
+			// NumPending said more: never send a partial digest quietly.
+			return nil, 0, 0, fmt.Errorf("read %d of %d digest items", n, want)
 		}
 	}
 	return items, upTo, n, nil
@@ -470,7 +472,9 @@ func (d *Digester) deliver(ctx context.Context, team, id string, msg *slackapi.W
 	}
 	var last error
 	for attempt := 1; attempt <= d.Attempts; attempt++ {
-		retry, err := d.Notifier.Send(ctx, team, msg)
+		sctx, cancel := context.WithTimeout(ctx, d.timeout())
+		retry, err := d.Notifier.Send(sctx, team, msg)
+		cancel()
 		rec.Attempts = attempt
 		if err == nil {
 			d.Metrics.DeliveryAttempt.WithLabelValues("slack", "ok").Inc()
@@ -537,6 +541,15 @@ func (d *Digester) Resend(ctx context.Context, n alertgate.Notification) error {
 	}
 }
 
+// timeout bounds one Slack attempt (delivery.timeout): a hung webhook must
+// not hold the team's lock.
+func (d *Digester) timeout() time.Duration {
+	if d.Timeout > 0 {
+		return d.Timeout
+	}
+	return 10 * time.Second
+}
+
 // Running reports whether the flush loop runs.
 func (d *Digester) Running() error {
 	if d.done == nil {
@@ -548,4 +561,19 @@ func (d *Digester) Running() error {
 	default:
 		return nil
 	}
+}
+
+// Busy reports whether any instance holds a team's flush lock right now
+// (a flush is under way), for tests and tools that need a quiet moment.
+func (d *Digester) Busy(ctx context.Context) (bool, error) {
+	for _, team := range d.Teams {
+		_, err := d.locks.Get(ctx, team)
+		switch {
+		case err == nil:
+			return true, nil
+		case !errors.Is(err, jetstream.ErrKeyNotFound):
+			return false, err
+		}
+	}
+	return false, nil
 }

@@ -194,6 +194,7 @@ func TestDigest(t *testing.T) {
 	}
 
 	// Nothing new: the next interval sends nothing.
+	digestsIdle(t, g)
 	before := len(slack.Requests())
 	clock.FastForward(15*time.Minute + time.Second)
 	checkDigests(t, g)
@@ -219,23 +220,36 @@ func TestDigestSurvivesRestart(t *testing.T) {
 	if got := strings.Count(pay, "Monitor 3001"); got != 1 {
 		t.Fatalf("Monitor 3001 appears %d times in:\n%s", got, pay)
 	}
+	digestsIdle(t, g)
 	clock.FastForward(15*time.Minute + time.Second)
 	checkDigests(t, g)
 	if got, want := len(slack.Accepted("")), 2; got != want {
+		for _, r := range slack.Accepted("") {
+			t.Logf("%s: %s", r.Channel, allText(t, r.Body))
+		}
 		t.Fatalf("accepted=%d, want %d: items sent twice", got, want)
 	}
 }
 
-// checkDigests runs one digest check to completion, as the loop would on
-// its next tick (if the loop holds a channel's lock, its own flush is the
-// one that runs; run twice so that one has ended).
+// checkDigests waits until no flush is under way, then runs one digest
+// check to completion, as the loop would on its next tick.
 func checkDigests(t *testing.T, g *harness.Gateway) {
 	t.Helper()
-	for i := 0; i < 2; i++ {
-		if err := g.Digester.CheckAll(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+	digestsIdle(t, g)
+	if err := g.Digester.CheckAll(context.Background()); err != nil {
+		t.Fatal(err)
 	}
+	digestsIdle(t, g)
+}
+
+// digestsIdle waits until no instance holds a flush lock: a message Slack
+// accepted may still have its cursor to advance.
+func digestsIdle(t *testing.T, g *harness.Gateway) {
+	t.Helper()
+	waitFor(t, 30*time.Second, "digest flushes to finish", func() bool {
+		busy, err := g.Digester.Busy(context.Background())
+		return err == nil && !busy
+	})
 }
 
 // Two gateways on one NATS: each channel's digest is flushed by one of them,
@@ -254,6 +268,7 @@ func TestDigestTwoInstances(t *testing.T) {
 		return len(slack.Accepted("payments")) >= 1 && len(slack.Accepted("platform")) >= 1
 	})
 	// Both instances check again: nothing more goes out this window.
+	digestsIdle(t, a)
 	checkDigests(t, a)
 	checkDigests(t, b)
 	if got, want := len(slack.Accepted("")), 2; got != want {
@@ -300,6 +315,7 @@ func TestDigestRecurring(t *testing.T) {
 	g.Settle(t)
 	clock.FastForward(15*time.Minute + time.Second)
 	waitFor(t, 30*time.Second, "the first platform digest", func() bool { return len(slack.Accepted("platform")) == 1 })
+	digestsIdle(t, g)
 
 	s := harness.NewScript(t)
 	s.Now = clock.Now
@@ -310,6 +326,7 @@ func TestDigestRecurring(t *testing.T) {
 	g.Settle(t)
 	clock.FastForward(15*time.Minute + time.Second)
 	waitFor(t, 30*time.Second, "the second platform digest", func() bool { return len(slack.Accepted("platform")) == 2 })
+	digestsIdle(t, g)
 	second := allText(t, slack.Accepted("platform")[1].Body)
 	if !strings.Contains(second, "Recurring") || !strings.Contains(second, "×3 since the last digest") {
 		t.Fatalf("second digest lacks the recurring class:\n%s", second)
