@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -75,10 +74,8 @@ type Bus struct {
 	log    *slog.Logger
 	// stored remembers event IDs JetStream acknowledged lately: a repeat
 	// (Alertmanager's repeat_interval, a source's retry) is answered as a
-	// duplicate without another round trip. Entries live half the
-	// duplicate window, so JetStream itself would still call it one. (Its
-	// expiry goroutine lives as long as the process: one per Bus.)
-	stored *expirable.LRU[string, struct{}]
+	// duplicate without another round trip.
+	stored *recentIDs
 }
 
 // Open starts or connects to NATS and creates (or updates) the streams and
@@ -96,7 +93,7 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (*Bus, error) {
 	if o.DuplicateWindow == 0 {
 		o.DuplicateWindow = 20 * time.Minute
 	}
-	b := &Bus{log: log, stored: expirable.NewLRU[string, struct{}](storedIDs, nil, o.DuplicateWindow/2)}
+	b := &Bus{log: log, stored: newRecentIDs(o.DuplicateWindow, storedIDs)}
 	opts := []nats.Option{
 		nats.Name(o.Name),
 		nats.MaxReconnects(-1),

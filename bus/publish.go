@@ -51,9 +51,7 @@ func (b *Bus) PublishEvents(ctx context.Context, events []alertgate.Event) (aler
 	if err != nil {
 		return res, err
 	}
-	for _, id := range ids {
-		b.stored.Add(id, struct{}{})
-	}
+	b.stored.Add(ids...)
 	res.Duplicates += known
 	return res, nil
 }
