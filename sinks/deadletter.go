@@ -3,7 +3,6 @@ package sinks
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -34,27 +33,20 @@ type DeadLetters struct {
 // List returns up to limit dead letters, newest first, with the state the
 // notification log has for each (dead until replayed).
 func (d *DeadLetters) List(ctx context.Context, limit int) ([]DeadLetter, error) {
-	info, err := d.Bus.DeadLetter.Info(ctx)
-	if err != nil {
-		return nil, err
-	}
 	out := []DeadLetter{}
-	for seq := info.State.LastSeq; seq >= info.State.FirstSeq && seq > 0 && len(out) < limit; seq-- {
-		m, err := d.Bus.DeadLetter.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		dl := DeadLetter{Seq: seq, Reason: m.Header.Get(bus.HeaderError), DeadAt: m.Time, State: alertgate.StateDead}
+	err := bus.Backwards(ctx, d.Bus.DeadLetter, limit, func(m *jetstream.RawStreamMsg) bool {
+		dl := DeadLetter{Seq: m.Sequence, Reason: m.Header.Get(bus.HeaderError), DeadAt: m.Time, State: alertgate.StateDead}
 		if json.Unmarshal(m.Data, &dl.Notification) != nil {
-			continue
+			return false
 		}
 		if rec, ok := d.Log.Get(ctx, dl.Notification.ID); ok {
 			dl.State = rec.State
 		}
 		out = append(out, dl)
+		return true
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

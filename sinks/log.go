@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/bus"
 )
 
 // Log is the notification log: the latest delivery state of every
@@ -67,24 +68,17 @@ func (l *Log) List(ctx context.Context, js jetstream.JetStream, limit int) ([]al
 	if err != nil {
 		return nil, err
 	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return nil, err
-	}
 	out := []alertgate.Record{}
-	for seq := info.State.LastSeq; seq >= info.State.FirstSeq && seq > 0 && len(out) < limit; seq-- {
-		m, err := s.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
+	err = bus.Backwards(ctx, s, limit, func(m *jetstream.RawStreamMsg) bool {
 		var r alertgate.Record
 		if len(m.Data) == 0 || json.Unmarshal(m.Data, &r) != nil {
-			continue // a delete marker or foreign data
+			return false // a delete marker or foreign data
 		}
 		out = append(out, r)
+		return true
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
