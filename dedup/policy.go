@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -31,6 +33,23 @@ type Policy struct {
 // maxAttempts bounds retries after CAS conflicts; with a handful of routers
 // a key rarely sees more than one or two.
 const maxAttempts = 20
+
+// conflictPause waits after a lost compare-and-set before the re-read:
+// jittered and growing (about 0.5 ms, 1 ms, 2 ms … up to 100 ms), so racers
+// spread out instead of colliding again, and a replica that served a stale
+// read (a direct get on a follower) has time to catch up.
+func conflictPause(ctx context.Context, attempt int) error {
+	d := min(time.Millisecond<<min(attempt, 7), 100*time.Millisecond)
+	d = d/2 + rand.N(d)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
 
 // maxPlainKey is the longest event key StateKey encodes reversibly. The KV
 // key is part of a NATS subject, and a subject longer than the server's
@@ -117,6 +136,9 @@ func (p *Policy) Apply(ctx context.Context, ev alertgate.Event, m routes.Match, 
 		if isConflict(err) {
 			if p.OnConflict != nil {
 				p.OnConflict(kv.Bucket())
+			}
+			if err := conflictPause(ctx, attempt); err != nil {
+				return Decision{}, err
 			}
 			continue
 		}
@@ -214,6 +236,9 @@ func (p *Policy) MarkDigested(ctx context.Context, key string, count int64) erro
 		if isConflict(err) {
 			if p.OnConflict != nil {
 				p.OnConflict(p.Bugs.Bucket())
+			}
+			if err := conflictPause(ctx, attempt); err != nil {
+				return err
 			}
 			continue
 		}
