@@ -6,7 +6,7 @@
 package routes
 
 import (
-	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/alertgate/alertgate"
@@ -16,16 +16,63 @@ import (
 
 // Router matches events against the config.
 type Router struct {
-	classify  []config.ClassRule
-	routes    []config.Route
+	classify  []classRule
+	routes    []route
 	runbooks  *runbooks.Set
 	publicURL string
 }
 
+// classRule is a config.ClassRule with the explanations that do not depend
+// on the event formatted once, in New.
+type classRule struct {
+	config.ClassRule
+	// why is "classify[i] {…} matched".
+	why string
+	// whyFromBug and whyFromIncident are why for an event of that kind:
+	// with ": <kind> overridden to <Kind>" added unless it is Kind itself.
+	whyFromBug, whyFromIncident string
+}
+
+// route is a config.Route with its (event independent) explanation.
+type route struct {
+	config.Route
+	why string
+}
+
 // New returns a Router over cfg's classify rules and routes. rb may be nil
-// (no runbooks).
+// (no runbooks). The explanations are formatted here, so the rules must not
+// change afterwards.
 func New(cfg *config.Config, rb *runbooks.Set) *Router {
-	return &Router{classify: cfg.Classify, routes: cfg.Routes, runbooks: rb, publicURL: cfg.PublicURL}
+	r := &Router{
+		classify:  make([]classRule, len(cfg.Classify)),
+		routes:    make([]route, len(cfg.Routes)),
+		runbooks:  rb,
+		publicURL: cfg.PublicURL,
+	}
+	for i, c := range cfg.Classify {
+		why := "classify[" + strconv.Itoa(i) + "] " + matchersString(c.Match) + " matched"
+		r.classify[i] = classRule{ClassRule: c, why: why,
+			whyFromBug:      overridden(why, alertgate.KindBug, c.Kind),
+			whyFromIncident: overridden(why, alertgate.KindIncident, c.Kind),
+		}
+	}
+	for i, rt := range cfg.Routes {
+		why := "routes[" + strconv.Itoa(i) + "] is the catch-all"
+		if len(rt.Match) != 0 {
+			why = "routes[" + strconv.Itoa(i) + "] " + matchersString(rt.Match) + " matched"
+		}
+		r.routes[i] = route{Route: rt, why: why}
+	}
+	return r
+}
+
+// overridden returns why for an event of kind from made to: unchanged when
+// the kind stays, else with ": from overridden to to".
+func overridden(why string, from, to alertgate.Kind) string {
+	if from == to {
+		return why
+	}
+	return why + ": " + string(from) + " overridden to " + string(to)
 }
 
 // Match is where an event goes and why.
@@ -45,12 +92,10 @@ type Match struct {
 // why the kind is what it is. A bug made an incident gets its key as
 // episode: it then pages once per open/resolve cycle of the source.
 func (r *Router) Classify(ev *alertgate.Event) string {
-	for i, c := range r.classify {
+	for i := range r.classify {
+		c := &r.classify[i]
 		if c.Match.Matches(ev.Labels) {
-			why := fmt.Sprintf("classify[%d] %s matched", i, matchersString(c.Match))
-			if ev.Kind != c.Kind {
-				why += fmt.Sprintf(": %s overridden to %s", ev.Kind, c.Kind)
-			}
+			why := classifyWhy(c, ev)
 			ev.Kind = c.Kind
 			ev.Labels[alertgate.LabelKind] = string(c.Kind)
 			if ev.Kind == alertgate.KindIncident && ev.Episode == "" {
@@ -59,31 +104,56 @@ func (r *Router) Classify(ev *alertgate.Event) string {
 			return why
 		}
 	}
-	return fmt.Sprintf("default for %s %s", ev.Source, sourceThing(ev))
+	return defaultWhy(ev.Source, ev.Transition)
 }
 
-func sourceThing(ev *alertgate.Event) string {
-	if ev.Transition != "" {
-		return fmt.Sprintf("%q events", ev.Transition)
+// classifyWhy says why c, which matched ev, gives ev its kind.
+func classifyWhy(c *classRule, ev *alertgate.Event) string {
+	switch ev.Kind {
+	case alertgate.KindBug:
+		return c.whyFromBug
+	case alertgate.KindIncident:
+		return c.whyFromIncident
+	default:
+		return overridden(c.why, ev.Kind, c.Kind)
 	}
-	return "events"
+}
+
+// defaultWhy says the kind is the source's default: "default for <source>
+// events", or with the transition quoted as by %q before "events". It is a
+// single allocation unless the transition needs escaping.
+func defaultWhy(src alertgate.Source, transition string) string {
+	switch {
+	case transition == "":
+		return "default for " + string(src) + " events"
+	case quoteVerbatim(transition):
+		return "default for " + string(src) + ` "` + transition + `" events`
+	default:
+		return "default for " + string(src) + " " + strconv.Quote(transition) + " events"
+	}
+}
+
+// quoteVerbatim reports whether strconv.Quote(s) is s between double quotes:
+// s is printable ASCII without a double quote or backslash.
+func quoteVerbatim(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < 0x20 || b >= 0x7f || b == '"' || b == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // Route returns the first matching route. The config guarantees the last
 // route matches everything.
 func (r *Router) Route(ev alertgate.Event) Match {
-	for i, rt := range r.routes {
+	for i := range r.routes {
+		rt := &r.routes[i]
 		if !rt.Match.Matches(ev.Labels) {
 			continue
 		}
-		m := Match{Route: i, Team: rt.Team, PageBugs: rt.PageBugs}
-		if len(rt.Match) == 0 {
-			m.RouteWhy = fmt.Sprintf("routes[%d] is the catch-all", i)
-		} else {
-			m.RouteWhy = fmt.Sprintf("routes[%d] %s matched", i, matchersString(rt.Match))
-		}
-		m.Runbook = r.chooseRunbook(rt.Runbook, ev)
-		return m
+		return Match{Route: i, Team: rt.Team, PageBugs: rt.PageBugs, RouteWhy: rt.why,
+			Runbook: r.chooseRunbook(rt.Runbook, ev)}
 	}
 	// Unreachable with a validated config; route to nobody rather than panic.
 	return Match{Route: -1, RouteWhy: "no route matched"}
