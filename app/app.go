@@ -115,7 +115,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 		},
 		OnConflict: func(b string) { g.Metrics.KVConflicts.WithLabelValues(b).Inc() },
 	}
-	g.Router = &router.Router{Bus: g.Bus, Routes: g.Routes, Policy: g.Policy, Log: nlog, Logger: g.Logger, Metrics: g.Metrics, Now: g.Now}
+	g.Router = &router.Router{Bus: g.Bus, Routes: g.Routes, Policy: g.Policy, Logger: g.Logger, Metrics: g.Metrics}
 	if err := g.Router.Start(runCtx); err != nil {
 		return err
 	}

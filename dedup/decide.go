@@ -93,9 +93,8 @@ func DecideIncident(st *Incident, ev alertgate.Event, m routes.Match, s Settings
 			id := fmt.Sprintf("page:%s:%s:%d", ev.Key, ev.Episode, ep.Cycle)
 			page := notification(id, alertgate.SinkPagerDuty, m.Team, alertgate.TypePage, ev, d.Reason)
 			page.DedupKey, page.Runbook = ep.DedupKey, m.Runbook
-			digest := page
-			digest.ID, digest.Sink = "digest:"+id, alertgate.SinkSlack
-			d.Notifications = []alertgate.Notification{page, digest}
+			// The team's digest reads the page itself: no second message.
+			d.Notifications = []alertgate.Notification{page}
 		}
 	case alertgate.StatusResolved:
 		switch {
@@ -118,9 +117,7 @@ func DecideIncident(st *Incident, ev alertgate.Event, m routes.Match, s Settings
 			}
 			res := notification(id, alertgate.SinkPagerDuty, team, alertgate.TypeResolve, ev, d.Reason)
 			res.DedupKey = ep.DedupKey
-			digest := res
-			digest.ID, digest.Sink = "digest:"+id, alertgate.SinkSlack
-			d.Notifications = []alertgate.Notification{res, digest}
+			d.Notifications = []alertgate.Notification{res}
 		}
 	default:
 		d.Outcome, d.Reason = OutcomeDuplicate, fmt.Sprintf("status %q means nothing for an incident", ev.Status)

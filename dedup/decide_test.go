@@ -158,18 +158,16 @@ func TestDecideIncident(t *testing.T) {
 		t.Fatalf("dedup keys of distinct episodes collide: %q %q %q", dk1, dk2, dk3)
 	}
 	steps := []step{
-		// A new episode pages the owning team once and adds a digest item;
+		// A new episode pages the owning team once (the digest reads the page);
 		// the IDs come from key, episode and cycle, not from the event.
 		{name: "firing", ev: incident(incKey, "ep1", alertgate.StatusFiring, t0), m: payments, outcome: OutcomePaged, notes: []string{
 			note(alertgate.SinkPagerDuty, alertgate.TypePage, "payments", "page:"+incKey+":ep1:1", dk1),
-			note(alertgate.SinkSlack, alertgate.TypePage, "payments", "digest:page:"+incKey+":ep1:1", dk1),
 		}},
 		// Alertmanager repeats the same firing: a re-send, never a second page.
 		{name: "repeat", ev: incident(incKey, "ep1", alertgate.StatusFiring, t0.Add(time.Minute)), m: payments, outcome: OutcomeDuplicate},
 		// The source resolves it: PagerDuty resolve with the page's dedup key.
 		{name: "resolved", ev: incident(incKey, "ep1", alertgate.StatusResolved, t0.Add(10*time.Minute)), m: payments, outcome: OutcomeResolved, notes: []string{
 			note(alertgate.SinkPagerDuty, alertgate.TypeResolve, "payments", "resolve:"+incKey+":ep1:1", dk1),
-			note(alertgate.SinkSlack, alertgate.TypeResolve, "payments", "digest:resolve:"+incKey+":ep1:1", dk1),
 		}},
 		// The resolve re-sent: nothing more to resolve.
 		{name: "resolved again", ev: incident(incKey, "ep1", alertgate.StatusResolved, t0.Add(11*time.Minute)), m: payments, outcome: OutcomeDuplicate},
@@ -178,23 +176,19 @@ func TestDecideIncident(t *testing.T) {
 		// A new episode of the same key pages again, with its own dedup key.
 		{name: "new episode", ev: incident(incKey, "ep2", alertgate.StatusFiring, t0.Add(time.Hour)), m: payments, outcome: OutcomePaged, notes: []string{
 			note(alertgate.SinkPagerDuty, alertgate.TypePage, "payments", "page:"+incKey+":ep2:1", dk2),
-			note(alertgate.SinkSlack, alertgate.TypePage, "payments", "digest:page:"+incKey+":ep2:1", dk2),
 		}},
 		// The route changed (config reload): the next episode pages the new team.
 		{name: "episode on another route", ev: incident(incKey, "ep3", alertgate.StatusFiring, t0.Add(61*time.Minute)), m: platform, outcome: OutcomePaged, notes: []string{
 			note(alertgate.SinkPagerDuty, alertgate.TypePage, "platform", "page:"+incKey+":ep3:1", dk3),
-			note(alertgate.SinkSlack, alertgate.TypePage, "platform", "digest:page:"+incKey+":ep3:1", dk3),
 		}},
 		// ep2 resolves while the route says platform: the resolve goes to the
 		// team that was paged, or PagerDuty would never close the incident.
 		{name: "resolve after route change", ev: incident(incKey, "ep2", alertgate.StatusResolved, t0.Add(65*time.Minute)), m: platform, outcome: OutcomeResolved, notes: []string{
 			note(alertgate.SinkPagerDuty, alertgate.TypeResolve, "payments", "resolve:"+incKey+":ep2:1", dk2),
-			note(alertgate.SinkSlack, alertgate.TypeResolve, "payments", "digest:resolve:"+incKey+":ep2:1", dk2),
 		}},
 		// ep3 resolves to the team it paged.
 		{name: "resolve ep3", ev: incident(incKey, "ep3", alertgate.StatusResolved, t0.Add(66*time.Minute)), m: platform, outcome: OutcomeResolved, notes: []string{
 			note(alertgate.SinkPagerDuty, alertgate.TypeResolve, "platform", "resolve:"+incKey+":ep3:1", dk3),
-			note(alertgate.SinkSlack, alertgate.TypeResolve, "platform", "digest:resolve:"+incKey+":ep3:1", dk3),
 		}},
 		// "muted" means nothing for an incident.
 		{name: "muted", ev: incident(incKey, "ep3", alertgate.StatusMuted, t0.Add(67*time.Minute)), m: platform, outcome: OutcomeDuplicate},
@@ -203,12 +197,10 @@ func TestDecideIncident(t *testing.T) {
 		// for a dedup key whose alert is resolved, so the key may stay.
 		{name: "reopened after ReopenAfter", ev: incident(incKey, "ep1", alertgate.StatusFiring, t0.Add(3*time.Hour)), m: payments, outcome: OutcomePaged, notes: []string{
 			note(alertgate.SinkPagerDuty, alertgate.TypePage, "payments", "page:"+incKey+":ep1:2", dk1),
-			note(alertgate.SinkSlack, alertgate.TypePage, "payments", "digest:page:"+incKey+":ep1:2", dk1),
 		}},
 		// And its resolve is cycle 2's.
 		{name: "cycle 2 resolved", ev: incident(incKey, "ep1", alertgate.StatusResolved, t0.Add(4*time.Hour)), m: payments, outcome: OutcomeResolved, notes: []string{
 			note(alertgate.SinkPagerDuty, alertgate.TypeResolve, "payments", "resolve:"+incKey+":ep1:2", dk1),
-			note(alertgate.SinkSlack, alertgate.TypeResolve, "payments", "digest:resolve:"+incKey+":ep1:2", dk1),
 		}},
 	}
 	st := run(t, steps, DecideIncident, cloneIncident, incidentLast, nil)
@@ -240,7 +232,6 @@ func TestDecideIncidentOutOfOrder(t *testing.T) {
 		// episode never paged before.
 		{name: "firing after ReopenAfter", ev: incident(incKey, "ep9", alertgate.StatusFiring, t0.Add(30*time.Minute)), m: payments, outcome: OutcomePaged, notes: []string{
 			note(alertgate.SinkPagerDuty, alertgate.TypePage, "payments", "page:"+incKey+":ep9:1", DedupKey(incKey, "ep9")),
-			note(alertgate.SinkSlack, alertgate.TypePage, "payments", "digest:page:"+incKey+":ep9:1", DedupKey(incKey, "ep9")),
 		}},
 	}
 	st := run(t, steps, DecideIncident, cloneIncident, incidentLast, nil)

@@ -3,7 +3,9 @@
 // team channel per window.
 //
 // Items are durable from the moment they are decided: they are messages in
-// NOTIFY (notify.slack.<team>). Each team has a cursor in the KV bucket
+// NOTIFY. Bug items have their own subject (notify.slack.<team>); incidents
+// opened and resolved are the team's pages themselves (notify.pagerduty.<team>),
+// read again here rather than copied. Each team has a cursor in the KV bucket
 // "digests": the last NOTIFY sequence a sent digest covered. A flush reads
 // the items after the cursor, renders, sends, and only then advances the
 // cursor by compare-and-set. A restart before the send loses nothing (the
@@ -37,7 +39,7 @@ import (
 type State struct {
 	// Cursor is the last NOTIFY sequence covered by a flushed digest.
 	Cursor uint64 `json:"cursor"`
-	// SubjectCount is the number of messages on the team's subject at
+	// SubjectCount is the number of messages on the team's subjects at
 	// Cursor, so pending = current count - SubjectCount without a read.
 	SubjectCount uint64    `json:"subject_count"`
 	WindowStart  time.Time `json:"window_start"`
@@ -140,7 +142,8 @@ func (d *Digester) CheckAll(ctx context.Context) error {
 	var errs []error
 	scan := &bugScan{policy: d.Policy}
 	for _, team := range d.Teams {
-		if err := d.check(ctx, team, counts[bus.NotifySubject(alertgate.SinkSlack, team)], scan); err != nil {
+		n := counts[bus.NotifySubject(alertgate.SinkSlack, team)] + counts[bus.NotifySubject(alertgate.SinkPagerDuty, team)]
+		if err := d.check(ctx, team, n, scan); err != nil {
 			errs = append(errs, fmt.Errorf("team %s: %w", team, err))
 		}
 	}
@@ -148,7 +151,7 @@ func (d *Digester) CheckAll(ctx context.Context) error {
 }
 
 func (d *Digester) subjectCounts(ctx context.Context) (map[string]uint64, error) {
-	info, err := d.Bus.Notify.Info(ctx, jetstream.WithSubjectFilter(bus.SubjectNotify+"."+string(alertgate.SinkSlack)+".>"))
+	info, err := d.Bus.Notify.Info(ctx, jetstream.WithSubjectFilter(bus.SubjectNotify+".>"))
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +263,9 @@ func (d *Digester) flush(ctx context.Context, team string, scan *bugScan) error 
 		next.LastDigest = id
 		next.Digests++
 		for _, it := range items {
-			d.Log.Put(ctx, alertgate.Record{Notification: it, State: state, Attempts: 1, UpdatedAt: d.Now()})
+			if it.Sink == alertgate.SinkSlack { // a page's record is its sink's
+				d.Log.Put(ctx, alertgate.Record{Notification: it, State: state, Attempts: 1, UpdatedAt: d.Now()})
+			}
 		}
 	}
 	b, _ := json.Marshal(next)
@@ -276,10 +281,11 @@ func (d *Digester) flush(ctx context.Context, team string, scan *bugScan) error 
 }
 
 // readItems returns the team's items after cursor, the last sequence read,
-// and how many messages that was.
+// and how many messages that was. Of the team's PagerDuty messages only
+// incidents are items: a bug that pages is already a bug item.
 func (d *Digester) readItems(ctx context.Context, team string, cursor uint64) ([]alertgate.Notification, uint64, uint64, error) {
 	cons, err := d.Bus.Notify.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{bus.NotifySubject(alertgate.SinkSlack, team)},
+		FilterSubjects: []string{bus.NotifySubject(alertgate.SinkSlack, team), bus.NotifySubject(alertgate.SinkPagerDuty, team)},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    cursor + 1,
 	})
@@ -307,7 +313,7 @@ func (d *Digester) readItems(ctx context.Context, team string, cursor uint64) ([
 				upTo = md.Sequence.Stream
 			}
 			var it alertgate.Notification
-			if json.Unmarshal(m.Data(), &it) == nil {
+			if json.Unmarshal(m.Data(), &it) == nil && (it.Sink == alertgate.SinkSlack || it.Event.Kind == alertgate.KindIncident) {
 				items = append(items, it)
 			}
 		}

@@ -242,6 +242,18 @@ func checkDigests(t *testing.T, g *harness.Gateway) {
 	digestsIdle(t, g)
 }
 
+// flushDigests sends every team's digest now, whether or not its window
+// has ended.
+func flushDigests(t *testing.T, g *harness.Gateway) {
+	t.Helper()
+	digestsIdle(t, g)
+	for _, team := range g.Digester.Teams {
+		if err := g.Digester.Flush(context.Background(), team); err != nil {
+			t.Fatalf("flush %s: %v", team, err)
+		}
+	}
+}
+
 // digestsIdle waits until no instance holds a flush lock: a message Slack
 // accepted may still have its cursor to advance.
 func digestsIdle(t *testing.T, g *harness.Gateway) {

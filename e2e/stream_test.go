@@ -87,6 +87,8 @@ func observe(t *testing.T, g *harness.Gateway) outcome {
 		}
 	}
 	o.pdRequests = g.PD.Requests()
+	// Bug items are listed once a digest has carried them.
+	flushDigests(t, g)
 	for _, n := range g.Notifications(t) {
 		if n["sink"] != "slack" {
 			continue

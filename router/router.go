@@ -21,7 +21,6 @@ import (
 	"github.com/alertgate/alertgate/dedup"
 	"github.com/alertgate/alertgate/metrics"
 	"github.com/alertgate/alertgate/routes"
-	"github.com/alertgate/alertgate/sinks"
 )
 
 // ConsumerName is the durable consumer of ALERTS.
@@ -32,10 +31,8 @@ type Router struct {
 	Bus     *bus.Bus
 	Routes  *routes.Router
 	Policy  *dedup.Policy
-	Log     *sinks.Log
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
-	Now     func() time.Time
 	// Concurrency is how many events are decided at once (different keys
 	// only: one key's events stay in order). Default 8.
 	Concurrency int
@@ -128,18 +125,12 @@ func (r *Router) Process(ctx context.Context, ev alertgate.Event) (Result, error
 	return Result{Event: ev, KindWhy: why, Match: m, Decision: d}, nil
 }
 
+// emit publishes the decision's notifications. Nothing else is written
+// here: a page's log record comes from its sink, and a digest item is
+// pending for as long as it sits in NOTIFY after its team's digest cursor.
 func (r *Router) emit(ctx context.Context, ns []alertgate.Notification) error {
-	if _, err := r.Bus.PublishNotifications(ctx, ns); err != nil {
-		return err
-	}
-	for _, n := range ns {
-		// A page's record is written by its sink moments later; a digest
-		// item waits for its window, listed as pending meanwhile.
-		if n.Sink == alertgate.SinkSlack {
-			r.Log.Create(ctx, alertgate.Record{Notification: n, State: alertgate.StatePending, UpdatedAt: r.Now()})
-		}
-	}
-	return nil
+	_, err := r.Bus.PublishNotifications(ctx, ns)
+	return err
 }
 
 // Running reports whether the consumer is consuming.
