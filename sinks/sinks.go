@@ -202,11 +202,15 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 	log := w.Logger.With("sink", w.Sink, "team", n.Team, "type", n.Type, "key", n.Key, "notification", n.ID, "request_id", n.Event.RequestID, "attempt", attempt)
 
 	// A redelivery after a crash between delivery and ack: the log says
-	// it was delivered, so do not deliver twice.
-	if rec, ok := w.Log.Get(ctx, n.ID); ok && (rec.State == alertgate.StateSent || rec.State == alertgate.StateDryRun || rec.State == alertgate.StateDead) {
-		log.Info("already delivered, acknowledging", "state", rec.State)
-		_ = m.Ack()
-		return
+	// it was delivered, so do not deliver twice. A first delivery has no
+	// earlier attempt to find (NOTIFY stores each notification ID once),
+	// so the common case costs no read.
+	if attempt > 1 {
+		if rec, ok := w.Log.Get(ctx, n.ID); ok && (rec.State == alertgate.StateSent || rec.State == alertgate.StateDryRun || rec.State == alertgate.StateDead) {
+			log.Info("already delivered, acknowledging", "state", rec.State)
+			_ = m.Ack()
+			return
+		}
 	}
 
 	if !w.Notifier.Enabled(n.Team) {

@@ -183,6 +183,36 @@ func openBus(t *testing.T) *bus.Bus {
 }
 
 // newWorker builds a Worker as app.Start does, with a tiny backoff.
+// deliveredOnceUnacked takes the sink consumer's first delivery of the
+// one notification in NOTIFY and gives it back unacknowledged, as a
+// process that crashed after sending would: the worker then gets a
+// redelivery.
+func deliveredOnceUnacked(t *testing.T, b *bus.Bus) {
+	t.Helper()
+	cons, err := b.Notify.CreateOrUpdateConsumer(t.Context(), jetstream.ConsumerConfig{
+		Durable:       sinks.ConsumerName(alertgate.SinkPagerDuty),
+		FilterSubject: bus.SubjectNotify + ".pagerduty.>",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for m := range batch.Messages() {
+		got++
+		if err := m.Nak(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got != 1 {
+		t.Fatalf("fetched %d notifications, want 1", got)
+	}
+}
+
 func newWorker(b *bus.Bus, n sinks.Notifier, attempts int) *sinks.Worker {
 	return &sinks.Worker{
 		Sink: alertgate.SinkPagerDuty, Notifier: n, Bus: b,
@@ -298,6 +328,9 @@ func TestWorker(t *testing.T) {
 			}
 			if _, err := b.PublishNotifications(ctx, []alertgate.Notification{n}); err != nil {
 				t.Fatal(err)
+			}
+			if tc.before != "" {
+				deliveredOnceUnacked(t, b)
 			}
 			if err := w.Start(ctx); err != nil {
 				t.Fatal(err)
