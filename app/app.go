@@ -47,6 +47,8 @@ type Gateway struct {
 	Digester *digest.Digester
 	// DigestTick is how often digest channels are checked (default 1s).
 	DigestTick time.Duration
+	// DigestMaxItems bounds the items of one digest message (default 2000).
+	DigestMaxItems int
 	// Now is the clock of every stage; tests may set it before Start.
 	Now func() time.Time
 	// HTTPClient is used by the sinks (tests point it at loopback servers).
@@ -148,7 +150,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	host, _ := os.Hostname()
 	g.Digester = &digest.Digester{
 		Bus: g.Bus, Policy: g.Policy, Notifier: slack.New(hooks, g.HTTPClient), Log: nlog, Logger: g.Logger, Metrics: g.Metrics,
-		Teams: teams, Interval: cfg.Slack.DigestInterval.D(), Tick: g.DigestTick, Attempts: cfg.Delivery.Attempts, Timeout: cfg.Delivery.Timeout.D(),
+		Teams: teams, Interval: cfg.Slack.DigestInterval.D(), Tick: g.DigestTick, MaxItems: g.DigestMaxItems, Attempts: cfg.Delivery.Attempts, Timeout: cfg.Delivery.Timeout.D(),
 		Backoff:   sinks.Backoff{Min: cfg.Delivery.MinBackoff.D(), Max: cfg.Delivery.MaxBackoff.D()},
 		PublicURL: cfg.PublicURL, Instance: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), nuid.Next()), Now: g.Now,
 	}

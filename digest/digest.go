@@ -60,6 +60,10 @@ type Digester struct {
 	Interval time.Duration
 	// EarlyAt pending items flush a channel before its interval ends.
 	EarlyAt int
+	// MaxItems bounds the items one flush reads (and holds in memory); the
+	// rest wait for the next flush, early since they are still pending.
+	// A message shows far fewer anyway ("and N more"). Default 2000.
+	MaxItems int
 	// Tick is how often channels are checked.
 	Tick      time.Duration
 	Attempts  int
@@ -102,6 +106,9 @@ func (d *Digester) Start(ctx context.Context, replicas int) error {
 	}
 	if d.EarlyAt <= 0 {
 		d.EarlyAt = 40
+	}
+	if d.MaxItems <= 0 {
+		d.MaxItems = 2000
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	d.stop, d.done = cancel, make(chan struct{})
@@ -204,8 +211,20 @@ func (d *Digester) check(ctx context.Context, team string, subjectCount uint64, 
 		// (a read of every bug class) wait for the window's end.
 		scan = nil
 	}
-	return d.flush(ctx, team, scan)
+	// A backlog larger than MaxItems goes out in several messages, in
+	// this round while the lock is held (each delivery keeps to Slack's
+	// rate); what is left after maxRounds waits for the next tick.
+	for range maxRounds {
+		more, err := d.flush(ctx, team, scan)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
 }
+
+// maxRounds bounds the messages one check sends to a channel.
+const maxRounds = 5
 
 // bugScan reads every bug class once per check round, however many
 // teams are due in it.
@@ -228,24 +247,33 @@ func (b *bugScan) all(ctx context.Context) ([]*dedup.Bug, error) {
 // (nothing to report: no message, the window still closes). Exported for
 // tests; the loop calls it under the team's lock.
 func (d *Digester) Flush(ctx context.Context, team string) error {
-	return d.flush(ctx, team, &bugScan{policy: d.Policy})
+	for {
+		more, err := d.flush(ctx, team, &bugScan{policy: d.Policy})
+		if err != nil || !more {
+			return err
+		}
+	}
 }
 
 // flush sends the team's digest; with scan nil it is an early flush of the
-// waiting items only, and the window stays open.
-func (d *Digester) flush(ctx context.Context, team string, scan *bugScan) error {
+// waiting items only, and the window stays open. more says items were left
+// for another message: this one was then an early flush too.
+func (d *Digester) flush(ctx context.Context, team string, scan *bugScan) (more bool, err error) {
 	st, rev, err := d.state(ctx, team)
 	if err != nil {
-		return err
+		return false, err
 	}
 	now := d.Now()
-	items, upTo, count, err := d.readItems(ctx, team, st.Cursor)
+	items, upTo, count, more, err := d.readItems(ctx, team, st.Cursor)
 	if err != nil {
-		return err
+		return false, err
+	}
+	if more {
+		scan = nil
 	}
 	dg, bugs, err := d.build(ctx, team, st.WindowStart, now, items, scan)
 	if err != nil {
-		return err
+		return false, err
 	}
 	next := State{Cursor: st.Cursor, SubjectCount: st.SubjectCount + count, WindowStart: st.WindowStart, LastDigest: st.LastDigest, Digests: st.Digests}
 	if scan != nil {
@@ -258,7 +286,7 @@ func (d *Digester) flush(ctx context.Context, team string, scan *bugScan) error 
 		id := fmt.Sprintf("digest:%s:%d:%d", team, next.Cursor, now.Unix())
 		state := d.deliver(ctx, team, id, msg, items)
 		if state == "" {
-			return ctx.Err() // shutting down: keep the cursor, flush next time
+			return false, ctx.Err() // shutting down: keep the cursor, flush next time
 		}
 		next.LastDigest = id
 		next.Digests++
@@ -270,39 +298,38 @@ func (d *Digester) flush(ctx context.Context, team string, scan *bugScan) error 
 	}
 	b, _ := json.Marshal(next)
 	if _, err := d.states.Update(ctx, team, b, rev); err != nil {
-		return fmt.Errorf("advance cursor: %w", err)
+		return false, fmt.Errorf("advance cursor: %w", err)
 	}
 	for _, b := range bugs {
 		if err := d.Policy.MarkDigested(ctx, b.Key, b.Count); err != nil {
 			d.Logger.Warn("bug digest count not updated", "key", b.Key, "err", err)
 		}
 	}
-	return nil
+	return more, nil
 }
 
-// readItems returns the team's items after cursor, the last sequence read,
-// and how many messages that was. Of the team's PagerDuty messages only
-// incidents are items: a bug that pages is already a bug item.
-func (d *Digester) readItems(ctx context.Context, team string, cursor uint64) ([]alertgate.Notification, uint64, uint64, error) {
+// readItems returns the team's items after cursor (at most MaxItems), the
+// last sequence read, how many messages that was, and whether more are
+// waiting. Of the team's PagerDuty messages only incidents are items: a
+// bug that pages is already a bug item.
+func (d *Digester) readItems(ctx context.Context, team string, cursor uint64) (items []alertgate.Notification, upTo, n uint64, more bool, err error) {
 	cons, err := d.Bus.Notify.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{bus.NotifySubject(alertgate.SinkSlack, team), bus.NotifySubject(alertgate.SinkPagerDuty, team)},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    cursor + 1,
 	})
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, 0, 0, false, err
 	}
 	info, err := cons.Info(ctx)
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, 0, 0, false, err
 	}
-	want := info.NumPending
-	var items []alertgate.Notification
-	var upTo, n uint64
+	want := min(info.NumPending, uint64(max(d.MaxItems, 1)))
 	for n < want {
 		batch, err := cons.Fetch(int(min(want-n, 500)), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
-			return nil, 0, 0, err
+			return nil, 0, 0, false, err
 		}
 		got := 0
 		for m := range batch.Messages() {
@@ -318,14 +345,14 @@ func (d *Digester) readItems(ctx context.Context, team string, cursor uint64) ([
 			}
 		}
 		if err := batch.Error(); err != nil {
-			return nil, 0, 0, err
+			return nil, 0, 0, false, err
 		}
 		if got == 0 {
 			// NumPending said more: never send a partial digest quietly.
-			return nil, 0, 0, fmt.Errorf("read %d of %d digest items", n, want)
+			return nil, 0, 0, false, fmt.Errorf("read %d of %d digest items", n, want)
 		}
 	}
-	return items, upTo, n, nil
+	return items, upTo, n, n < info.NumPending, nil
 }
 
 // build assembles the digest model from the items and the bug states.

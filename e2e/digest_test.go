@@ -231,6 +231,45 @@ func TestDigestSurvivesRestart(t *testing.T) {
 	}
 }
 
+// A backlog larger than one message's share goes out in several messages
+// at the window's end, each item exactly once, and the window closes once.
+func TestDigestBacklogInChunks(t *testing.T) {
+	clock := harness.NewClock()
+	slack := harness.NewSlack(t)
+	g := harness.Start(t, harness.Options{Config: digestConfig, Slack: slack, Now: clock.Now, DigestMaxItems: 2})
+	digestStream(t, clock.Now).Post(t, g)
+	g.Settle(t)
+	clock.FastForward(15*time.Minute + time.Second)
+	// payments has three items (d1d1 opened and resolved, Monitor 3001):
+	// two messages.
+	waitFor(t, 30*time.Second, "payments' backlog in two messages", func() bool {
+		return len(slack.Accepted("payments")) == 2
+	})
+	digestsIdle(t, g)
+	var all strings.Builder
+	for _, r := range slack.Accepted("payments") {
+		all.WriteString(allText(t, r.Body))
+	}
+	text := all.String()
+	if got := strings.Count(text, "Monitor 3001"); got != 1 {
+		t.Fatalf("Monitor 3001 appears %d times in:\n%s", got, text)
+	}
+	if !strings.Contains(text, "resolved") {
+		t.Fatalf("the resolve of d1d1 is missing:\n%s", text)
+	}
+	if r := slack.Rejected(); len(r) != 0 {
+		t.Fatalf("contract violations: %v", r)
+	}
+	// The window closed after the last chunk: nothing more until the next.
+	before := len(slack.Accepted("payments"))
+	checkDigests(t, g)
+	clock.FastForward(15*time.Minute + time.Second)
+	checkDigests(t, g)
+	if got := len(slack.Accepted("payments")); got != before {
+		t.Fatalf("payments got %d more messages after its backlog", got-before)
+	}
+}
+
 // checkDigests waits until no flush is under way, then runs one digest
 // check to completion, as the loop would on its next tick.
 func checkDigests(t *testing.T, g *harness.Gateway) {

@@ -87,6 +87,8 @@ type Options struct {
 	Now func() time.Time
 	// Slack is the loopback Slack; {{SLACK}} in Config is its base URL.
 	Slack *Slack
+	// DigestMaxItems bounds the items of one digest message (0: default).
+	DigestMaxItems int
 }
 
 // Gateway is an in-process alertgate under test.
@@ -123,6 +125,7 @@ func Start(t testing.TB, o Options) *Gateway {
 		g.Now = o.Now
 	}
 	g.DigestTick = 10 * time.Millisecond
+	g.DigestMaxItems = o.DigestMaxItems
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := g.Start(ctx); err != nil {
