@@ -15,6 +15,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -100,6 +103,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "config file")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	debugAddr := fs.String("debug-listen", "", "serve Go's /debug/pprof/ on this address (e.g. 127.0.0.1:6060); off when empty. Keep it off public interfaces")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -115,6 +119,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	logger.Info("config loaded", "from", from)
+	if *debugAddr != "" {
+		if err := servePprof(*debugAddr, logger); err != nil {
+			return err
+		}
+	}
 	flush, err := app.InitSentry(version)
 	if err != nil {
 		logger.Error("sentry init failed; continuing without it", "err", err)
@@ -139,6 +148,25 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return g.Close(sctx)
+}
+
+// servePprof serves net/http/pprof's handlers on their own listener, away
+// from the API and ingest port.
+func servePprof(addr string, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--debug-listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	logger.Info("pprof listening", "addr", ln.Addr().String())
+	return nil
 }
 
 func waitErr(g *app.Gateway) <-chan error {
