@@ -34,7 +34,8 @@ type Router struct {
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
 	// Concurrency is how many events are decided at once (different keys
-	// only: one key's events stay in order). Default 8.
+	// only: one key's events stay in order). Default 32, for the same
+	// reason as the sinks': each event is mostly round trips to JetStream.
 	Concurrency int
 
 	cc    jetstream.ConsumeContext
@@ -59,7 +60,7 @@ func (r *Router) Start(ctx context.Context) error {
 		return fmt.Errorf("consumer %s: %w", ConsumerName, err)
 	}
 	if r.Concurrency < 1 {
-		r.Concurrency = 8
+		r.Concurrency = 32
 	}
 	r.parts = bus.NewPartitions(r.Concurrency, 64, func(m jetstream.Msg) { r.handle(ctx, m) })
 	r.cc, err = cons.Consume(r.parts.Dispatch)

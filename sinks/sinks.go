@@ -123,7 +123,10 @@ type Worker struct {
 	MaxAge time.Duration
 	Now    func() time.Time
 	// Concurrency is how many notifications are delivered at once (one
-	// incident's trigger and resolve stay in order). Default 4.
+	// incident's trigger and resolve stay in order). Default 32: each
+	// delivery is mostly waiting (the sink's answer, the log write, the
+	// confirmed ack), so a few goroutines capped the page rate far below
+	// what the CPU allows.
 	Concurrency int
 
 	cc    jetstream.ConsumeContext
@@ -146,14 +149,14 @@ func (w *Worker) Start(ctx context.Context) error {
 		MaxDeliver: -1,
 		// Few in hand: each waits its turn in a partition queue, and the
 		// per-key rate limit can make that turn slow.
-		MaxAckPending: 4 * max(w.Concurrency, 4),
+		MaxAckPending: 4 * max(w.Concurrency, 32),
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", ConsumerName(w.Sink), err)
 	}
 	if w.Concurrency < 1 {
-		w.Concurrency = 4
+		w.Concurrency = 32
 	}
 	w.parts = bus.NewPartitions(w.Concurrency, 16, func(m jetstream.Msg) { w.handle(ctx, m) })
 	w.cc, err = cons.Consume(w.parts.Dispatch)
