@@ -177,9 +177,13 @@ func startEmbedded(o Options) (*server.Server, error) {
 	return ns, nil
 }
 
+// NotifyDuplicateWindow is NOTIFY's Msg-Id window (shorter when
+// DuplicateWindow is).
+const NotifyDuplicateWindow = 5 * time.Minute
+
 func (b *Bus) setup(ctx context.Context, o Options) error {
 	var err error
-	stream := func(name, subject string) (jetstream.Stream, error) {
+	stream := func(name, subject string, window time.Duration) (jetstream.Stream, error) {
 		s, err := b.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 			Name:     name,
 			Subjects: []string{subject + ".>"},
@@ -188,7 +192,7 @@ func (b *Bus) setup(ctx context.Context, o Options) error {
 			Retention:  jetstream.LimitsPolicy,
 			Storage:    jetstream.FileStorage,
 			MaxAge:     o.Retention,
-			Duplicates: o.DuplicateWindow,
+			Duplicates: window,
 			Replicas:   o.Replicas,
 			Discard:    jetstream.DiscardOld,
 		})
@@ -197,13 +201,18 @@ func (b *Bus) setup(ctx context.Context, o Options) error {
 		}
 		return s, nil
 	}
-	if b.Alerts, err = stream(StreamAlerts, SubjectAlerts); err != nil {
+	if b.Alerts, err = stream(StreamAlerts, SubjectAlerts, o.DuplicateWindow); err != nil {
 		return err
 	}
-	if b.Notify, err = stream(StreamNotify, SubjectNotify); err != nil {
+	// A notification ID comes twice only when the router decides an event
+	// again: a redelivery after a crash between emit and state write (the
+	// ack wait, 30 s) or a lost compare-and-set. Sources, whose retries can
+	// come much later, are ALERTS' business. The server keeps every Msg-Id
+	// of the window in memory, so NOTIFY's is short.
+	if b.Notify, err = stream(StreamNotify, SubjectNotify, min(o.DuplicateWindow, NotifyDuplicateWindow)); err != nil {
 		return err
 	}
-	if b.DeadLetter, err = stream(StreamDeadLetter, SubjectDeadLetter); err != nil {
+	if b.DeadLetter, err = stream(StreamDeadLetter, SubjectDeadLetter, o.DuplicateWindow); err != nil {
 		return err
 	}
 	bucket := func(name, desc string, ttl time.Duration) (jetstream.KeyValue, error) {
