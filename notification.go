@@ -71,6 +71,36 @@ type Notification struct {
 	CreatedAt time.Time `json:"created_at"`
 	// Body is the rendered message of a digest (Slack's JSON).
 	Body json.RawMessage `json:"body,omitempty"`
+	// Items are the bug items a digest carries. They have no log record
+	// of their own (one per bug class would cost a KV subject each): the
+	// notification log lists them from their digest's record.
+	Items []DigestItem `json:"items,omitempty"`
+}
+
+// DigestItem is a Slack-only notification as its digest remembers it.
+type DigestItem struct {
+	ID        string           `json:"id"`
+	Type      NotificationType `json:"type"`
+	Key       string           `json:"key"`
+	Title     string           `json:"title,omitempty"`
+	CreatedAt time.Time        `json:"created_at"`
+}
+
+// Expand returns the records of a digest's items, in the digest's state,
+// followed by the digest's own record without them. Any other record is
+// returned as it is.
+func (r Record) Expand() []Record {
+	if len(r.Items) == 0 {
+		return []Record{r}
+	}
+	out := make([]Record, 0, len(r.Items)+1)
+	for _, it := range r.Items {
+		n := Notification{ID: it.ID, Sink: r.Sink, Team: r.Team, Type: it.Type, Key: it.Key, CreatedAt: it.CreatedAt}
+		n.Event.Title = it.Title
+		out = append(out, Record{Notification: n, State: r.State, Attempts: r.Attempts, LastError: r.LastError, UpdatedAt: r.UpdatedAt})
+	}
+	r.Items = nil
+	return append(out, r)
 }
 
 // Record is a notification with where its delivery stands, as listed at

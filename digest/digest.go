@@ -284,17 +284,12 @@ func (d *Digester) flush(ctx context.Context, team string, scan *bugScan) (more 
 	}
 	if msg := slack.Render(dg); msg != nil {
 		id := fmt.Sprintf("digest:%s:%d:%d", team, next.Cursor, now.Unix())
-		state := d.deliver(ctx, team, id, msg, items)
+		state := d.deliver(ctx, team, id, msg, d.itemRefs(team, items))
 		if state == "" {
 			return false, ctx.Err() // shutting down: keep the cursor, flush next time
 		}
 		next.LastDigest = id
 		next.Digests++
-		for _, it := range items {
-			if it.Sink == alertgate.SinkSlack { // a page's record is its sink's
-				d.Log.Put(ctx, alertgate.Record{Notification: it, State: state, Attempts: 1, UpdatedAt: d.Now()})
-			}
-		}
 	}
 	b, _ := json.Marshal(next)
 	if _, err := d.states.Update(ctx, team, b, rev); err != nil {
@@ -353,6 +348,30 @@ func (d *Digester) readItems(ctx context.Context, team string, cursor uint64) (i
 		}
 	}
 	return items, upTo, n, n < info.NumPending, nil
+}
+
+// itemsBudget bounds the bytes of item references one digest record
+// carries, well inside JetStream's default 1 MB message.
+const itemsBudget = 256 << 10
+
+// itemRefs are the digest's bug items as its record lists them (pages have
+// their sink's records). Past itemsBudget the rest are left out, and said so.
+func (d *Digester) itemRefs(team string, items []alertgate.Notification) []alertgate.DigestItem {
+	var refs []alertgate.DigestItem
+	size := 0
+	for i, it := range items {
+		if it.Sink != alertgate.SinkSlack {
+			continue
+		}
+		ref := alertgate.DigestItem{ID: it.ID, Type: it.Type, Key: it.Key, Title: slack.Truncate(it.Event.Title, 100), CreatedAt: it.CreatedAt}
+		size += len(ref.ID) + len(ref.Key) + len(ref.Title) + 100
+		if size > itemsBudget {
+			d.Logger.Warn("digest record lists only some of its items", "team", team, "listed", len(refs), "items", len(items)-i+len(refs))
+			break
+		}
+		refs = append(refs, ref)
+	}
+	return refs
 }
 
 // build assembles the digest model from the items and the bug states.
@@ -490,10 +509,10 @@ func (d *Digester) incidentItem(ctx context.Context, it alertgate.Notification) 
 
 // deliver sends the digest with retries and returns the items' final
 // state; "" when ctx ended first.
-func (d *Digester) deliver(ctx context.Context, team, id string, msg *slackapi.WebhookMessage, items []alertgate.Notification) alertgate.DeliveryState {
+func (d *Digester) deliver(ctx context.Context, team, id string, msg *slackapi.WebhookMessage, items []alertgate.DigestItem) alertgate.DeliveryState {
 	body, _ := json.Marshal(msg)
 	rec := alertgate.Record{
-		Notification: alertgate.Notification{ID: id, Sink: alertgate.SinkSlack, Team: team, Type: alertgate.TypeDigest, Key: "digest:" + team, CreatedAt: d.Now(), Body: body},
+		Notification: alertgate.Notification{ID: id, Sink: alertgate.SinkSlack, Team: team, Type: alertgate.TypeDigest, Key: "digest:" + team, CreatedAt: d.Now(), Body: body, Items: items},
 	}
 	log := d.Logger.With("sink", "slack", "team", team, "digest", id, "items", len(items))
 	if !d.Notifier.Enabled(team) {
@@ -566,7 +585,7 @@ func (d *Digester) Resend(ctx context.Context, n alertgate.Notification) error {
 	if err := json.Unmarshal(n.Body, &msg); err != nil {
 		return fmt.Errorf("digest body: %w", err)
 	}
-	switch state := d.deliver(ctx, n.Team, n.ID, &msg, nil); state {
+	switch state := d.deliver(ctx, n.Team, n.ID, &msg, n.Items); state {
 	case alertgate.StateSent, alertgate.StateDryRun:
 		return nil
 	default:

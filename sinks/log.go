@@ -60,9 +60,10 @@ func (l *Log) Create(ctx context.Context, r alertgate.Record) {
 	}
 }
 
-// List returns up to limit records, most recently updated first. It reads
-// the bucket's stream backwards by sequence: with history 1 the surviving
-// message of each key is its latest state.
+// List returns up to limit records, most recently updated first, a
+// digest's items just before the digest. It reads the bucket's stream
+// backwards by sequence: with history 1 the surviving message of each key
+// is its latest state.
 func (l *Log) List(ctx context.Context, js jetstream.JetStream, limit int) ([]alertgate.Record, error) {
 	s, err := js.Stream(ctx, "KV_"+l.KV.Bucket())
 	if err != nil {
@@ -74,11 +75,12 @@ func (l *Log) List(ctx context.Context, js jetstream.JetStream, limit int) ([]al
 		if len(m.Data) == 0 || json.Unmarshal(m.Data, &r) != nil {
 			return false // a delete marker or foreign data
 		}
-		out = append(out, r)
+		out = append(out, r.Expand()...)
 		return true
 	})
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	// A digest counts once toward the read limit but lists its items too.
+	return out[:min(len(out), limit)], nil
 }

@@ -174,7 +174,7 @@ func newRenderer(d Digest) *renderer {
 
 func (r *renderer) teamName(max int) string {
 	if t := clean(r.d.Team); t != "" {
-		return truncate(t, max)
+		return Truncate(t, max)
 	}
 	return "alertgate"
 }
@@ -218,13 +218,13 @@ func (r *renderer) headerText() string {
 	}
 	counts := strings.Join(r.counts(false), ", ")
 	room := maxHeader - width(symbol+"  · "+counts)
-	return truncate(symbol+" "+r.teamName(max(room, 20))+" · "+counts, maxHeader)
+	return Truncate(symbol+" "+r.teamName(max(room, 20))+" · "+counts, maxHeader)
 }
 
 // summary is the top-level text: what a phone notification shows.
 func (r *renderer) summary() string {
 	s := "alertgate digest for " + escape(r.teamName(maxName)) + ": " + strings.Join(r.counts(true), ", ")
-	return truncate(s, maxSummary)
+	return Truncate(s, maxSummary)
 }
 
 func (r *renderer) contextTexts() []string {

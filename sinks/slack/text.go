@@ -34,14 +34,14 @@ func runeWidth(r rune) int {
 
 const ellipsis = "…"
 
-// truncate cuts s to at most max (in width) and marks the cut with "…". It
+// Truncate cuts s to at most max (in width) and marks the cut with "…". It
 // cuts at rune boundaries and never inside what renders as one symbol: not
 // before a joiner, variation selector, skin-tone modifier, keycap, tag or
 // combining mark, not right after a zero-width joiner, and not between the
 // two regional indicators of a flag. A half-cut emoji would render as
 // something else (a lone woman instead of a family, a letter instead of a
 // flag).
-func truncate(s string, max int) string {
+func Truncate(s string, max int) string {
 	if width(s) <= max {
 		return s
 	}
@@ -114,7 +114,7 @@ func escape(s string) string { return escaper.Replace(s) }
 
 // text cleans, truncates (before escaping, so a cut never splits an
 // entity) and escapes user text.
-func text(s string, max int) string { return escape(truncate(clean(s), max)) }
+func text(s string, max int) string { return escape(Truncate(clean(s), max)) }
 
 // code renders user text as inline code; a backtick would end it early.
 func code(s string, max int) string {

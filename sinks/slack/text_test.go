@@ -54,9 +54,9 @@ func TestTruncate(t *testing.T) {
 		{"after zwj", "ab\u200dcd", 4, "a…"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := truncate(tc.in, tc.max)
+			got := Truncate(tc.in, tc.max)
 			if got != tc.want {
-				t.Fatalf("truncate(%q, %d)=%q, want %q", tc.in, tc.max, got, tc.want)
+				t.Fatalf("Truncate(%q, %d)=%q, want %q", tc.in, tc.max, got, tc.want)
 			}
 			if w := width(got); w > tc.max {
 				t.Fatalf("width(%q)=%d, want at most %d", got, w, tc.max)
