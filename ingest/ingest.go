@@ -5,17 +5,17 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nuid"
@@ -53,50 +53,108 @@ type Handler struct {
 // HeaderRequestID carries a request id from the caller (or to it).
 const HeaderRequestID = "X-Request-Id"
 
-var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+// validRequestID reports whether a caller's request id is kept:
+// `^[A-Za-z0-9._:-]{1,128}$`, checked without a regexp on every request.
+func validRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // Serve returns the http.Handler of one source.
 func (h *Handler) Serve(src Source) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := h.Now()
 		reqID := r.Header.Get(HeaderRequestID)
-		if !requestIDRE.MatchString(reqID) {
+		if !validRequestID(reqID) {
 			reqID = nuid.Next()
 		}
 		w.Header().Set(HeaderRequestID, reqID)
-		log := h.Log.With("source", src.Name, "request_id", reqID)
+		buf := bodyBufs.Get().(*bytes.Buffer)
+		defer putBodyBuf(buf)
 
-		res, err := h.handle(r, src, reqID, start)
+		res, err := h.handle(r, src, reqID, start, buf)
 		code := http.StatusAccepted
 		if err != nil {
 			code = statusOf(err)
 			switch code {
 			case http.StatusUnauthorized:
 				h.Metrics.IngestAuthFails.WithLabelValues(string(src.Name)).Inc()
-				log.Warn("webhook rejected: unauthorized", "remote", r.RemoteAddr)
+				h.log(slog.LevelWarn, "webhook rejected: unauthorized", src.Name, reqID, slog.String("remote", r.RemoteAddr))
 			case http.StatusServiceUnavailable, http.StatusInternalServerError:
-				log.Error("webhook not stored", "err", err)
+				h.log(slog.LevelError, "webhook not stored", src.Name, reqID, slog.Any("err", err))
 			default:
-				log.Info("webhook rejected", "status", code, "err", alertgate.ErrorMessage(err))
+				h.log(slog.LevelInfo, "webhook rejected", src.Name, reqID, slog.Int("status", code), slog.String("err", alertgate.ErrorMessage(err)))
 			}
 		} else {
-			log.Debug("webhook stored", "accepted", res.Accepted, "duplicates", res.Duplicates, "took", h.Now().Sub(start))
+			h.log(slog.LevelDebug, "webhook stored", src.Name, reqID,
+				slog.Int("accepted", res.Accepted), slog.Int("duplicates", res.Duplicates), slog.Duration("took", h.Now().Sub(start)))
 		}
 		h.Metrics.IngestRequests.WithLabelValues(string(src.Name), strconv.Itoa(code)).Inc()
 		if err != nil {
 			writeError(w, code, err)
 			return
 		}
-		writeJSON(w, code, res)
+		writeResult(w, code, res)
 	})
 }
 
-func (h *Handler) handle(r *http.Request, src Source, reqID string, now time.Time) (alertgate.PublishResult, error) {
+// log logs the outcome of one request with its source and request id. It
+// stands in for a logger made with With on every request: most requests log
+// nothing (Debug is off), and then this allocates nothing.
+func (h *Handler) log(level slog.Level, msg string, src alertgate.Source, reqID string, attrs ...slog.Attr) {
+	ctx := context.Background()
+	if !h.Log.Enabled(ctx, level) {
+		return
+	}
+	all := make([]slog.Attr, 0, 2+len(attrs))
+	all = append(all, slog.Any("source", src), slog.String("request_id", reqID))
+	h.Log.LogAttrs(ctx, level, msg, append(all, attrs...)...)
+}
+
+// bodyBufs holds request body buffers for reuse. A buffer goes back when the
+// response is written; nothing keeps the body past that, as the parsers
+// copy every string they take out of it.
+var bodyBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBody bounds the buffers kept for reuse, so that one large body
+// does not pin its memory.
+const maxPooledBody = 256 << 10
+
+func putBodyBuf(buf *bytes.Buffer) {
+	if buf.Cap() > maxPooledBody {
+		return
+	}
+	buf.Reset()
+	bodyBufs.Put(buf)
+}
+
+// readBody reads r's body into buf, growing it once to the announced length
+// (plus the room ReadFrom wants to see the end) rather than step by step.
+// The length is the sender's word, read before auth, so it is trusted only
+// up to maxPooledBody; a larger body grows as it arrives.
+func (h *Handler) readBody(r *http.Request, buf *bytes.Buffer) ([]byte, error) {
+	if r.ContentLength > 0 {
+		buf.Grow(int(min(r.ContentLength, maxPooledBody)) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(nil, r.Body, h.MaxBodyBytes))
+	return buf.Bytes(), err
+}
+
+func (h *Handler) handle(r *http.Request, src Source, reqID string, now time.Time, buf *bytes.Buffer) (alertgate.PublishResult, error) {
 	var res alertgate.PublishResult
 	if r.ContentLength > h.MaxBodyBytes {
 		return res, alertgate.Errorf(alertgate.ETOOLARGE, "body of %d bytes is over the limit of %d bytes", r.ContentLength, h.MaxBodyBytes)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, h.MaxBodyBytes))
+	body, err := h.readBody(r, buf)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -182,6 +240,23 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeResult writes res as writeJSON would, without reflection or an
+// Encoder per request.
+func writeResult(w http.ResponseWriter, code int, res alertgate.PublishResult) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(appendResult(make([]byte, 0, 64), res))
+}
+
+// appendResult appends res as json.Encoder encodes it: one line.
+func appendResult(b []byte, res alertgate.PublishResult) []byte {
+	b = append(b, `{"accepted":`...)
+	b = strconv.AppendInt(b, int64(res.Accepted), 10)
+	b = append(b, `,"duplicates":`...)
+	b = strconv.AppendInt(b, int64(res.Duplicates), 10)
+	return append(b, "}\n"...)
 }
 
 // TokenAuth accepts "Authorization: Bearer <token>" or HTTP basic auth with

@@ -6,7 +6,6 @@
 package alertmanager
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"github.com/prometheus/alertmanager/template"
 
 	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/ingest/internal/jsondec"
 )
 
 // message is the webhook body. Alertmanager's notify/webhook.Message embeds
@@ -43,8 +43,7 @@ const KeyPrefix = "alertmanager:v1:"
 // Parse normalizes one webhook body.
 func Parse(body []byte) ([]alertgate.Event, error) {
 	var m message
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&m); err != nil {
+	if err := jsondec.DecodeFirst(body, &m); err != nil {
 		return nil, alertgate.WrapError(alertgate.EINVALID, err, "body: not an Alertmanager webhook: %v", jsonError(err))
 	}
 	if m.Data == nil {
@@ -56,9 +55,13 @@ func Parse(body []byte) ([]alertgate.Event, error) {
 	if len(m.Alerts) == 0 {
 		return nil, alertgate.Errorf(alertgate.EINVALID, "alerts: empty")
 	}
+	alertsURL := ""
+	if m.ExternalURL != "" {
+		alertsURL = strings.TrimRight(m.ExternalURL, "/") + "/#/alerts"
+	}
 	events := make([]alertgate.Event, 0, len(m.Alerts))
 	for i, a := range m.Alerts {
-		ev, err := normalize(a, m.ExternalURL)
+		ev, err := normalize(a, alertsURL)
 		if err != nil {
 			return nil, alertgate.Errorf(alertgate.EINVALID, "alerts[%d].%s", i, err)
 		}
@@ -67,7 +70,9 @@ func Parse(body []byte) ([]alertgate.Event, error) {
 	return events, nil
 }
 
-func normalize(a template.Alert, externalURL string) (alertgate.Event, error) {
+// normalize turns one alert into its event; alertsURL is the Alertmanager
+// UI's alert list, "" when the webhook names no externalURL.
+func normalize(a template.Alert, alertsURL string) (alertgate.Event, error) {
 	if a.Fingerprint == "" {
 		return alertgate.Event{}, fmt.Errorf("fingerprint: missing")
 	}
@@ -83,12 +88,8 @@ func normalize(a template.Alert, externalURL string) (alertgate.Event, error) {
 	if a.StartsAt.IsZero() {
 		return alertgate.Event{}, fmt.Errorf("startsAt: missing")
 	}
-	starts := a.StartsAt.UTC().Format(time.RFC3339Nano)
-	episode := a.Fingerprint + "@" + starts
-	labels := make(map[string]string, len(a.Labels)+4)
-	for k, v := range a.Labels {
-		labels[k] = v
-	}
+	var stamp [len(time.RFC3339Nano)]byte
+	episode := a.Fingerprint + "@" + string(a.StartsAt.UTC().AppendFormat(stamp[:0], time.RFC3339Nano))
 	ev := alertgate.Event{
 		// One ID per (episode, status): Alertmanager's repeats and retries of
 		// the same state are stored once.
@@ -102,23 +103,36 @@ func normalize(a template.Alert, externalURL string) (alertgate.Event, error) {
 		Title:       title(a),
 		Description: a.Annotations["description"],
 		Service:     a.Labels["service"],
-		Labels:      labels,
-		RunbookURL:  firstOf(a.Annotations, "runbook_url", "runbook"),
-		OccurredAt:  a.StartsAt.UTC(),
-		Count:       1,
-		Transition:  a.Status,
+		// The decoded map belongs to this alert alone, so it becomes the
+		// event's labels as it is; Finish then overwrites severity and
+		// adds source and kind, after every read of a.Labels above.
+		Labels:     a.Labels,
+		Links:      links(a.GeneratorURL, alertsURL),
+		RunbookURL: firstOf(a.Annotations, "runbook_url", "runbook"),
+		OccurredAt: a.StartsAt.UTC(),
+		Count:      1,
+		Transition: a.Status,
 	}
 	if status == alertgate.StatusResolved && !a.EndsAt.IsZero() {
 		ev.OccurredAt = a.EndsAt.UTC()
 	}
-	if a.GeneratorURL != "" {
-		ev.Links = append(ev.Links, alertgate.Link{Href: a.GeneratorURL, Text: "Source"})
-	}
-	if externalURL != "" {
-		ev.Links = append(ev.Links, alertgate.Link{Href: strings.TrimRight(externalURL, "/") + "/#/alerts", Text: "Alertmanager"})
-	}
 	ev.Finish()
 	return ev, nil
+}
+
+// links returns the alert's links, nil when it has none.
+func links(generatorURL, alertsURL string) []alertgate.Link {
+	var l []alertgate.Link
+	if generatorURL != "" || alertsURL != "" {
+		l = make([]alertgate.Link, 0, 2)
+	}
+	if generatorURL != "" {
+		l = append(l, alertgate.Link{Href: generatorURL, Text: "Source"})
+	}
+	if alertsURL != "" {
+		l = append(l, alertgate.Link{Href: alertsURL, Text: "Alertmanager"})
+	}
+	return l
 }
 
 // title prefers the summary annotation; without it, the alert name and the

@@ -20,7 +20,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -30,6 +29,7 @@ import (
 	"time"
 
 	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/ingest/internal/jsondec"
 )
 
 // keyVersion is the version segment of every key this package builds. It
@@ -127,8 +127,8 @@ func (s *flexString) UnmarshalJSON(b []byte) error {
 	case len(b) == 0 || string(b) == "null":
 		*s = ""
 	case b[0] == '"':
-		var v string
-		if err := json.Unmarshal(b, &v); err != nil {
+		v, err := jsondec.String(b)
+		if err != nil {
 			return err
 		}
 		*s = flexString(v)
@@ -161,16 +161,28 @@ func integral(num string) string {
 	return strconv.FormatInt(int64(f), 10)
 }
 
-// unrendered matches a template variable Datadog left as it was ("$ALERT_ID").
-var unrendered = regexp.MustCompile(`^\$[A-Z][A-Z0-9_]*$`)
-
 // clean trims v and returns "" for an unrendered template variable.
 func clean(v flexString) string {
 	s := strings.TrimSpace(string(v))
-	if unrendered.MatchString(s) {
+	if unrendered(s) {
 		return ""
 	}
 	return s
+}
+
+// unrendered reports whether s is a template variable Datadog left as it
+// was ("$ALERT_ID"): `^\$[A-Z][A-Z0-9_]*$`, checked without a regexp
+// because clean runs on every field.
+func unrendered(s string) bool {
+	if len(s) < 2 || s[0] != '$' || s[1] < 'A' || s[1] > 'Z' {
+		return false
+	}
+	for i := 2; i < len(s); i++ {
+		if c := s[i]; (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 // transitions maps each $ALERT_TRANSITION Datadog sends for a monitor
@@ -308,9 +320,21 @@ func addTags(labels map[string]string, list string, overriding bool) {
 	}
 }
 
-// idToken is what a Datadog event id or cycle key is used as is; anything
-// else is hashed.
-var idToken = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+// isIDToken reports whether s, a Datadog event id or cycle key, is used as
+// is (`^[A-Za-z0-9_.-]{1,64}$`); anything else is hashed.
+func isIDToken(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '.', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // parseTime reads an epoch timestamp in seconds, milliseconds, microseconds
 // or nanoseconds, told apart by magnitude, or an RFC 3339 time.
@@ -367,6 +391,18 @@ func decode(body []byte, p *payload) error {
 	if len(trimmed) == 0 {
 		return alertgate.Errorf(alertgate.EINVALID, "body: empty, want a JSON object")
 	}
+	// An object that decodes needs none of the checks below, which only
+	// find the message for a body that does not.
+	if trimmed[0] == '{' && jsondec.Unmarshal(trimmed, p) == nil {
+		return nil
+	}
+	*p = payload{}
+	return explain(trimmed, p)
+}
+
+// explain decodes trimmed, a non-empty body, into p with encoding/json and
+// returns an error that names what is wrong with it.
+func explain(trimmed []byte, p *payload) error {
 	if !json.Valid(trimmed) {
 		var v any
 		err := json.Unmarshal(trimmed, &v)
@@ -487,10 +523,10 @@ func Parse(body []byte) ([]alertgate.Event, error) {
 	if monitor == "" {
 		monitor = "title-" + alertgate.Hash(title.name)
 	}
-	ev.Key = fmt.Sprintf("datadog:%s:%s:%s", keyVersion, monitor, alertgate.Hash(strings.Join(scopeTags, ",")))
+	ev.Key = "datadog:" + keyVersion + ":" + monitor + ":" + alertgate.Hash(strings.Join(scopeTags, ","))
 	if eventType == eventTypeErrorTracking {
 		ev.Kind = alertgate.KindBug
-	} else if cycle := clean(p.AlertCycleKey); idToken.MatchString(cycle) {
+	} else if cycle := clean(p.AlertCycleKey); isIDToken(cycle) {
 		ev.Episode = ev.Key + ":" + cycle
 	} else if cycle != "" {
 		ev.Episode = ev.Key + ":h" + alertgate.Hash(cycle)
@@ -498,7 +534,7 @@ func Parse(body []byte) ([]alertgate.Event, error) {
 		ev.Episode = ev.Key + ":" + noCycleEpisode
 	}
 
-	if id := clean(p.ID); idToken.MatchString(id) {
+	if id := clean(p.ID); isIDToken(id) {
 		ev.ID = "datadog:" + id
 	} else if id != "" {
 		ev.ID = "datadog:h" + alertgate.Hash(id)

@@ -1,25 +1,28 @@
 package sentry
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/ingest/internal/jsondec"
 )
 
 // decode unmarshals body into v and turns encoding/json's errors into
 // EINVALID errors naming the field path and the problem.
-func decode(body []byte, v any) error {
-	if len(strings.TrimSpace(string(body))) == 0 {
+func decode[T any](body []byte, v *T) error {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return alertgate.Errorf(alertgate.EINVALID, "body: empty")
 	}
-	err := json.Unmarshal(body, v)
+	err := jsondec.Unmarshal(body, v)
 	if err == nil {
 		return nil
 	}
@@ -101,8 +104,8 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 	case "null":
 		return nil
 	case "string":
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		s, err := jsondec.String(b)
+		if err != nil {
 			return err
 		}
 		*f = flexString(s)
@@ -132,34 +135,97 @@ func (t *tagList) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var items []json.RawMessage
-	if err := json.Unmarshal(b, &items); err != nil {
+	if err := jsondec.Unmarshal(b, &items); err != nil {
 		return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[tagList]()}
 	}
+	*t = slices.Grow(*t, len(items)) // appends: a repeated "tags" adds up, as it always has
 	for _, it := range items {
-		var k, v string
-		switch jsonKind(it) {
-		case "array":
-			var pair []json.RawMessage
-			if json.Unmarshal(it, &pair) != nil || len(pair) != 2 ||
-				json.Unmarshal(pair[0], &k) != nil || json.Unmarshal(pair[1], &v) != nil ||
-				jsonKind(pair[0]) != "string" || jsonKind(pair[1]) != "string" {
-				continue
-			}
-		case "object":
-			var kv struct {
-				Key   json.RawMessage `json:"key"`
-				Value json.RawMessage `json:"value"`
-			}
-			if json.Unmarshal(it, &kv) != nil || jsonKind(kv.Key) != "string" || jsonKind(kv.Value) != "string" ||
-				json.Unmarshal(kv.Key, &k) != nil || json.Unmarshal(kv.Value, &v) != nil {
-				continue
-			}
-		default:
+		k, v, ok := tagStrings(it)
+		if !ok {
 			continue
 		}
-		*t = append(*t, tag{Key: k, Value: v})
+		key, errK := jsondec.String(k)
+		value, errV := jsondec.String(v)
+		if errK == nil && errV == nil {
+			*t = append(*t, tag{Key: key, Value: value})
+		}
 	}
 	return nil
+}
+
+// tagStrings returns the key and value of one tags entry as JSON strings,
+// ok false for an entry of another shape.
+func tagStrings(it json.RawMessage) (k, v []byte, ok bool) {
+	switch jsonKind(it) {
+	case "array":
+		if k, v, ok := stringPair(it); ok {
+			return k, v, true // the shape Sentry sends, without decoding
+		}
+		var pair []json.RawMessage
+		if jsondec.Unmarshal(it, &pair) != nil || len(pair) != 2 {
+			return nil, nil, false
+		}
+		k, v = pair[0], pair[1]
+	case "object":
+		var kv struct {
+			Key   json.RawMessage `json:"key"`
+			Value json.RawMessage `json:"value"`
+		}
+		if jsondec.Unmarshal(it, &kv) != nil {
+			return nil, nil, false
+		}
+		k, v = kv.Key, kv.Value
+	default:
+		return nil, nil, false
+	}
+	return k, v, jsonKind(k) == "string" && jsonKind(v) == "string"
+}
+
+// stringPair returns the two elements of arr, a valid JSON array, when it
+// is exactly two strings (["key", "value"]); ok is false for any other
+// array, which the caller then decodes in full.
+func stringPair(arr []byte) (k, v []byte, ok bool) {
+	rest := arr[1:] // past '['
+	if k, rest, ok = leadingString(rest); !ok {
+		return nil, nil, false
+	}
+	if rest = trimJSONSpace(rest); len(rest) == 0 || rest[0] != ',' {
+		return nil, nil, false
+	}
+	if v, rest, ok = leadingString(rest[1:]); !ok {
+		return nil, nil, false
+	}
+	if rest = trimJSONSpace(rest); len(rest) != 1 || rest[0] != ']' {
+		return nil, nil, false
+	}
+	return k, v, true
+}
+
+// leadingString splits a JSON string literal, after JSON white space, off
+// the front of b. b comes from valid JSON, so the literal ends at the first
+// quote that is not escaped.
+func leadingString(b []byte) (lit, rest []byte, ok bool) {
+	b = trimJSONSpace(b)
+	if len(b) == 0 || b[0] != '"' {
+		return nil, nil, false
+	}
+	for i := 1; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++ // the escaped character cannot end the string
+		case '"':
+			return b[:i+1], b[i+1:], true
+		}
+	}
+	return nil, nil, false
+}
+
+// trimJSONSpace removes leading JSON white space.
+func trimJSONSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\n' || b[0] == '\r') {
+		b = b[1:]
+	}
+	return b
 }
 
 // addTags copies tags into labels. Sentry's internal "sentry:" prefix

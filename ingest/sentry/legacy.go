@@ -58,13 +58,15 @@ func ParseLegacy(body []byte) ([]alertgate.Event, error) {
 	if e == nil {
 		e = &sentryEvent{}
 	}
-	id := "sentry:legacy:" + alertgate.Hash(string(body))
-	if firstOf(e.EventID, e.ID) != "" {
-		evID, err := requireID("event.event_id", flexString(firstOf(e.EventID, e.ID)))
+	var id string
+	if raw := firstOf(e.EventID, e.ID); raw != "" {
+		evID, err := requireID("event.event_id", flexString(raw))
 		if err != nil {
 			return nil, err
 		}
 		id = eventID(evID)
+	} else {
+		id = "sentry:legacy:" + alertgate.Hash(string(body)) // hashed only when there is no event id
 	}
 	project := slugOrEmpty(flexString(firstOf(p.ProjectSlug, p.Project)))
 	if project == "" {
