@@ -126,6 +126,9 @@ func (g *Gateway) Start(ctx context.Context) error {
 	for _, t := range cfg.Teams {
 		keys[t.Name] = t.PagerDutyRoutingKey.Value()
 	}
+	if g.HTTPClient == nil {
+		g.HTTPClient = sinks.NewHTTPClient()
+	}
 	pd := pagerduty.New(cfg.PagerDuty.EventsURL, keys, cfg.PagerDuty.RateLimit, cfg.PublicURL, g.HTTPClient)
 	if teams := pd.Teams(); len(teams) < len(cfg.Teams) {
 		g.Logger.Warn("some teams have no pagerduty_routing_key: their pages are dry-run (logged and listed at /v1/notifications)", "paging_teams", teams)
