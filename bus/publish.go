@@ -2,7 +2,6 @@ package bus
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/internal/wire"
 )
 
 // Headers alertgate sets on its messages besides Nats-Msg-Id.
@@ -33,7 +33,7 @@ func (b *Bus) PublishEvents(ctx context.Context, events []alertgate.Event) (aler
 			known++
 			continue
 		}
-		data, err := json.Marshal(&events[i])
+		data, err := wire.Marshal(&events[i])
 		if err != nil {
 			return alertgate.PublishResult{}, err
 		}
@@ -62,7 +62,7 @@ func (b *Bus) PublishEvents(ctx context.Context, events []alertgate.Event) (aler
 func (b *Bus) PublishNotifications(ctx context.Context, ns []alertgate.Notification) (alertgate.PublishResult, error) {
 	msgs := make([]*nats.Msg, 0, len(ns))
 	for i := range ns {
-		data, err := json.Marshal(&ns[i])
+		data, err := wire.Marshal(&ns[i])
 		if err != nil {
 			return alertgate.PublishResult{}, err
 		}
@@ -142,7 +142,7 @@ func unavailable(err error) error {
 // PublishDeadLetter stores a notification that could not be delivered, with the
 // reason, in DEADLETTER.
 func (b *Bus) PublishDeadLetter(ctx context.Context, n alertgate.Notification, reason string) error {
-	data, err := json.Marshal(&n)
+	data, err := wire.Marshal(&n)
 	if err != nil {
 		return err
 	}

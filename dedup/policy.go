@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -14,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/internal/wire"
 	"github.com/alertgate/alertgate/routes"
 )
 
@@ -104,7 +104,7 @@ func (p *Policy) Apply(ctx context.Context, ev alertgate.Event, m routes.Match, 
 			var st *Incident
 			if raw != nil {
 				st = new(Incident)
-				if err := json.Unmarshal(raw, st); err != nil {
+				if err := wire.Unmarshal(raw, st); err != nil {
 					return Decision{}, fmt.Errorf("incident state %q: %w", ev.Key, err)
 				}
 			}
@@ -113,7 +113,7 @@ func (p *Policy) Apply(ctx context.Context, ev alertgate.Event, m routes.Match, 
 			var st *Bug
 			if raw != nil {
 				st = new(Bug)
-				if err := json.Unmarshal(raw, st); err != nil {
+				if err := wire.Unmarshal(raw, st); err != nil {
 					return Decision{}, fmt.Errorf("bug state %q: %w", ev.Key, err)
 				}
 			}
@@ -124,7 +124,7 @@ func (p *Policy) Apply(ctx context.Context, ev alertgate.Event, m routes.Match, 
 				return Decision{}, fmt.Errorf("emit: %w", err)
 			}
 		}
-		b, err := json.Marshal(next)
+		b, err := wire.Marshal(next)
 		if err != nil {
 			return Decision{}, err
 		}
@@ -168,7 +168,7 @@ func (p *Policy) Incident(ctx context.Context, key string) (*Incident, error) {
 		return nil, err
 	}
 	st := new(Incident)
-	return st, json.Unmarshal(raw, st)
+	return st, wire.Unmarshal(raw, st)
 }
 
 // Bug returns the state of a bug class (nil, nil if none).
@@ -178,7 +178,7 @@ func (p *Policy) Bug(ctx context.Context, key string) (*Bug, error) {
 		return nil, err
 	}
 	st := new(Bug)
-	return st, json.Unmarshal(raw, st)
+	return st, wire.Unmarshal(raw, st)
 }
 
 // ListIncidents returns every incident state.
@@ -203,7 +203,7 @@ func list[T any](ctx context.Context, kv jetstream.KeyValue) ([]*T, error) {
 			break
 		}
 		v := new(T)
-		if err := json.Unmarshal(e.Value(), v); err != nil {
+		if err := wire.Unmarshal(e.Value(), v); err != nil {
 			return nil, fmt.Errorf("%s %s: %w", kv.Bucket(), strings.TrimSpace(e.Key()), err)
 		}
 		out = append(out, v)
@@ -221,14 +221,14 @@ func (p *Policy) MarkDigested(ctx context.Context, key string, count int64) erro
 			return err
 		}
 		var st Bug
-		if err := json.Unmarshal(raw, &st); err != nil {
+		if err := wire.Unmarshal(raw, &st); err != nil {
 			return err
 		}
 		if st.Digested >= count {
 			return nil
 		}
 		st.Digested = count
-		b, err := json.Marshal(&st)
+		b, err := wire.Marshal(&st)
 		if err != nil {
 			return err
 		}

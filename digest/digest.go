@@ -30,6 +30,7 @@ import (
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/bus"
 	"github.com/alertgate/alertgate/dedup"
+	"github.com/alertgate/alertgate/internal/wire"
 	"github.com/alertgate/alertgate/metrics"
 	"github.com/alertgate/alertgate/sinks"
 	"github.com/alertgate/alertgate/sinks/slack"
@@ -174,7 +175,7 @@ func (d *Digester) state(ctx context.Context, team string) (State, uint64, error
 		return State{}, 0, err
 	}
 	var s State
-	return s, e.Revision(), json.Unmarshal(e.Value(), &s)
+	return s, e.Revision(), wire.Unmarshal(e.Value(), &s)
 }
 
 func (d *Digester) check(ctx context.Context, team string, subjectCount uint64, scan *bugScan) error {
@@ -185,7 +186,7 @@ func (d *Digester) check(ctx context.Context, team string, subjectCount uint64, 
 	now := d.Now()
 	if rev == 0 {
 		// First sight of the team: open its first window.
-		b, _ := json.Marshal(State{WindowStart: now})
+		b, _ := wire.Marshal(State{WindowStart: now})
 		if _, err := d.states.Create(ctx, team, b); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
 			return err
 		}
@@ -291,7 +292,7 @@ func (d *Digester) flush(ctx context.Context, team string, scan *bugScan) (more 
 		next.LastDigest = id
 		next.Digests++
 	}
-	b, _ := json.Marshal(next)
+	b, _ := wire.Marshal(next)
 	if _, err := d.states.Update(ctx, team, b, rev); err != nil {
 		return false, fmt.Errorf("advance cursor: %w", err)
 	}
@@ -335,7 +336,7 @@ func (d *Digester) readItems(ctx context.Context, team string, cursor uint64) (i
 				upTo = md.Sequence.Stream
 			}
 			var it alertgate.Notification
-			if json.Unmarshal(m.Data(), &it) == nil && (it.Sink == alertgate.SinkSlack || it.Event.Kind == alertgate.KindIncident) {
+			if wire.Unmarshal(m.Data(), &it) == nil && (it.Sink == alertgate.SinkSlack || it.Event.Kind == alertgate.KindIncident) {
 				items = append(items, it)
 			}
 		}

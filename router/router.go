@@ -8,7 +8,6 @@ package router
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/bus"
 	"github.com/alertgate/alertgate/dedup"
+	"github.com/alertgate/alertgate/internal/wire"
 	"github.com/alertgate/alertgate/metrics"
 	"github.com/alertgate/alertgate/routes"
 )
@@ -78,7 +78,7 @@ func (r *Router) Stop() {
 
 func (r *Router) handle(ctx context.Context, m jetstream.Msg) {
 	var ev alertgate.Event
-	if err := json.Unmarshal(m.Data(), &ev); err != nil {
+	if err := wire.Unmarshal(m.Data(), &ev); err != nil {
 		r.Metrics.RouterErrors.WithLabelValues("undecodable").Inc()
 		r.Logger.Error("undecodable event terminated", "subject", m.Subject(), "err", err)
 		_ = m.Term()

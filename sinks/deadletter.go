@@ -2,7 +2,6 @@ package sinks
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/bus"
+	"github.com/alertgate/alertgate/internal/wire"
 )
 
 // DeadLetter is a notification in the DEADLETTER stream.
@@ -36,7 +36,7 @@ func (d *DeadLetters) List(ctx context.Context, limit int) ([]DeadLetter, error)
 	out := []DeadLetter{}
 	err := bus.Backwards(ctx, d.Bus.DeadLetter, limit, func(m *jetstream.RawStreamMsg) bool {
 		dl := DeadLetter{Seq: m.Sequence, Reason: m.Header.Get(bus.HeaderError), DeadAt: m.Time, State: alertgate.StateDead}
-		if json.Unmarshal(m.Data, &dl.Notification) != nil {
+		if wire.Unmarshal(m.Data, &dl.Notification) != nil {
 			return false
 		}
 		if rec, ok := d.Log.Get(ctx, dl.Notification.ID); ok {
@@ -79,7 +79,7 @@ func (d *DeadLetters) Replay(ctx context.Context, id string) ([]string, error) {
 			replayed = append(replayed, n.ID)
 			continue
 		}
-		data, err := json.Marshal(&n)
+		data, err := wire.Marshal(&n)
 		if err != nil {
 			return replayed, err
 		}

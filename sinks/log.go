@@ -2,7 +2,6 @@ package sinks
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 
@@ -10,6 +9,7 @@ import (
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/bus"
+	"github.com/alertgate/alertgate/internal/wire"
 )
 
 // Log is the notification log: the latest delivery state of every
@@ -30,7 +30,7 @@ func (l *Log) Get(ctx context.Context, id string) (alertgate.Record, bool) {
 		return alertgate.Record{}, false
 	}
 	var r alertgate.Record
-	if json.Unmarshal(e.Value(), &r) != nil {
+	if wire.Unmarshal(e.Value(), &r) != nil {
 		return alertgate.Record{}, false
 	}
 	return r, true
@@ -39,7 +39,7 @@ func (l *Log) Get(ctx context.Context, id string) (alertgate.Record, bool) {
 // Put records a state. A failure is logged, not returned: the log is for
 // reading and for avoiding duplicates; delivery must not stop for it.
 func (l *Log) Put(ctx context.Context, r alertgate.Record) {
-	b, err := json.Marshal(&r)
+	b, err := wire.Marshal(&r)
 	if err == nil {
 		_, err = l.KV.Put(ctx, logKey(r.ID), b)
 	}
@@ -51,7 +51,7 @@ func (l *Log) Put(ctx context.Context, r alertgate.Record) {
 // Create records a new notification as pending unless it is already known
 // (a decision emitted twice must not reset a delivered record).
 func (l *Log) Create(ctx context.Context, r alertgate.Record) {
-	b, err := json.Marshal(&r)
+	b, err := wire.Marshal(&r)
 	if err == nil {
 		_, err = l.KV.Create(ctx, logKey(r.ID), b)
 	}
@@ -72,7 +72,7 @@ func (l *Log) List(ctx context.Context, js jetstream.JetStream, limit int) ([]al
 	out := []alertgate.Record{}
 	err = bus.Backwards(ctx, s, limit, func(m *jetstream.RawStreamMsg) bool {
 		var r alertgate.Record
-		if len(m.Data) == 0 || json.Unmarshal(m.Data, &r) != nil {
+		if len(m.Data) == 0 || wire.Unmarshal(m.Data, &r) != nil {
 			return false // a delete marker or foreign data
 		}
 		out = append(out, r.Expand()...)

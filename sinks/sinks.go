@@ -9,7 +9,6 @@ package sinks
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/bus"
+	"github.com/alertgate/alertgate/internal/wire"
 	"github.com/alertgate/alertgate/metrics"
 )
 
@@ -192,7 +192,7 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 		}
 	}()
 	var n alertgate.Notification
-	if err := json.Unmarshal(m.Data(), &n); err != nil {
+	if err := wire.Unmarshal(m.Data(), &n); err != nil {
 		w.Logger.Error("undecodable notification terminated", "subject", m.Subject(), "err", err)
 		_ = m.Term()
 		return
