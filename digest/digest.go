@@ -45,7 +45,9 @@ type State struct {
 	SubjectCount uint64    `json:"subject_count"`
 	WindowStart  time.Time `json:"window_start"`
 	LastDigest   string    `json:"last_digest,omitempty"`
-	Digests      int       `json:"digests"`
+	// LastEarly is when the last early flush went out.
+	LastEarly time.Time `json:"last_early,omitzero"`
+	Digests   int       `json:"digests"`
 }
 
 // Digester flushes team digests.
@@ -59,8 +61,11 @@ type Digester struct {
 	Teams    []string
 	// Interval between digests of a channel (slack.digest_interval).
 	Interval time.Duration
-	// EarlyAt pending items flush a channel before its interval ends.
-	EarlyAt int
+	// EarlyAt pending items flush a channel before its interval ends, at
+	// most once per EarlyEvery (default 1m): a storm of pages or new
+	// classes makes a message a minute, not one per tick.
+	EarlyAt    int
+	EarlyEvery time.Duration
 	// MaxItems bounds the items one flush reads (and holds in memory); the
 	// rest wait for the next flush, early since they are still pending.
 	// A message shows far fewer anyway ("and N more"). Default 2000.
@@ -107,6 +112,9 @@ func (d *Digester) Start(ctx context.Context, replicas int) error {
 	}
 	if d.EarlyAt <= 0 {
 		d.EarlyAt = 40
+	}
+	if d.EarlyEvery <= 0 {
+		d.EarlyEvery = time.Minute
 	}
 	if d.MaxItems <= 0 {
 		d.MaxItems = 2000
@@ -194,7 +202,7 @@ func (d *Digester) check(ctx context.Context, team string, subjectCount uint64, 
 	}
 	pending := int64(subjectCount) - int64(st.SubjectCount)
 	due := !now.Before(st.WindowStart.Add(d.Interval))
-	early := pending >= int64(d.EarlyAt)
+	early := pending >= int64(d.EarlyAt) && now.Sub(st.LastEarly) >= d.EarlyEvery
 	if !due && !early {
 		return nil
 	}
@@ -276,8 +284,11 @@ func (d *Digester) flush(ctx context.Context, team string, scan *bugScan) (more 
 	if err != nil {
 		return false, err
 	}
-	next := State{Cursor: st.Cursor, SubjectCount: st.SubjectCount + count, WindowStart: st.WindowStart, LastDigest: st.LastDigest, Digests: st.Digests}
-	if scan != nil {
+	next := st
+	next.SubjectCount += count
+	if scan == nil {
+		next.LastEarly = now
+	} else {
 		next.WindowStart = now
 	}
 	if upTo > next.Cursor {

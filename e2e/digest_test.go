@@ -270,6 +270,45 @@ func TestDigestBacklogInChunks(t *testing.T) {
 	}
 }
 
+// Many pending items flush a channel before its window ends, at most once a
+// minute: a storm makes one message a minute, not one per tick.
+func TestDigestEarlyFlush(t *testing.T) {
+	clock := harness.NewClock()
+	slack := harness.NewSlack(t)
+	// PagerDuty's own pace (120 a minute) is not what this test is about.
+	cfg := strings.Replace(digestConfig, `events_url: "{{PD}}"`, `events_url: "{{PD}}"`+"\n  rate_limit: 100000", 1)
+	g := harness.Start(t, harness.Options{Config: cfg, Slack: slack, Now: clock.Now})
+	storm := func(from int) {
+		s := harness.NewScript(t)
+		s.Now = clock.Now
+		for i := from; i < from+45; i++ { // EarlyAt is 40
+			s.Alertmanager(harness.AMAlert{Fingerprint: fmt.Sprintf("ea%04d", i), Status: "firing", StartsAt: t0})
+		}
+		s.Post(t, g)
+		g.Settle(t)
+	}
+	storm(0)
+	waitFor(t, 30*time.Second, "an early digest", func() bool { return len(slack.Accepted("payments")) == 1 })
+	digestsIdle(t, g)
+
+	// 45 more within the minute: they wait.
+	storm(45)
+	checkDigests(t, g)
+	if got := len(slack.Accepted("payments")); got != 1 {
+		t.Fatalf("%d digests within a minute, want 1", got)
+	}
+	clock.FastForward(time.Minute + time.Second)
+	waitFor(t, 30*time.Second, "the second early digest", func() bool { return len(slack.Accepted("payments")) == 2 })
+	for i, r := range slack.Accepted("payments") {
+		if !strings.Contains(allText(t, r.Body), "45") {
+			t.Errorf("digest %d does not count its 45 incidents:\n%s", i+1, allText(t, r.Body))
+		}
+	}
+	if r := slack.Rejected(); len(r) != 0 {
+		t.Fatalf("contract violations: %v", r)
+	}
+}
+
 // checkDigests waits until no flush is under way, then runs one digest
 // check to completion, as the loop would on its next tick.
 func checkDigests(t *testing.T, g *harness.Gateway) {
