@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -32,6 +33,43 @@ type Notifier interface {
 	Enabled(team string) bool
 	// Notify delivers n. On failure, retry says whether trying again may help.
 	Notify(ctx context.Context, n alertgate.Notification) (retry bool, err error)
+}
+
+// Throttle is implemented by a Notifier that paces its sends (PagerDuty's
+// limit per routing key).
+type Throttle interface {
+	// Reserve takes the next turn for n and says how long until it comes.
+	Reserve(n alertgate.Notification) time.Duration
+}
+
+// maxHold is the longest a delivery waits for its turn in hand; a longer
+// wait gives the message back to JetStream until the turn comes.
+const maxHold = 2 * time.Second
+
+// turn returns how long n must wait for the sink's rate limit. A turn taken
+// for a message given back is kept for its redelivery, so waiting does not
+// push it further back.
+func (w *Worker) turn(n alertgate.Notification) time.Duration {
+	th, ok := w.Notifier.(Throttle)
+	if !ok {
+		return 0
+	}
+	w.turnsMu.Lock()
+	defer w.turnsMu.Unlock()
+	at, kept := w.turns[n.ID]
+	if !kept {
+		at = time.Now().Add(th.Reserve(n))
+	}
+	wait := time.Until(at)
+	if wait > maxHold {
+		if w.turns == nil {
+			w.turns = map[string]time.Time{}
+		}
+		w.turns[n.ID] = at
+	} else {
+		delete(w.turns, n.ID)
+	}
+	return wait
 }
 
 // RetryAfter is implemented by errors that carry the server's Retry-After.
@@ -131,6 +169,9 @@ type Worker struct {
 
 	cc    jetstream.ConsumeContext
 	parts *bus.Partitions
+	// turns are the rate-limit turns of messages given back to wait.
+	turnsMu sync.Mutex
+	turns   map[string]time.Time
 }
 
 // ConsumerName is the durable consumer of a sink, shared by every instance.
@@ -197,23 +238,27 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 		_ = m.Term()
 		return
 	}
-	md, err := m.Metadata()
+	// The attempt number comes from the log: a redelivery that only
+	// waited for its turn (throttled below) or a crash mid-attempt does
+	// not use up an attempt. A first delivery has no record to find
+	// (NOTIFY stores each notification ID once), so it costs no read.
 	attempt := 1
-	if err == nil {
-		attempt = int(md.NumDelivered)
+	var rec alertgate.Record
+	var found bool
+	if md, err := m.Metadata(); err != nil || md.NumDelivered > 1 {
+		rec, found = w.Log.Get(ctx, n.ID)
+		if found && rec.State == alertgate.StateRetrying {
+			attempt = rec.Attempts + 1
+		}
 	}
 	log := w.Logger.With("sink", w.Sink, "team", n.Team, "type", n.Type, "key", n.Key, "notification", n.ID, "request_id", n.Event.RequestID, "attempt", attempt)
 
 	// A redelivery after a crash between delivery and ack: the log says
-	// it was delivered, so do not deliver twice. A first delivery has no
-	// earlier attempt to find (NOTIFY stores each notification ID once),
-	// so the common case costs no read.
-	if attempt > 1 {
-		if rec, ok := w.Log.Get(ctx, n.ID); ok && (rec.State == alertgate.StateSent || rec.State == alertgate.StateDryRun || rec.State == alertgate.StateDead) {
-			log.Info("already delivered, acknowledging", "state", rec.State)
-			_ = m.Ack()
-			return
-		}
+	// it was delivered, so do not deliver twice.
+	if found && (rec.State == alertgate.StateSent || rec.State == alertgate.StateDryRun || rec.State == alertgate.StateDead) {
+		log.Info("already delivered, acknowledging", "state", rec.State)
+		_ = m.Ack()
+		return
 	}
 
 	if !w.Notifier.Enabled(n.Team) {
@@ -222,6 +267,24 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 		w.Metrics.Notifications.WithLabelValues(string(w.Sink), string(n.Type), string(alertgate.StateDryRun)).Inc()
 		_ = m.Ack()
 		return
+	}
+
+	if wait := w.turn(n); wait > 0 {
+		if wait > maxHold {
+			// Its turn is far off: give the message back until then rather
+			// than hold a partition (and the other teams' pages queued in
+			// it). Not an attempt: nothing was sent.
+			w.Metrics.DeliveryAttempt.WithLabelValues(string(w.Sink), "throttled").Inc()
+			log.Debug("throttled: waiting for the sink's rate limit", "retry_in", wait)
+			_ = m.NakWithDelay(wait)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			_ = m.NakWithDelay(time.Second)
+			return
+		case <-time.After(wait):
+		}
 	}
 
 	actx, cancel := context.WithTimeout(ctx, w.Timeout)

@@ -410,3 +410,74 @@ func TestWorkerRetryAfter(t *testing.T) {
 		t.Fatalf("Notify calls=%v, want %v", got, want)
 	}
 }
+
+// throttledNotifier paces its sends: each Reserve takes the next of turns.
+type throttledNotifier struct {
+	fakeNotifier
+	turns    []time.Duration
+	reserved int
+}
+
+func (f *throttledNotifier) Reserve(alertgate.Notification) time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d := f.turns[min(f.reserved, len(f.turns)-1)]
+	f.reserved++
+	return d
+}
+
+var _ sinks.Throttle = (*throttledNotifier)(nil)
+
+// Waiting for the sink's rate limit is not a failed attempt: a short wait
+// is held in hand, a long one gives the message back until its turn, which
+// is kept (not taken again) for the redelivery. With one attempt allowed,
+// either way the page is delivered, not dead-lettered.
+func TestWorkerThrottle(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		turns     []time.Duration
+		throttled float64
+		reserved  int
+	}{
+		{name: "short wait in hand", turns: []time.Duration{300 * time.Millisecond}, reserved: 1},
+		{name: "long wait given back", turns: []time.Duration{2500 * time.Millisecond, time.Hour}, throttled: 1, reserved: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			b := openBus(t)
+			nt := &throttledNotifier{fakeNotifier: fakeNotifier{script: []result{{}}}, turns: tc.turns}
+			w := newWorker(b, nt, 1)
+			n := page("page:alertmanager:v1:abc:ep1:1")
+			if _, err := b.PublishNotifications(ctx, []alertgate.Notification{n}); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			if err := w.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(w.Stop)
+			var rec alertgate.Record
+			poll(t, func() bool {
+				var ok bool
+				rec, ok = w.Log.Get(ctx, n.ID)
+				return ok && rec.State != alertgate.StatePending
+			}, func() string { return "no delivery recorded" })
+			waitAcked(t, b)
+			if rec.State != alertgate.StateSent || rec.Attempts != 1 {
+				t.Fatalf("record %s after %d attempts, want sent after 1", rec.State, rec.Attempts)
+			}
+			if took := time.Since(start); took < tc.turns[0] {
+				t.Fatalf("sent after %v, before its turn (%v)", took, tc.turns[0])
+			}
+			if got := nt.ncalls(); got != 1 {
+				t.Fatalf("Notify calls=%d, want 1", got)
+			}
+			if nt.reserved != tc.reserved {
+				t.Fatalf("turns taken=%d, want %d (a kept turn is not taken again)", nt.reserved, tc.reserved)
+			}
+			if got := testutil.ToFloat64(w.Metrics.DeliveryAttempt.WithLabelValues("pagerduty", "throttled")); got != tc.throttled {
+				t.Fatalf("throttled=%v, want %v", got, tc.throttled)
+			}
+		})
+	}
+}

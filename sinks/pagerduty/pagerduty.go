@@ -76,7 +76,18 @@ func (n *Notifier) limiter(key string) *rate.Limiter {
 	return l
 }
 
-// Notify sends one trigger or resolve.
+// Reserve takes note's turn under its routing key's rate limit (the
+// Worker waits for it before Notify; sinks.Throttle).
+func (n *Notifier) Reserve(note alertgate.Notification) time.Duration {
+	key := n.keys[note.Team]
+	if key == "" {
+		return 0
+	}
+	return n.limiter(key).Reserve().Delay()
+}
+
+// Notify sends one trigger or resolve now; the rate limit is the caller's
+// (Reserve).
 func (n *Notifier) Notify(ctx context.Context, note alertgate.Notification) (bool, error) {
 	key := n.keys[note.Team]
 	if key == "" {
@@ -85,9 +96,6 @@ func (n *Notifier) Notify(ctx context.Context, note alertgate.Notification) (boo
 	ev, err := n.Event(key, note)
 	if err != nil {
 		return false, err
-	}
-	if err := n.limiter(key).Wait(ctx); err != nil {
-		return true, fmt.Errorf("rate limit wait: %w", err)
 	}
 	info := new(respInfo)
 	_, err = n.client.ManageEventWithContext(context.WithValue(ctx, respInfoKey{}, info), ev)
@@ -303,4 +311,7 @@ func (n *Notifier) Teams() []string {
 	return out
 }
 
-var _ sinks.Notifier = (*Notifier)(nil)
+var (
+	_ sinks.Notifier = (*Notifier)(nil)
+	_ sinks.Throttle = (*Notifier)(nil)
+)

@@ -530,22 +530,20 @@ func TestEnabled(t *testing.T) {
 func TestRateLimitPerKey(t *testing.T) {
 	pd := newFakePagerDuty(t)
 	n := pagerduty.New(pd.URL, keys, 1, publicURL, pd.Client()) // 1 a minute, burst 1
-	if _, err := n.Notify(t.Context(), page()); err != nil {
-		t.Fatal(err)
+	if got := n.Reserve(page()); got != 0 {
+		t.Fatalf("first turn in %v, want now", got)
 	}
-	// The second page of the minute cannot go out before the deadline.
-	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
-	defer cancel()
-	retry, err := n.Notify(ctx, page())
-	if got, want := retry, true; got != want || err == nil {
-		t.Fatalf("retry=%v err=%v, want %v and an error", got, err, want)
+	// The second page of the minute waits most of a minute.
+	if got := n.Reserve(page()); got < 50*time.Second || got > time.Minute {
+		t.Fatalf("second turn in %v, want about a minute", got)
 	}
 	// Another routing key is not held back.
-	if _, err := n.Notify(t.Context(), page(func(n *alertgate.Notification) { n.Team = "platform" })); err != nil {
-		t.Fatal(err)
+	if got := n.Reserve(page(func(n *alertgate.Notification) { n.Team = "platform" })); got != 0 {
+		t.Fatalf("other key's turn in %v, want now", got)
 	}
-	if got, want := pd.received(), 2; got != want {
-		t.Fatalf("requests=%v, want %v", got, want)
+	// A team without a key has no turn to wait for.
+	if got := n.Reserve(page(func(n *alertgate.Notification) { n.Team = "nobody" })); got != 0 {
+		t.Fatalf("keyless team's turn in %v, want 0", got)
 	}
 }
 
