@@ -72,7 +72,7 @@ func New() *Metrics {
 	}, []string{"sink", "type", "state"})
 	m.DeliveryAttempt = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "alertgate_delivery_attempts_total",
-		Help: "Delivery attempts to a sink by result: ok, retry (transient failure), permanent (rejected).",
+		Help: "Delivery attempts to a sink by result: ok, retry (transient failure), permanent (rejected); throttled counts deliveries given back to wait for the sink's rate limit (not attempts).",
 	}, []string{"sink", "result"})
 	m.DeliverySeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "alertgate_delivery_duration_seconds",
