@@ -2,7 +2,6 @@ package sinks
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -39,6 +38,7 @@ func (l *Log) Get(ctx context.Context, id string) (alertgate.Record, bool) {
 // Put records a state. A failure is logged, not returned: the log is for
 // reading and for avoiding duplicates; delivery must not stop for it.
 func (l *Log) Put(ctx context.Context, r alertgate.Record) {
+	r.Notification = summary(r.Notification)
 	b, err := wire.Marshal(&r)
 	if err == nil {
 		_, err = l.KV.Put(ctx, logKey(r.ID), b)
@@ -48,16 +48,23 @@ func (l *Log) Put(ctx context.Context, r alertgate.Record) {
 	}
 }
 
-// Create records a new notification as pending unless it is already known
-// (a decision emitted twice must not reset a delivered record).
-func (l *Log) Create(ctx context.Context, r alertgate.Record) {
-	b, err := wire.Marshal(&r)
-	if err == nil {
-		_, err = l.KV.Create(ctx, logKey(r.ID), b)
+// summary is what the log keeps of a notification: what /v1/notifications
+// and the status page show. The event's labels, description and links and
+// the runbook's steps stay in NOTIFY (and DEADLETTER, for replays): a page's
+// record is a KV write on the paging path, and those made it three times
+// larger.
+func summary(n alertgate.Notification) alertgate.Notification {
+	if n.Runbook != nil {
+		rb := *n.Runbook
+		rb.Steps = ""
+		n.Runbook = &rb
 	}
-	if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
-		l.Logger.Warn("notification log write failed", "notification", r.ID, "err", err)
+	e := n.Event
+	n.Event = alertgate.Event{
+		ID: e.ID, Source: e.Source, Kind: e.Kind, Key: e.Key, Episode: e.Episode, Status: e.Status, Severity: e.Severity,
+		Title: e.Title, Service: e.Service, OccurredAt: e.OccurredAt, Count: e.Count, ReceivedAt: e.ReceivedAt, RequestID: e.RequestID,
 	}
+	return n
 }
 
 // List returns up to limit records, most recently updated first, a

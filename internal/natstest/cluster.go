@@ -54,13 +54,16 @@ func StartCluster(t testing.TB, n int) *Cluster {
 		c.URLs = append(c.URLs, fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
 		c.Nodes = append(c.Nodes, s)
 	}
-	// JetStream answers once the nodes have elected a meta leader (≈1 s).
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if slices.ContainsFunc(c.Nodes, (*server.Server).JetStreamIsLeader) {
+	// JetStream places replicated streams once the nodes have elected a
+	// meta leader (≈1 s) and the leader has current stats from every node:
+	// before that, creating an R3 stream fails with "no suitable peers for
+	// placement".
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if i := slices.IndexFunc(c.Nodes, (*server.Server).JetStreamIsLeader); i >= 0 && len(c.Nodes[i].JetStreamClusterPeers()) == n {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("no JetStream leader elected in 10s")
+			t.Fatalf("JetStream cluster not formed in 20s (a leader seeing all %d nodes)", n)
 		}
 		time.Sleep(20 * time.Millisecond) // polling a condition, not timing an assertion
 	}
