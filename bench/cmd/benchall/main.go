@@ -82,7 +82,7 @@ func runAll(args []string) int {
 	fs.DurationVar(&o.ceilingDuration, "ceiling-duration", 3*time.Second, "measured window of each ceiling")
 	fs.DurationVar(&o.e2eDuration, "e2e-duration", 5*time.Second, "paced load of the end-to-end runs")
 	fs.DurationVar(&o.e2eWait, "e2e-wait", 30*time.Second, "how long to wait for the last notifications after the end-to-end load")
-	fs.DurationVar(&o.memBudget, "mem-budget", 100*time.Second, "time allowed to feed bug classes in the memory phase")
+	fs.DurationVar(&o.memBudget, "mem-budget", 240*time.Second, "time allowed to feed bug classes in the memory phase")
 	fs.IntVar(&o.memClasses, "mem-classes", 1_000_000, "bug classes of the memory phase")
 	fs.IntVar(&o.memChunk, "mem-chunk", 20_000, "bug classes posted between RSS samples")
 	fs.IntVar(&o.concurrency, "concurrency", 8, "requests in flight of every load run")
@@ -653,7 +653,12 @@ type memResult struct {
 	FitFrom    int             `json:"fit_from"`
 	SlopeBytes float64         `json:"slope_bytes_per_class"`
 	DiskBytes  int64           `json:"disk_bytes"`
-	Err        string          `json:"err,omitempty"`
+	// Heap is the heap profile taken at the end, and HeapTop its largest
+	// in-use entries.
+	Heap       string       `json:"heap,omitempty"`
+	HeapTop    []pprofEntry `json:"heap_top,omitempty"`
+	HeapHeader []string     `json:"heap_header,omitempty"`
+	Err        string       `json:"err,omitempty"`
 }
 
 type memSample struct {
@@ -667,12 +672,21 @@ func (b *bench) memoryPhase(ctx context.Context) error {
 	b.res.Memory = res
 	// Start three times: start-to-ready is short and noisy.
 	var p *proc
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
 	for i := 0; i < 3; i++ {
 		var err error
 		if p != nil {
 			p.stop()
 		}
-		if p, err = b.startAlertgate("memory"); err != nil {
+		o := b.agOpts("memory")
+		if i == 2 {
+			// The run that is fed serves pprof, for a heap profile at the end.
+			o.debugListen = fmt.Sprintf("127.0.0.1:%d", port)
+		}
+		if p, err = startAlertgate(o); err != nil {
 			return err
 		}
 		res.Ready = append(res.Ready, p.ready)
@@ -765,10 +779,43 @@ func (b *bench) memoryPhase(ctx context.Context) error {
 	res.Elapsed = time.Since(t0)
 	res.Final = p.mem()
 	res.DiskBytes = dirSize(p.dir)
+	if err := fetch(ctx, fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap", port), filepath.Join(b.o.out, "heap-memory.pprof")); err != nil {
+		b.logf("heap profile of the memory phase: %v", err)
+	} else {
+		res.Heap = filepath.Join(b.o.out, "heap-memory.pprof")
+		if top, header, err := pprofTop(res.Heap, false, "-sample_index=inuse_space"); err == nil {
+			res.HeapTop, res.HeapHeader = top[:min(len(top), 10)], header
+		}
+	}
 	if res.Classes < res.Target {
 		res.Projected, res.FitFrom, res.SlopeBytes = project(res.Samples, res.Target)
 	}
 	return nil
+}
+
+// fetch saves url's body to path.
+func fetch(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: HTTP %d", url, resp.StatusCode)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // project fits RSS = a + b·classes over the second half of the samples

@@ -194,6 +194,8 @@ type alertgateOpts struct {
 	pdURL                     string
 	tokens                    tokens
 	logFile                   string
+	// debugListen, when set, serves pprof (serve --debug-listen).
+	debugListen string
 }
 
 // tokens are the credentials of one bench run, generated per run.
@@ -239,7 +241,11 @@ func startAlertgate(o alertgateOpts) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := start("alertgate", o.bin, []string{"serve", "--config", cfg}, dir, "http://"+listen, "/readyz", o.logFile, 30*time.Second)
+	args := []string{"serve", "--config", cfg}
+	if o.debugListen != "" {
+		args = append(args, "--debug-listen", o.debugListen)
+	}
+	p, err := start("alertgate", o.bin, args, dir, "http://"+listen, "/readyz", o.logFile, 30*time.Second)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 	}

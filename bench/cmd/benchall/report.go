@@ -327,6 +327,23 @@ func printReport(w io.Writer, res *results, o options) {
 			parts = append(parts, fmt.Sprintf("%s→%s", num(float64(s.Classes)), mbs(s.RSS)))
 		}
 		fmt.Fprintf(w, "RSS samples (classes→RSS): %s\n", strings.Join(parts, ", "))
+		if len(m.HeapTop) > 0 {
+			var heap []string
+			for _, e := range m.HeapTop {
+				name, _, generic := strings.Cut(shortFunc(e.Name), "[")
+				if generic {
+					name += "[…]"
+				}
+				heap = append(heap, fmt.Sprintf("%s %.1f%%", name, e.Flat))
+			}
+			total := ""
+			for _, h := range m.HeapHeader {
+				if strings.Contains(h, "total") {
+					total = " (" + h + ")"
+				}
+			}
+			fmt.Fprintf(w, "Go heap in use at the end%s, largest flat entries: %s\n", total, strings.Join(heap, ", "))
+		}
 		if m.Classes < m.Target {
 			fmt.Fprintf(w, "The router decided %s bug classes in the %s budget (%.0f/s): 1,000,000 would take ~%s, beyond the 10-minute run; the 1,000,000 figure above is a linear EXTRAPOLATION, not a measurement.\n",
 				num(float64(m.Classes)), ms(o.memBudget), float64(m.Classes)/m.Elapsed.Seconds(), ms(time.Duration(float64(m.Target)/(float64(m.Classes)/m.Elapsed.Seconds())*float64(time.Second))))
