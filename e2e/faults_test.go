@@ -134,10 +134,11 @@ routes: [{match: [], team: payments}]
 	// kill is sent again on restart with the same dedup_key: PagerDuty
 	// folds it into the open incident, so nobody is paged twice. Report it.
 	t.Logf("PagerDuty requests repeating an open dedup_key (deduplicated by PagerDuty): %d", repeats)
-	// The sink delivers at most Concurrency (4) notifications at once: no
-	// more can have been between PagerDuty's answer and the
-	// acknowledgement at the kill.
-	if repeats > 4 {
+	// The sink delivers at most Concurrency (32) notifications at once:
+	// no more can have been between PagerDuty's answer and the log record
+	// at the kill. A page recorded as sent is never sent again, even when
+	// the consumer's own state lost its acknowledgement.
+	if repeats > 32 {
 		t.Fatalf("%d repeated requests: more than the deliveries in flight at the kill", repeats)
 	}
 }

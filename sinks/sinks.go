@@ -218,40 +218,30 @@ func (w *Worker) ackWait() time.Duration { return max(30*time.Second, 2*w.Timeou
 func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 	// Heartbeat while the delivery is in hand (rate-limit waits, a slow
 	// sink): the server must not redeliver it meanwhile.
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		t := time.NewTicker(w.ackWait() / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				_ = m.InProgress()
-			}
-		}
-	}()
+	hb := startHeartbeat(w.ackWait()/3, func() { _ = m.InProgress() })
+	defer hb.stop()
 	var n alertgate.Notification
 	if err := wire.Unmarshal(m.Data(), &n); err != nil {
 		w.Logger.Error("undecodable notification terminated", "subject", m.Subject(), "err", err)
 		_ = m.Term()
 		return
 	}
-	// The attempt number comes from the log: a redelivery that only
-	// waited for its turn (throttled below) or a crash mid-attempt does
-	// not use up an attempt. A first delivery has no record to find
-	// (NOTIFY stores each notification ID once), so it costs no read.
+	// The log is read on every delivery, not only when JetStream counts a
+	// redelivery: after a SIGKILL the consumer's delivery counts and acks
+	// of the last moments can be lost (its state is flushed
+	// asynchronously), so a page already sent comes back as a first
+	// delivery. The attempt number comes from the log too: a redelivery
+	// that only waited for its turn (throttled below) or a crash
+	// mid-attempt does not use up an attempt.
 	attempt := 1
-	var rec alertgate.Record
-	var found bool
-	if md, err := m.Metadata(); err != nil || md.NumDelivered > 1 {
-		rec, found = w.Log.Get(ctx, n.ID)
-		if found && rec.State == alertgate.StateRetrying {
-			attempt = rec.Attempts + 1
-		}
+	rec, found := w.Log.Get(ctx, n.ID)
+	if found && rec.State == alertgate.StateRetrying {
+		attempt = rec.Attempts + 1
 	}
-	log := w.Logger.With("sink", w.Sink, "team", n.Team, "type", n.Type, "key", n.Key, "notification", n.ID, "request_id", n.Event.RequestID, "attempt", attempt)
+	log := &deliveryLog{l: w.Logger, attrs: [...]slog.Attr{
+		slog.String("sink", string(w.Sink)), slog.String("team", n.Team), slog.String("type", string(n.Type)), slog.String("key", n.Key),
+		slog.String("notification", n.ID), slog.String("request_id", n.Event.RequestID), slog.Int("attempt", attempt),
+	}}
 
 	// A redelivery after a crash between delivery and ack: the log says
 	// it was delivered, so do not deliver twice.
@@ -341,7 +331,7 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 	_ = m.NakWithDelay(delay)
 }
 
-func (w *Worker) deadLetter(ctx context.Context, m jetstream.Msg, n alertgate.Notification, attempt int, reason string, cause error, log *slog.Logger) {
+func (w *Worker) deadLetter(ctx context.Context, m jetstream.Msg, n alertgate.Notification, attempt int, reason string, cause error, log *deliveryLog) {
 	if err := w.Bus.PublishDeadLetter(ctx, n, cause.Error()); err != nil {
 		// Not stored in DEADLETTER: keep it in NOTIFY and try again later
 		// rather than lose it.
@@ -355,6 +345,61 @@ func (w *Worker) deadLetter(ctx context.Context, m jetstream.Msg, n alertgate.No
 	log.Error("notification dead-lettered", "reason", reason, "err", cause)
 	_ = m.Term()
 }
+
+// heartbeat calls beat every interval until stopped: a timer rather than a
+// goroutine per delivery, since nearly every delivery ends before the
+// first beat.
+type heartbeat struct {
+	mu      sync.Mutex
+	t       *time.Timer
+	stopped bool
+}
+
+func startHeartbeat(every time.Duration, beat func()) *heartbeat {
+	h := &heartbeat{}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.t = time.AfterFunc(every, func() {
+		beat()
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if !h.stopped {
+			h.t.Reset(every)
+		}
+	})
+	return h
+}
+
+func (h *heartbeat) stop() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stopped = true
+	h.t.Stop()
+}
+
+// deliveryLog writes the lines about one delivery with the fields that
+// identify it. It stands in for a logger made with With per delivery,
+// which formatted those fields again for every message.
+type deliveryLog struct {
+	l     *slog.Logger
+	attrs [7]slog.Attr
+}
+
+func (d *deliveryLog) log(level slog.Level, msg string, args ...any) {
+	ctx := context.Background()
+	if !d.l.Enabled(ctx, level) {
+		return
+	}
+	r := slog.NewRecord(time.Now(), level, msg, 0)
+	r.AddAttrs(d.attrs[:]...)
+	r.Add(args...)
+	_ = d.l.Handler().Handle(ctx, r)
+}
+
+func (d *deliveryLog) Debug(msg string, args ...any) { d.log(slog.LevelDebug, msg, args...) }
+func (d *deliveryLog) Info(msg string, args ...any)  { d.log(slog.LevelInfo, msg, args...) }
+func (d *deliveryLog) Warn(msg string, args ...any)  { d.log(slog.LevelWarn, msg, args...) }
+func (d *deliveryLog) Error(msg string, args ...any) { d.log(slog.LevelError, msg, args...) }
 
 // Running reports whether the consumer is consuming.
 func (w *Worker) Running() error {

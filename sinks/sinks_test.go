@@ -267,15 +267,16 @@ var (
 
 func TestWorker(t *testing.T) {
 	for _, tc := range []struct {
-		name      string
-		notifier  *fakeNotifier
-		attempts  int
-		before    alertgate.DeliveryState // the log's record before delivery, if any
-		calls     int
-		state     alertgate.DeliveryState
-		dead      string // the dead-letter's Alertgate-Error header; "" = not dead-lettered
-		deadWhy   string // the dead-letter metric's reason
-		lastError string
+		name        string
+		notifier    *fakeNotifier
+		attempts    int
+		before      alertgate.DeliveryState // the log's record before delivery, if any
+		redelivered bool                    // the consumer delivered it once before, unacknowledged
+		calls       int
+		state       alertgate.DeliveryState
+		dead        string // the dead-letter's Alertgate-Error header; "" = not dead-lettered
+		deadWhy     string // the dead-letter metric's reason
+		lastError   string
 	}{
 		{
 			// Delivered at the first attempt.
@@ -315,6 +316,14 @@ func TestWorker(t *testing.T) {
 			// says sent, so it is acknowledged without a second send.
 			name:     "already sent",
 			notifier: &fakeNotifier{script: []result{ok}},
+			attempts: 5, before: alertgate.StateSent, redelivered: true, calls: 0, state: alertgate.StateSent,
+		},
+		{
+			// The same after a SIGKILL that lost the consumer's own record
+			// of the delivery: it comes back as a first delivery, and the
+			// log still stops the second send.
+			name:     "already sent, delivery count lost",
+			notifier: &fakeNotifier{script: []result{ok}},
 			attempts: 5, before: alertgate.StateSent, calls: 0, state: alertgate.StateSent,
 		},
 	} {
@@ -329,7 +338,7 @@ func TestWorker(t *testing.T) {
 			if _, err := b.PublishNotifications(ctx, []alertgate.Notification{n}); err != nil {
 				t.Fatal(err)
 			}
-			if tc.before != "" {
+			if tc.redelivered {
 				deliveredOnceUnacked(t, b)
 			}
 			if err := w.Start(ctx); err != nil {
