@@ -91,11 +91,12 @@ func (r *Router) handle(ctx context.Context, m jetstream.Msg) {
 		_ = m.NakWithDelay(time.Second)
 		return
 	}
-	r.Logger.Info("decision",
-		"request_id", ev.RequestID, "event", ev.ID, "source", ev.Source, "key", ev.Key,
-		"episode", ev.Episode, "status", ev.Status, "kind", res.Decision.Kind,
-		"team", res.Match.Team, "route", res.Match.Route, "outcome", res.Decision.Outcome,
-		"reason", res.Decision.Reason, "notifications", len(res.Decision.Notifications))
+	// Typed attributes: one line per event, so no boxing into any.
+	r.Logger.LogAttrs(ctx, slog.LevelInfo, "decision",
+		slog.String("request_id", ev.RequestID), slog.String("event", ev.ID), slog.String("source", string(ev.Source)), slog.String("key", ev.Key),
+		slog.String("episode", ev.Episode), slog.String("status", string(ev.Status)), slog.String("kind", string(res.Decision.Kind)),
+		slog.String("team", res.Match.Team), slog.Int("route", res.Match.Route), slog.String("outcome", res.Decision.Outcome),
+		slog.String("reason", res.Decision.Reason), slog.Int("notifications", len(res.Decision.Notifications)))
 	if err := bus.Ack(ctx, m); err != nil {
 		r.Logger.Warn("ack not confirmed: the event will be redelivered and found already decided", "event", ev.ID, "err", err)
 	}
