@@ -24,6 +24,7 @@ type Metrics struct {
 	DeliveryAttempt *prometheus.CounterVec   // sink, result (ok|retry|permanent)
 	DeliverySeconds *prometheus.HistogramVec // sink
 	PageLatency     prometheus.Histogram     // webhook received -> PagerDuty accepted
+	DecisionLag     prometheus.Histogram     // webhook received -> router decided
 	DeadLetters     *prometheus.CounterVec   // sink, reason
 	NoRunbook       *prometheus.CounterVec   // team
 	ConsumerPending *prometheus.GaugeVec     // stream, consumer
@@ -84,6 +85,11 @@ func New() *Metrics {
 		Help:    "Time from the webhook being received to PagerDuty accepting the page.",
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
 	})
+	m.DecisionLag = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "alertgate_decision_lag_seconds",
+		Help:    "Time from the webhook being received to the router's decision on its event (how far the router runs behind ingest).",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+	})
 	m.DeadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "alertgate_dead_letters_total",
 		Help: "Notifications moved to DEADLETTER, by sink and reason (permanent, exhausted: attempts used up, expired: older than delivery.max_age).",
@@ -107,7 +113,7 @@ func New() *Metrics {
 	for _, c := range []prometheus.Collector{
 		m.IngestRequests, m.IngestAuthFails, m.IngestEvents, m.PublishSeconds,
 		m.Decisions, m.KVConflicts, m.RouterErrors, m.Notifications,
-		m.DeliveryAttempt, m.DeliverySeconds, m.PageLatency, m.DeadLetters,
+		m.DeliveryAttempt, m.DeliverySeconds, m.PageLatency, m.DecisionLag, m.DeadLetters,
 		m.NoRunbook, m.ConsumerPending, m.Ready, m.Panics,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -85,6 +85,9 @@ func (r *Router) handle(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	res, err := r.Process(ctx, ev)
+	if !ev.ReceivedAt.IsZero() {
+		r.Metrics.DecisionLag.Observe(time.Since(ev.ReceivedAt).Seconds())
+	}
 	if err != nil {
 		r.Metrics.RouterErrors.WithLabelValues("transient").Inc()
 		r.Logger.Error("event not routed, will retry", "key", ev.Key, "event", ev.ID, "request_id", ev.RequestID, "err", err)
