@@ -66,10 +66,28 @@ func (w *Worker) turn(n alertgate.Notification) time.Duration {
 			w.turns = map[string]time.Time{}
 		}
 		w.turns[n.ID] = at
+		w.pruneTurns()
 	} else {
 		delete(w.turns, n.ID)
 	}
 	return wait
+}
+
+// pruneTurns forgets turns long past: their message went to another
+// instance sharing the consumer, or was acknowledged there. Called with
+// turnsMu held.
+func (w *Worker) pruneTurns() {
+	now := time.Now()
+	if len(w.turns) < 1024 || now.Sub(w.pruned) < time.Minute {
+		return
+	}
+	w.pruned = now
+	stale := now.Add(-5 * time.Minute)
+	for id, at := range w.turns {
+		if at.Before(stale) {
+			delete(w.turns, id)
+		}
+	}
 }
 
 // RetryAfter is implemented by errors that carry the server's Retry-After.
@@ -172,6 +190,7 @@ type Worker struct {
 	// turns are the rate-limit turns of messages given back to wait.
 	turnsMu sync.Mutex
 	turns   map[string]time.Time
+	pruned  time.Time
 }
 
 // ConsumerName is the durable consumer of a sink, shared by every instance.
