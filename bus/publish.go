@@ -56,6 +56,20 @@ func (b *Bus) PublishEvents(ctx context.Context, events []alertgate.Event) (aler
 	return res, nil
 }
 
+// BodySeen reports how many events a webhook body of src stood for, when
+// that body's events were all stored by one request lately: a
+// byte-identical re-send (a source's retry, Alertmanager's repeat_interval)
+// is answered as that many duplicates without parsing it again.
+func (b *Bus) BodySeen(src alertgate.Source, body []byte) (int, bool) {
+	return b.stored.Body(string(src), body)
+}
+
+// RememberBody records that body carried events events, all just stored.
+// Only for sources whose events depend on the body alone.
+func (b *Bus) RememberBody(src alertgate.Source, body []byte, events int) {
+	b.stored.AddBody(string(src), body, events)
+}
+
 // PublishNotifications stores notifications in NOTIFY on
 // notify.<sink>.<team>, each with its ID as Nats-Msg-Id, so the same
 // decision taken twice is stored once.

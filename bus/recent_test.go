@@ -53,3 +53,32 @@ func TestRecentIDs(t *testing.T) {
 		t.Fatalf("early rotation kept the oldest or lost the newest")
 	}
 }
+
+// A body is remembered per source with its number of events, ages with
+// the IDs, and is never confused with an ID.
+func TestRecentBodies(t *testing.T) {
+	now := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
+	r := newRecentIDs(20*time.Minute, 10)
+	r.now = func() time.Time { return now }
+	r.since = now
+	body := []byte(`{"alerts":[1,2,3]}`)
+	r.AddBody("alertmanager", body, 3)
+	if n, ok := r.Body("alertmanager", body); !ok || n != 3 {
+		t.Fatalf("Body=%d,%v, want 3,true", n, ok)
+	}
+	if _, ok := r.Body("datadog", body); ok {
+		t.Fatal("a body of another source was found")
+	}
+	if _, ok := r.Body("alertmanager", append(body, ' ')); ok {
+		t.Fatal("a body one byte longer was found")
+	}
+	// An ID with the same bytes is not a body, and the other way round.
+	r.Add(string(body))
+	if _, ok := r.Body("", body); ok {
+		t.Fatal("an ID was taken for a body")
+	}
+	now = now.Add(10 * time.Minute)
+	if _, ok := r.Body("alertmanager", body); ok {
+		t.Fatal("the body outlived two generations")
+	}
+}

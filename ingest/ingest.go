@@ -38,6 +38,17 @@ type Source struct {
 	Auth func(r *http.Request, body []byte) error
 	// Parse normalizes the body; errors are EINVALID.
 	Parse func(r *http.Request, body []byte) ([]alertgate.Event, error)
+	// BodyOnly says Parse depends on the body alone (not on headers):
+	// a byte-identical body then means the same events, and a re-send of
+	// one whose events were just stored is answered without parsing.
+	BodyOnly bool
+}
+
+// BodyMemory is implemented by a Publisher that remembers webhook bodies
+// whose events it stored lately (bus.Bus).
+type BodyMemory interface {
+	BodySeen(src alertgate.Source, body []byte) (events int, ok bool)
+	RememberBody(src alertgate.Source, body []byte, events int)
 }
 
 // Handler serves the ingest endpoints.
@@ -173,6 +184,16 @@ func (h *Handler) handle(r *http.Request, src Source, reqID string, now time.Tim
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.Contains(ct, "json") {
 		return res, alertgate.Errorf(alertgate.EINVALID, "Content-Type: %q is not JSON", ct)
 	}
+	mem, _ := h.Publisher.(BodyMemory)
+	if !src.BodyOnly {
+		mem = nil
+	}
+	if mem != nil {
+		if n, ok := mem.BodySeen(src.Name, body); ok {
+			h.Metrics.IngestEvents.WithLabelValues(string(src.Name), "duplicate").Add(float64(n))
+			return alertgate.PublishResult{Duplicates: n}, nil
+		}
+	}
 	events, err := src.Parse(r, body)
 	if err != nil {
 		if alertgate.ErrorCode(err) == alertgate.EINTERNAL {
@@ -199,6 +220,11 @@ func (h *Handler) handle(r *http.Request, src Source, reqID string, now time.Tim
 	}
 	h.Metrics.IngestEvents.WithLabelValues(string(src.Name), "accepted").Add(float64(res.Accepted))
 	h.Metrics.IngestEvents.WithLabelValues(string(src.Name), "duplicate").Add(float64(res.Duplicates))
+	// Only a body whose events this request stored, all of them: its
+	// memory then lasts no longer than theirs in JetStream's window.
+	if mem != nil && res.Accepted == len(events) {
+		mem.RememberBody(src.Name, body, len(events))
+	}
 	return res, nil
 }
 

@@ -16,19 +16,22 @@ import (
 func Sources(cfg config.Ingest, now func() time.Time) []Source {
 	return []Source{
 		{
-			Name:  alertgate.SourceAlertmanager,
-			Auth:  TokenAuth(cfg.Alertmanager.Token.Value()),
-			Parse: func(_ *http.Request, b []byte) ([]alertgate.Event, error) { return alertmanager.Parse(b) },
+			Name:     alertgate.SourceAlertmanager,
+			Auth:     TokenAuth(cfg.Alertmanager.Token.Value()),
+			Parse:    func(_ *http.Request, b []byte) ([]alertgate.Event, error) { return alertmanager.Parse(b) },
+			BodyOnly: true,
 		},
 		{
-			Name:  alertgate.SourceDatadog,
-			Auth:  TokenAuth(cfg.Datadog.Token.Value()),
-			Parse: func(_ *http.Request, b []byte) ([]alertgate.Event, error) { return datadog.Parse(b) },
+			Name:     alertgate.SourceDatadog,
+			Auth:     TokenAuth(cfg.Datadog.Token.Value()),
+			Parse:    func(_ *http.Request, b []byte) ([]alertgate.Event, error) { return datadog.Parse(b) },
+			BodyOnly: true,
 		},
 		{
-			Name:  alertgate.SourceEvents,
-			Auth:  TokenAuth(cfg.Events.Token.Value()),
-			Parse: func(_ *http.Request, b []byte) ([]alertgate.Event, error) { return events.Parse(b) },
+			Name:     alertgate.SourceEvents,
+			Auth:     TokenAuth(cfg.Events.Token.Value()),
+			Parse:    func(_ *http.Request, b []byte) ([]alertgate.Event, error) { return events.Parse(b) },
+			BodyOnly: true,
 		},
 		{
 			Name:  alertgate.SourceSentry,
