@@ -57,14 +57,14 @@ func (b *Bus) PublishEvents(ctx context.Context, events []alertgate.Event) (aler
 }
 
 // BodySeen reports how many events a webhook body of src stood for, when
-// that body's events were all stored by one request lately: a
-// byte-identical re-send (a source's retry, Alertmanager's repeat_interval)
-// is answered as that many duplicates without parsing it again.
+// that body was stored lately: a byte-identical re-send (a source's retry,
+// Alertmanager's repeat_interval) is answered as that many duplicates
+// without parsing it again.
 func (b *Bus) BodySeen(src alertgate.Source, body []byte) (int, bool) {
 	return b.stored.Body(string(src), body)
 }
 
-// RememberBody records that body carried events events, all just stored.
+// RememberBody records that body carried events events, all stored now.
 // Only for sources whose events depend on the body alone.
 func (b *Bus) RememberBody(src alertgate.Source, body []byte, events int) {
 	b.stored.AddBody(string(src), body, events)

@@ -16,10 +16,9 @@ import (
 // in 2^64 per lookup for each remembered ID) would report a new event as a
 // duplicate: at 200,000 IDs, about 1e-14 per event.
 //
-// It also remembers webhook bodies whose events were all stored by that
-// very request, with their number of events: a byte-identical re-send is
-// then a duplicate without being parsed. A body entry is added when its
-// IDs are, so it is forgotten with them.
+// It also remembers webhook bodies whose events are all stored, with their
+// number of events: a byte-identical re-send is then a duplicate without
+// being parsed. A body entry ages like an ID added at the same moment.
 type recentIDs struct {
 	mu        sync.Mutex
 	seed      maphash.Seed

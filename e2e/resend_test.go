@@ -10,7 +10,7 @@ import (
 	"github.com/alertgate/alertgate/internal/harness"
 )
 
-// A byte-identical re-send of a webhook whose events were just stored is
+// A byte-identical re-send of a webhook whose events are stored is
 // answered from memory (no parse), exactly as the event IDs would answer
 // it: same status, same counts, same metrics, and never before the
 // request authenticates.

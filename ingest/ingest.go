@@ -220,9 +220,9 @@ func (h *Handler) handle(r *http.Request, src Source, reqID string, now time.Tim
 	}
 	h.Metrics.IngestEvents.WithLabelValues(string(src.Name), "accepted").Add(float64(res.Accepted))
 	h.Metrics.IngestEvents.WithLabelValues(string(src.Name), "duplicate").Add(float64(res.Duplicates))
-	// Only a body whose events this request stored, all of them: its
-	// memory then lasts no longer than theirs in JetStream's window.
-	if mem != nil && res.Accepted == len(events) {
+	// Every event of the body is now stored (or was already): the same
+	// bytes are the same events, so a re-send is their duplicate.
+	if mem != nil {
 		mem.RememberBody(src.Name, body, len(events))
 	}
 	return res, nil
