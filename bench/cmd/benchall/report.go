@@ -226,7 +226,7 @@ func printReport(w io.Writer, res *results, o options) {
 	}
 	t.print(w)
 	fmt.Fprintln(w, "Sentry and Datadog send one event per webhook, hence 1 alert/request; their ÷ AM compares with Alertmanager's run of the same workload.")
-	fmt.Fprintln(w, "\"new stored\": share of alerts stored as new; the rest were re-sends, answered as duplicates from alertgate's memory of recently stored IDs (no publish) or, past that memory, by JetStream's Nats-Msg-Id check (one publish round trip).")
+	fmt.Fprintln(w, "\"new stored\": share of alerts stored as new; the rest were re-sends, answered as duplicates from alertgate's memory: of the same bytes (no parse, no publish), of the same event IDs (no publish), or, past that memory, by JetStream's Nats-Msg-Id check (one publish round trip).")
 	fmt.Fprintln(w)
 	// Per-run resources.
 	cpuAvail := float64(res.Machine.Cores) * (res.Settings.Warmup + res.Settings.Duration).Seconds()
