@@ -183,6 +183,19 @@ func openBus(t *testing.T) *bus.Bus {
 }
 
 // newWorker builds a Worker as app.Start does, with a tiny backoff.
+// deliverOne publishes n to NOTIFY and starts w on it; w stops with the
+// test.
+func deliverOne(t *testing.T, b *bus.Bus, w *sinks.Worker, n alertgate.Notification) {
+	t.Helper()
+	if _, err := b.PublishNotifications(t.Context(), []alertgate.Notification{n}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+}
+
 // deliveredOnceUnacked takes the sink consumer's first delivery of the
 // one notification in NOTIFY and gives it back unacknowledged, as a
 // process that crashed after sending would: the worker then gets a
@@ -401,14 +414,8 @@ func TestWorkerRetryAfter(t *testing.T) {
 	f := &fakeNotifier{script: []result{{true, &sinks.HTTPError{Status: 429, After: 200 * time.Millisecond}}, ok}}
 	w := newWorker(b, f, 5)
 	n := page("page:retry-after")
-	if _, err := b.PublishNotifications(ctx, []alertgate.Notification{n}); err != nil {
-		t.Fatal(err)
-	}
 	start := time.Now()
-	if err := w.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
+	deliverOne(t, b, w, n)
 	poll(t, func() bool { r, _ := w.Log.Get(ctx, n.ID); return r.State == alertgate.StateSent },
 		func() string { return "not delivered" })
 	// A lower bound only: the wait cannot be shorter than what the server asked.
@@ -457,14 +464,8 @@ func TestWorkerThrottle(t *testing.T) {
 			nt := &throttledNotifier{fakeNotifier: fakeNotifier{script: []result{{}}}, turns: tc.turns}
 			w := newWorker(b, nt, 1)
 			n := page("page:alertmanager:v1:abc:ep1:1")
-			if _, err := b.PublishNotifications(ctx, []alertgate.Notification{n}); err != nil {
-				t.Fatal(err)
-			}
 			start := time.Now()
-			if err := w.Start(ctx); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(w.Stop)
+			deliverOne(t, b, w, n)
 			var rec alertgate.Record
 			poll(t, func() bool {
 				var ok bool
