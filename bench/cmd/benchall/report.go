@@ -328,21 +328,13 @@ func printReport(w io.Writer, res *results, o options) {
 		}
 		fmt.Fprintf(w, "RSS samples (classes→RSS): %s\n", strings.Join(parts, ", "))
 		if len(m.HeapTop) > 0 {
-			var heap []string
-			for _, e := range m.HeapTop {
-				name, _, generic := strings.Cut(shortFunc(e.Name), "[")
-				if generic {
-					name += "[…]"
-				}
-				heap = append(heap, fmt.Sprintf("%s %.1f%%", name, e.Flat))
-			}
 			total := ""
 			for _, h := range m.HeapHeader {
 				if strings.Contains(h, "total") {
 					total = " (" + h + ")"
 				}
 			}
-			fmt.Fprintf(w, "Go heap in use at the end%s, largest flat entries: %s\n", total, strings.Join(heap, ", "))
+			fmt.Fprintf(w, "Go heap in use at the end%s, largest flat entries: %s\n", total, flatList(m.HeapTop, len(m.HeapTop)))
 		}
 		if m.Classes < m.Target {
 			fmt.Fprintf(w, "The router decided %s bug classes in the %s budget (%.0f/s): 1,000,000 would take ~%s, beyond the 10-minute run; the 1,000,000 figure above is a linear EXTRAPOLATION, not a measurement.\n",
@@ -393,23 +385,9 @@ func printReport(w io.Writer, res *results, o options) {
 				t.add("flat: "+s.Name, fmt.Sprintf("%.1f", s.Share))
 			}
 			t.print(w)
-			var top []string
-			for _, e := range p.Top {
-				if len(top) == 8 {
-					break
-				}
-				top = append(top, fmt.Sprintf("%s %.1f%%", shortFunc(e.Name), e.Flat))
-			}
-			fmt.Fprintf(w, "top flat: %s\n\n", strings.Join(top, ", "))
+			fmt.Fprintf(w, "top flat: %s\n\n", flatList(p.Top, 8))
 			if p.Name == "bugs" && len(p.HeapTop) > 0 {
-				var heap []string
-				for i, e := range p.HeapTop {
-					if i == 6 {
-						break
-					}
-					heap = append(heap, fmt.Sprintf("%s %.1f%%", shortFunc(e.Name), e.Flat))
-				}
-				fmt.Fprintf(w, "heap in use at the end (inuse_space, flat): %s\n\n", strings.Join(heap, ", "))
+				fmt.Fprintf(w, "heap in use at the end (inuse_space, flat): %s\n\n", flatList(p.HeapTop, 6))
 			}
 		}
 	}
@@ -433,11 +411,25 @@ func printReport(w io.Writer, res *results, o options) {
 	}
 }
 
+// shortFunc drops the module prefixes of a function name and the type
+// arguments of a generic one (stree.newLeaf[…]).
 func shortFunc(name string) string {
 	name = strings.TrimPrefix(name, "github.com/")
 	name = strings.TrimPrefix(name, "alertgate/alertgate/")
 	name = strings.TrimPrefix(name, "nats-io/nats-server/v2/")
+	if short, _, generic := strings.Cut(name, "["); generic {
+		name = short + "[…]"
+	}
 	return name
+}
+
+// flatList is the first n entries as "function share%", comma-separated.
+func flatList(es []pprofEntry, n int) string {
+	parts := make([]string, 0, min(n, len(es)))
+	for _, e := range es[:min(n, len(es))] {
+		parts = append(parts, fmt.Sprintf("%s %.1f%%", shortFunc(e.Name), e.Flat))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func truncate(s string, n int) string {
