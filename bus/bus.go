@@ -177,9 +177,9 @@ func startEmbedded(o Options) (*server.Server, error) {
 	return ns, nil
 }
 
-// NotifyDuplicateWindow is NOTIFY's Msg-Id window (shorter when
+// notifyDuplicateWindow is NOTIFY's Msg-Id window (shorter when
 // DuplicateWindow is).
-const NotifyDuplicateWindow = 5 * time.Minute
+const notifyDuplicateWindow = 5 * time.Minute
 
 func (b *Bus) setup(ctx context.Context, o Options) error {
 	var err error
@@ -209,7 +209,7 @@ func (b *Bus) setup(ctx context.Context, o Options) error {
 	// ack wait, 30 s) or a lost compare-and-set. Sources, whose retries can
 	// come much later, are ALERTS' business. The server keeps every Msg-Id
 	// of the window in memory, so NOTIFY's is short.
-	if b.Notify, err = stream(StreamNotify, SubjectNotify, min(o.DuplicateWindow, NotifyDuplicateWindow)); err != nil {
+	if b.Notify, err = stream(StreamNotify, SubjectNotify, min(o.DuplicateWindow, notifyDuplicateWindow)); err != nil {
 		return err
 	}
 	if b.DeadLetter, err = stream(StreamDeadLetter, SubjectDeadLetter, o.DuplicateWindow); err != nil {
