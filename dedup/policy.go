@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/internal/wire"
 	"github.com/alertgate/alertgate/routes"
+	"github.com/alertgate/alertgate/sinks"
 )
 
 // Emit durably stores notifications; it must be idempotent per
@@ -34,14 +34,16 @@ type Policy struct {
 // a key rarely sees more than one or two.
 const maxAttempts = 20
 
-// conflictPause waits after a lost compare-and-set before the re-read:
-// jittered and growing (about 0.5 ms, 1 ms, 2 ms … up to 100 ms), so racers
+// conflictBackoff spaces re-reads after a lost compare-and-set: from about
+// 1 ms, doubling up to 100 ms, jittered (the sinks' backoff), so racers
 // spread out instead of colliding again, and a replica that served a stale
 // read (a direct get on a follower) has time to catch up.
+var conflictBackoff = sinks.Backoff{Min: time.Millisecond, Max: 100 * time.Millisecond}
+
+// conflictPause waits before the re-read after the attempt-th lost
+// compare-and-set (counted from 0).
 func conflictPause(ctx context.Context, attempt int) error {
-	d := min(time.Millisecond<<min(attempt, 7), 100*time.Millisecond)
-	d = d/2 + rand.N(d)
-	t := time.NewTimer(d)
+	t := time.NewTimer(conflictBackoff.Delay(attempt + 1))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
