@@ -76,6 +76,8 @@ type Bus struct {
 	// (Alertmanager's repeat_interval, a source's retry) is answered as a
 	// duplicate without another round trip.
 	stored *recentIDs
+	// batchBytes bounds the payload of an ALERTS message of several events.
+	batchBytes int
 }
 
 // Open starts or connects to NATS and creates (or updates) the streams and
@@ -132,6 +134,7 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (*Bus, error) {
 		b.Close()
 		return nil, err
 	}
+	b.batchBytes = batchBytes(b.NC.MaxPayload())
 	return b, nil
 }
 
@@ -175,6 +178,17 @@ func startEmbedded(o Options) (*server.Server, error) {
 		return nil, errors.New("embedded nats: not ready after 10s")
 	}
 	return ns, nil
+}
+
+// maxBatchBytes bounds an ALERTS message of several events: well under the
+// server's payload limit (1 MiB by default), and small enough that the
+// router's pull buffer holds a few.
+const maxBatchBytes = 256 << 10
+
+// batchBytes is the payload bound of a batch under a server's max_payload,
+// leaving room for the headers.
+func batchBytes(maxPayload int64) int {
+	return int(max(min(maxBatchBytes, maxPayload-8<<10), 1<<10))
 }
 
 // notifyDuplicateWindow is NOTIFY's Msg-Id window (shorter when

@@ -9,55 +9,62 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Partitions handles messages on several goroutines while keeping the
-// order that matters: messages with the same Alertgate-Key header (one
-// incident's firing and resolve, one bug class's occurrences) go to the
-// same goroutine, in arrival order. A stage's throughput is then bounded by
-// its round trips to JetStream and the sinks divided by n, not summed.
-type Partitions struct {
-	queues []chan jetstream.Msg
+// Partitions handles work on several goroutines while keeping the order
+// that matters: items with the same key (one incident's firing and
+// resolve, one bug class's occurrences) go to the same goroutine, in
+// arrival order. A stage's throughput is then bounded by its round trips
+// to JetStream and the sinks divided by n, not summed.
+type Partitions[T any] struct {
+	queues []chan T
+	key    func(T) string
 	wg     sync.WaitGroup
 }
 
 // NewPartitions starts n goroutines running handle; each queues up to depth
-// messages (a full queue blocks Dispatch: back-pressure on the consumer).
-func NewPartitions(n, depth int, handle func(jetstream.Msg)) *Partitions {
+// items (a full queue blocks Dispatch: back-pressure on the consumer). key
+// names an item's ordering key.
+func NewPartitions[T any](n, depth int, key func(T) string, handle func(T)) *Partitions[T] {
 	if n < 1 {
 		n = 1
 	}
-	p := &Partitions{queues: make([]chan jetstream.Msg, n)}
+	p := &Partitions[T]{queues: make([]chan T, n), key: key}
 	for i := range p.queues {
-		q := make(chan jetstream.Msg, depth)
+		q := make(chan T, depth)
 		p.queues[i] = q
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			for m := range q {
-				handle(m)
+			for it := range q {
+				handle(it)
 			}
 		}()
 	}
 	return p
 }
 
-// Dispatch queues m on its key's goroutine.
-func (p *Partitions) Dispatch(m jetstream.Msg) {
-	key := ""
-	if h := m.Headers(); h != nil {
-		key = h.Get(HeaderKey)
-	}
+// Dispatch queues it on its key's goroutine.
+func (p *Partitions[T]) Dispatch(it T) {
 	f := fnv.New32a()
-	_, _ = f.Write([]byte(key))
-	p.queues[f.Sum32()%uint32(len(p.queues))] <- m
+	_, _ = f.Write([]byte(p.key(it)))
+	p.queues[f.Sum32()%uint32(len(p.queues))] <- it
 }
 
 // Close handles what is queued, then stops. Dispatch must not be called
 // after Close.
-func (p *Partitions) Close() {
+func (p *Partitions[T]) Close() {
 	for _, q := range p.queues {
 		close(q)
 	}
 	p.wg.Wait()
+}
+
+// MsgKey is a message's Alertgate-Key header, the ordering key of
+// Partitions over messages.
+func MsgKey(m jetstream.Msg) string {
+	if h := m.Headers(); h != nil {
+		return h.Get(HeaderKey)
+	}
+	return ""
 }
 
 // Ack acknowledges m and waits for the server to confirm, retrying a few

@@ -1,9 +1,14 @@
 package bus
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -18,42 +23,115 @@ const (
 	HeaderRequestID = "Alertgate-Request-Id"
 	HeaderKey       = "Alertgate-Key"
 	HeaderError     = "Alertgate-Error"
+	// HeaderEvents is the number of events of an ALERTS message holding
+	// several (absent on a message of one).
+	HeaderEvents = "Alertgate-Events"
 )
 
-// PublishEvents stores events in ALERTS, each with its ID as Nats-Msg-Id, and
-// returns only once every one is acknowledged: the caller may answer 2xx
-// then. Messages go out asynchronously and are awaited together, so a
-// webhook of 50 alerts costs about one round trip, not 50.
+// PublishEvents stores events in ALERTS and returns only once JetStream
+// acknowledged every one: the caller may answer 2xx then. Events
+// acknowledged lately are not published again.
+//
+// A webhook's events go out together: a lone event is one message, with
+// its ID as Nats-Msg-Id; several are one message holding a JSON array
+// (split only to stay under the server's payload limit), whose Nats-Msg-Id
+// is derived from the IDs it holds, so a re-send of the same events to any
+// instance is still stored once. One message per webhook instead of one per
+// alert is what lets a batched storm through: JetStream's cost is per
+// message, not per byte. The router splits the array and decides each event
+// on its key's partition.
 func (b *Bus) PublishEvents(ctx context.Context, events []alertgate.Event) (alertgate.PublishResult, error) {
-	msgs := make([]*nats.Msg, 0, len(events))
-	ids := make([]string, 0, len(events))
-	known := 0
+	fresh := make([]int, 0, len(events))
 	for i := range events {
-		if b.stored.Contains(events[i].ID) {
-			known++
-			continue
+		if !b.stored.Contains(events[i].ID) {
+			fresh = append(fresh, i)
 		}
-		data, err := wire.Marshal(&events[i])
+	}
+	known := len(events) - len(fresh)
+	var msgs []*nats.Msg
+	var sizes []int
+	var ids []string
+	var data []byte
+	flush := func(first int) {
+		n := len(ids) - first
+		if n == 0 {
+			return
+		}
+		var m *nats.Msg
+		if n == 1 {
+			ev := &events[fresh[first]]
+			m = eventMsg(ev.Source, ev.RequestID)
+			m.Data = data[1 : len(data)-1] // the object, not an array of one
+			m.Header.Set(jetstream.MsgIDHeader, ev.ID)
+			m.Header.Set(HeaderKey, ev.Key)
+		} else {
+			ev := &events[fresh[first]]
+			m = eventMsg(ev.Source, ev.RequestID)
+			m.Data = data
+			m.Header.Set(jetstream.MsgIDHeader, BatchID(ids[first:]))
+			m.Header.Set(HeaderEvents, strconv.Itoa(n))
+		}
+		msgs, sizes = append(msgs, m), append(sizes, n)
+		data = nil
+	}
+	first := 0
+	for _, i := range fresh {
+		raw, err := wire.Marshal(&events[i])
 		if err != nil {
 			return alertgate.PublishResult{}, err
 		}
-		m := nats.NewMsg(SubjectAlerts + "." + string(events[i].Source))
-		m.Data = data
-		m.Header.Set(jetstream.MsgIDHeader, events[i].ID)
-		m.Header.Set(HeaderKey, events[i].Key)
-		if events[i].RequestID != "" {
-			m.Header.Set(HeaderRequestID, events[i].RequestID)
+		if len(data) > 0 && len(data)+len(raw)+1 > b.batchBytes {
+			data[len(data)-1] = ']'
+			flush(first)
+			first = len(ids)
 		}
-		msgs = append(msgs, m)
+		if data == nil {
+			data = append(make([]byte, 0, min(b.batchBytes, (len(raw)+1)*(len(fresh)-len(ids)))+1), '[')
+		}
+		data = append(append(data, raw...), ',')
 		ids = append(ids, events[i].ID)
 	}
-	res, err := b.publishAll(ctx, msgs)
+	if len(data) > 0 {
+		data[len(data)-1] = ']'
+		flush(first)
+	}
+	res, err := b.publishAll(ctx, msgs, sizes)
 	if err != nil {
 		return res, err
 	}
 	b.stored.Add(ids...)
 	res.Duplicates += known
 	return res, nil
+}
+
+func eventMsg(src alertgate.Source, requestID string) *nats.Msg {
+	m := nats.NewMsg(SubjectAlerts + "." + string(src))
+	if requestID != "" {
+		m.Header.Set(HeaderRequestID, requestID)
+	}
+	return m
+}
+
+// BatchID is the Nats-Msg-Id of an ALERTS message holding the events
+// with these IDs, in this order.
+func BatchID(ids []string) string {
+	h := sha256.New()
+	for _, id := range ids {
+		_, _ = io.WriteString(h, id)
+		_, _ = h.Write([]byte{0})
+	}
+	return "batch:" + base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+}
+
+// DecodeEvents reads an ALERTS message: one event (a JSON object) or
+// several (an array).
+func DecodeEvents(data []byte) ([]alertgate.Event, error) {
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+		var evs []alertgate.Event
+		return evs, wire.Unmarshal(data, &evs)
+	}
+	evs := make([]alertgate.Event, 1)
+	return evs, wire.Unmarshal(data, &evs[0])
 }
 
 // BodySeen reports how many events a webhook body of src stood for, when
@@ -89,7 +167,7 @@ func (b *Bus) PublishNotifications(ctx context.Context, ns []alertgate.Notificat
 		}
 		msgs = append(msgs, m)
 	}
-	return b.publishAll(ctx, msgs)
+	return b.publishAll(ctx, msgs, nil)
 }
 
 // NotifySubject is the NOTIFY subject of a sink and team.
@@ -101,7 +179,9 @@ func NotifySubject(sink alertgate.Sink, team string) string {
 // batch, whatever the caller's context says.
 const publishTimeout = 10 * time.Second
 
-func (b *Bus) publishAll(ctx context.Context, msgs []*nats.Msg) (alertgate.PublishResult, error) {
+// publishAll publishes msgs and waits for every acknowledgement; sizes[i]
+// is how many events msgs[i] stands for in the result (nil: one each).
+func (b *Bus) publishAll(ctx context.Context, msgs []*nats.Msg, sizes []int) (alertgate.PublishResult, error) {
 	var res alertgate.PublishResult
 	if len(msgs) == 0 {
 		return res, nil
@@ -113,7 +193,7 @@ func (b *Bus) publishAll(ctx context.Context, msgs []*nats.Msg) (alertgate.Publi
 		if err != nil {
 			return res, unavailable(err)
 		}
-		count(&res, ack)
+		count(&res, ack, size(sizes, 0))
 		return res, nil
 	}
 	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
@@ -125,10 +205,10 @@ func (b *Bus) publishAll(ctx context.Context, msgs []*nats.Msg) (alertgate.Publi
 		futures = append(futures, f)
 	}
 	var errs []error
-	for _, f := range futures {
+	for i, f := range futures {
 		select {
 		case ack := <-f.Ok():
-			count(&res, ack)
+			count(&res, ack, size(sizes, i))
 		case err := <-f.Err():
 			errs = append(errs, err)
 		case <-ctx.Done():
@@ -141,11 +221,18 @@ func (b *Bus) publishAll(ctx context.Context, msgs []*nats.Msg) (alertgate.Publi
 	return res, nil
 }
 
-func count(r *alertgate.PublishResult, ack *jetstream.PubAck) {
+func size(sizes []int, i int) int {
+	if sizes == nil {
+		return 1
+	}
+	return sizes[i]
+}
+
+func count(r *alertgate.PublishResult, ack *jetstream.PubAck, n int) {
 	if ack.Duplicate {
-		r.Duplicates++
+		r.Duplicates += n
 	} else {
-		r.Accepted++
+		r.Accepted += n
 	}
 }
 

@@ -152,6 +152,16 @@ func last(ev alertgate.Event, d Decision, m routes.Match) Last {
 
 // DecideBug applies the bug-class rule. st is nil for a class never seen.
 func DecideBug(st *Bug, ev alertgate.Event, m routes.Match, s Settings) (*Bug, Decision) {
+	if st != nil && ev.ID != "" && st.Last.EventID == ev.ID {
+		// The same occurrence again: a redelivery after its decision was
+		// stored (a crash before the acknowledgement, or another event of
+		// the same ALERTS message failing). Counting it would count twice.
+		next := *st
+		d := Decision{Kind: alertgate.KindBug, Outcome: OutcomeDuplicate,
+			Reason: "this occurrence was already decided (delivered again): not counted twice"}
+		next.Last = last(ev, d, m)
+		return &next, d
+	}
 	at := eventTime(ev)
 	next := &Bug{Key: ev.Key, Source: ev.Source, FirstSeen: at, Status: BugOpen}
 	if st != nil {

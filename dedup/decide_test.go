@@ -5,6 +5,7 @@ import (
 	"maps"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -46,10 +47,14 @@ func incident(key, episode string, status alertgate.Status, at time.Time) alertg
 	}
 }
 
+// bugEvents numbers bug events: each is an occurrence of its own, as each
+// Sentry event is, even at the same time.
+var bugEvents atomic.Int64
+
 // bug is an event of a bug class; count is how many occurrences it stands for.
 func bug(key string, status alertgate.Status, at time.Time, count int) alertgate.Event {
 	return alertgate.Event{
-		ID:     fmt.Sprintf("sentry:%s:%s:%d", key, status, at.UnixNano()),
+		ID:     fmt.Sprintf("sentry:%s:%s:%d:%d", key, status, at.UnixNano(), bugEvents.Add(1)),
 		Source: alertgate.SourceSentry, Kind: alertgate.KindBug,
 		Key: key, Status: status, Severity: alertgate.SeverityError,
 		Title: "ReferenceError: blooopy is not defined", Service: "front-end",
@@ -444,6 +449,9 @@ func TestDecideBug(t *testing.T) {
 		// Counting resumes as for any known class.
 		{name: "after unmute", ev: bug(bugKey, alertgate.StatusFiring, at(6*time.Hour+time.Minute), 1), m: payments, outcome: OutcomeCounted, count: 36},
 	}
+	// The last occurrence delivered again (its ALERTS message redelivered
+	// after the decision was stored): not counted twice.
+	steps = append(steps, step{name: "delivered again", ev: steps[len(steps)-1].ev, m: payments, outcome: OutcomeDuplicate, count: 36})
 	st := run(t, steps, DecideBug, cloneBug, bugLast, func(t *testing.T, s step, st *Bug) {
 		if got, want := st.Count, s.count; got != want {
 			t.Fatalf("%s: Count=%v, want %v", s.name, got, want)

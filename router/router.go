@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,7 +19,6 @@ import (
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/bus"
 	"github.com/alertgate/alertgate/dedup"
-	"github.com/alertgate/alertgate/internal/wire"
 	"github.com/alertgate/alertgate/metrics"
 	"github.com/alertgate/alertgate/routes"
 )
@@ -39,7 +39,24 @@ type Router struct {
 	Concurrency int
 
 	cc    jetstream.ConsumeContext
-	parts *bus.Partitions
+	parts *bus.Partitions[item]
+}
+
+// item is one event of an ALERTS message, decided on its key's partition.
+type item struct {
+	ev  alertgate.Event
+	del *delivery
+}
+
+// delivery is an ALERTS message in hand: acknowledged once every event it
+// holds is decided, redelivered (whole) if any of them failed. The events
+// decided before the failure are decided again then, and found known:
+// an incident's episode is already open, a bug class's last event is the
+// same.
+type delivery struct {
+	m       jetstream.Msg
+	pending atomic.Int32
+	failed  atomic.Bool
 }
 
 // Start creates (or binds to) the durable consumer and starts consuming.
@@ -62,8 +79,12 @@ func (r *Router) Start(ctx context.Context) error {
 	if r.Concurrency < 1 {
 		r.Concurrency = 32
 	}
-	r.parts = bus.NewPartitions(r.Concurrency, 64, func(m jetstream.Msg) { r.handle(ctx, m) })
-	r.cc, err = cons.Consume(r.parts.Dispatch)
+	r.parts = bus.NewPartitions(r.Concurrency, 64, func(it item) string { return it.ev.Key }, func(it item) { r.handle(ctx, it) })
+	// A message holds up to a webhook's worth of events: bound the pull
+	// buffer by bytes, not messages (twice the largest message the server
+	// takes, so one always fits).
+	r.cc, err = cons.Consume(func(m jetstream.Msg) { r.receive(ctx, m) },
+		jetstream.PullMaxBytes(int(2*r.Bus.NC.MaxPayload())))
 	return err
 }
 
@@ -76,32 +97,55 @@ func (r *Router) Stop() {
 	}
 }
 
-func (r *Router) handle(ctx context.Context, m jetstream.Msg) {
-	var ev alertgate.Event
-	if err := wire.Unmarshal(m.Data(), &ev); err != nil {
+// receive splits an ALERTS message into its events and queues each on its
+// key's partition.
+func (r *Router) receive(ctx context.Context, m jetstream.Msg) {
+	evs, err := bus.DecodeEvents(m.Data())
+	if err != nil {
 		r.Metrics.RouterErrors.WithLabelValues("undecodable").Inc()
 		r.Logger.Error("undecodable event terminated", "subject", m.Subject(), "err", err)
 		_ = m.Term()
 		return
 	}
-	res, err := r.Process(ctx, ev)
+	if len(evs) == 0 {
+		_ = bus.Ack(ctx, m)
+		return
+	}
+	d := &delivery{m: m}
+	d.pending.Store(int32(len(evs)))
+	for i := range evs {
+		r.parts.Dispatch(item{ev: evs[i], del: d})
+	}
+}
+
+func (r *Router) handle(ctx context.Context, it item) {
+	ev := &it.ev
+	res, err := r.Process(ctx, *ev)
 	if !ev.ReceivedAt.IsZero() {
 		r.Metrics.DecisionLag.Observe(time.Since(ev.ReceivedAt).Seconds())
 	}
 	if err != nil {
 		r.Metrics.RouterErrors.WithLabelValues("transient").Inc()
 		r.Logger.Error("event not routed, will retry", "key", ev.Key, "event", ev.ID, "request_id", ev.RequestID, "err", err)
+		it.del.failed.Store(true)
+	} else {
+		// Typed attributes: one line per event, so no boxing into any.
+		r.Logger.LogAttrs(ctx, slog.LevelInfo, "decision",
+			slog.String("request_id", ev.RequestID), slog.String("event", ev.ID), slog.String("source", string(ev.Source)), slog.String("key", ev.Key),
+			slog.String("episode", ev.Episode), slog.String("status", string(ev.Status)), slog.String("kind", string(res.Decision.Kind)),
+			slog.String("team", res.Match.Team), slog.Int("route", res.Match.Route), slog.String("outcome", res.Decision.Outcome),
+			slog.String("reason", res.Decision.Reason), slog.Int("notifications", len(res.Decision.Notifications)))
+	}
+	if it.del.pending.Add(-1) > 0 {
+		return
+	}
+	m := it.del.m
+	if it.del.failed.Load() {
 		_ = m.NakWithDelay(time.Second)
 		return
 	}
-	// Typed attributes: one line per event, so no boxing into any.
-	r.Logger.LogAttrs(ctx, slog.LevelInfo, "decision",
-		slog.String("request_id", ev.RequestID), slog.String("event", ev.ID), slog.String("source", string(ev.Source)), slog.String("key", ev.Key),
-		slog.String("episode", ev.Episode), slog.String("status", string(ev.Status)), slog.String("kind", string(res.Decision.Kind)),
-		slog.String("team", res.Match.Team), slog.Int("route", res.Match.Route), slog.String("outcome", res.Decision.Outcome),
-		slog.String("reason", res.Decision.Reason), slog.Int("notifications", len(res.Decision.Notifications)))
 	if err := bus.Ack(ctx, m); err != nil {
-		r.Logger.Warn("ack not confirmed: the event will be redelivered and found already decided", "event", ev.ID, "err", err)
+		r.Logger.Warn("ack not confirmed: the events will be redelivered and found already decided", "event", ev.ID, "request_id", ev.RequestID, "err", err)
 	}
 }
 

@@ -186,7 +186,7 @@ type Worker struct {
 	Concurrency int
 
 	cc    jetstream.ConsumeContext
-	parts *bus.Partitions
+	parts *bus.Partitions[jetstream.Msg]
 	// turns are the rate-limit turns of messages given back to wait.
 	turnsMu sync.Mutex
 	turns   map[string]time.Time
@@ -218,7 +218,7 @@ func (w *Worker) Start(ctx context.Context) error {
 	if w.Concurrency < 1 {
 		w.Concurrency = 32
 	}
-	w.parts = bus.NewPartitions(w.Concurrency, 16, func(m jetstream.Msg) { w.handle(ctx, m) })
+	w.parts = bus.NewPartitions(w.Concurrency, 16, bus.MsgKey, func(m jetstream.Msg) { w.handle(ctx, m) })
 	w.cc, err = cons.Consume(w.parts.Dispatch)
 	return err
 }

@@ -1,0 +1,211 @@
+package bus
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/internal/wire"
+)
+
+func openBus(t *testing.T) *Bus {
+	t.Helper()
+	b, err := Open(t.Context(), Options{DataDir: t.TempDir(), Name: "test"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+func testEvents(prefix string, n int) []alertgate.Event {
+	evs := make([]alertgate.Event, n)
+	for i := range evs {
+		evs[i] = alertgate.Event{
+			ID: fmt.Sprintf("%s-%d", prefix, i), Source: alertgate.SourceAlertmanager, Kind: alertgate.KindIncident,
+			Key: fmt.Sprintf("alertmanager:v1:%s%d", prefix, i), Episode: "e", Status: alertgate.StatusFiring,
+			Title: "High error rate", Labels: map[string]string{"service": "checkout"}, RequestID: "req-" + prefix,
+			OccurredAt: time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC), Count: 1,
+		}
+	}
+	return evs
+}
+
+// storedMsgs reads ALERTS from sequence from on.
+func storedMsgs(t *testing.T, b *Bus, from uint64) []*jetstream.RawStreamMsg {
+	t.Helper()
+	info, err := b.Alerts.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*jetstream.RawStreamMsg
+	for seq := from; seq <= info.State.LastSeq; seq++ {
+		m, err := b.Alerts.GetMsg(t.Context(), seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func ids(evs []alertgate.Event) []string {
+	out := make([]string, len(evs))
+	for i := range evs {
+		out[i] = evs[i].ID
+	}
+	return out
+}
+
+func TestPublishEventsOneMessagePerWebhook(t *testing.T) {
+	b := openBus(t)
+	ctx := t.Context()
+	publish := func(evs []alertgate.Event, accepted, duplicates int) {
+		t.Helper()
+		res, err := b.PublishEvents(ctx, evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Accepted != accepted || res.Duplicates != duplicates {
+			t.Fatalf("accepted=%d duplicates=%d, want %d and %d", res.Accepted, res.Duplicates, accepted, duplicates)
+		}
+	}
+
+	// Three events: one message holding all three, in order.
+	three := testEvents("a", 3)
+	publish(three, 3, 0)
+	msgs := storedMsgs(t, b, 1)
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages, want 1", len(msgs))
+	}
+	m := msgs[0]
+	if got, want := m.Subject, "alerts.alertmanager"; got != want {
+		t.Fatalf("subject %q, want %q", got, want)
+	}
+	if got, want := m.Header.Get(jetstream.MsgIDHeader), BatchID(ids(three)); got != want {
+		t.Fatalf("Nats-Msg-Id %q, want %q", got, want)
+	}
+	if got, want := m.Header.Get(HeaderEvents), "3"; got != want {
+		t.Fatalf("%s=%q, want %q", HeaderEvents, got, want)
+	}
+	if got, want := m.Header.Get(HeaderRequestID), "req-a"; got != want {
+		t.Fatalf("%s=%q, want %q", HeaderRequestID, got, want)
+	}
+	got, err := DecodeEvents(m.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ids(got), ids(three)) || got[2].Key != three[2].Key || got[1].Labels["service"] != "checkout" {
+		t.Fatalf("decoded %+v, want %+v", got, three)
+	}
+
+	// A lone event is a message of its own, under its own ID and key: the
+	// form every reader of ALERTS also takes.
+	one := testEvents("b", 1)
+	publish(one, 1, 0)
+	m = storedMsgs(t, b, 2)[0]
+	if got, want := m.Header.Get(jetstream.MsgIDHeader), one[0].ID; got != want {
+		t.Fatalf("Nats-Msg-Id %q, want %q", got, want)
+	}
+	if got, want := m.Header.Get(HeaderKey), one[0].Key; got != want {
+		t.Fatalf("%s=%q, want %q", HeaderKey, got, want)
+	}
+	if m.Header.Get(HeaderEvents) != "" || m.Data[0] != '{' {
+		t.Fatalf("a lone event is stored as an array: %s", m.Data)
+	}
+	if got, err := DecodeEvents(m.Data); err != nil || len(got) != 1 || got[0].ID != one[0].ID {
+		t.Fatalf("decoded %+v, %v", got, err)
+	}
+
+	// Known events are answered from memory; a webhook mixing known and
+	// new ones publishes the new ones only.
+	publish(three, 0, 3)
+	mixed := append(testEvents("a", 2), testEvents("c", 1)...)
+	publish(mixed, 1, 2)
+	if n := len(storedMsgs(t, b, 1)); n != 3 {
+		t.Fatalf("%d messages, want 3", n)
+	}
+
+	// With the memory gone (a restart, another instance), JetStream still
+	// recognises the same events by the message's ID.
+	b.stored = newRecentIDs(time.Minute, 100)
+	publish(three, 0, 3)
+	if n := len(storedMsgs(t, b, 1)); n != 3 {
+		t.Fatalf("%d messages after a re-send, want 3", n)
+	}
+}
+
+// A webhook too large for one message is split under the size bound, every
+// event stored once and in order.
+func TestPublishEventsSplitsLargeWebhooks(t *testing.T) {
+	b := openBus(t)
+	evs := testEvents("big", 25)
+	raw, err := wire.Marshal(&evs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.batchBytes = 3*len(raw) + 10 // three events each
+	res, err := b.PublishEvents(t.Context(), evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted != len(evs) || res.Duplicates != 0 {
+		t.Fatalf("accepted=%d duplicates=%d, want %d and 0", res.Accepted, res.Duplicates, len(evs))
+	}
+	msgs := storedMsgs(t, b, 1)
+	if want := (len(evs) + 2) / 3; len(msgs) != want {
+		t.Fatalf("%d messages, want the webhook split in %d", len(msgs), want)
+	}
+	var all []alertgate.Event
+	for _, m := range msgs {
+		if len(m.Data) > b.batchBytes {
+			t.Fatalf("message of %d bytes over the bound of %d", len(m.Data), b.batchBytes)
+		}
+		got, err := DecodeEvents(m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := m.Header.Get(HeaderEvents); n != "" && n != strconv.Itoa(len(got)) {
+			t.Fatalf("%s=%s on a message of %d events", HeaderEvents, n, len(got))
+		}
+		all = append(all, got...)
+	}
+	if !slices.Equal(ids(all), ids(evs)) {
+		t.Fatalf("stored %v, want %v", ids(all), ids(evs))
+	}
+}
+
+func TestBatchBytes(t *testing.T) {
+	for _, tc := range []struct {
+		maxPayload int64
+		want       int
+	}{
+		{1 << 20, maxBatchBytes},   // the default server: the bound
+		{64 << 10, 64<<10 - 8<<10}, // a small max_payload: under it, room for headers
+		{4 << 10, 1 << 10},         // absurdly small: a floor
+		{64 << 20, maxBatchBytes},  // a large one changes nothing
+		{maxBatchBytes, maxBatchBytes - 8<<10},
+	} {
+		if got := batchBytes(tc.maxPayload); got != tc.want {
+			t.Errorf("batchBytes(%d)=%d, want %d", tc.maxPayload, got, tc.want)
+		}
+	}
+}
+
+func TestDecodeEventsRejectsGarbage(t *testing.T) {
+	for _, data := range []string{"", "nope", "[{]", `{"id":`} {
+		if _, err := DecodeEvents([]byte(data)); err == nil {
+			t.Errorf("DecodeEvents(%q): no error", data)
+		}
+	}
+	if evs, err := DecodeEvents([]byte(" \n[]")); err != nil || len(evs) != 0 {
+		t.Errorf("DecodeEvents(empty array)=%v, %v", evs, err)
+	}
+}
