@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -113,10 +114,11 @@ func eventMsg(src alertgate.Source, requestID string) *nats.Msg {
 }
 
 // BatchID is the Nats-Msg-Id of an ALERTS message holding the events
-// with these IDs, in this order.
+// with these IDs, in any order (two copies of one webhook may list them
+// differently).
 func BatchID(ids []string) string {
 	h := sha256.New()
-	for _, id := range ids {
+	for _, id := range slices.Sorted(slices.Values(ids)) {
 		_, _ = io.WriteString(h, id)
 		_, _ = h.Write([]byte{0})
 	}

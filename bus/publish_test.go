@@ -209,3 +209,16 @@ func TestDecodeEventsRejectsGarbage(t *testing.T) {
 		t.Errorf("DecodeEvents(empty array)=%v, %v", evs, err)
 	}
 }
+
+// Two copies of one webhook (an HA Alertmanager pair) may list the same
+// alerts in another order: one message ID. Another set is another ID.
+func TestBatchIDIgnoresOrder(t *testing.T) {
+	if BatchID([]string{"a", "b", "c"}) != BatchID([]string{"c", "a", "b"}) {
+		t.Fatal("the same IDs in another order give another batch ID")
+	}
+	for _, other := range [][]string{{"a", "b"}, {"a", "b", "c", "d"}, {"ab", "c"}, {"a", "bc"}} {
+		if BatchID([]string{"a", "b", "c"}) == BatchID(other) {
+			t.Fatalf("batch ID of a,b,c equals that of %v", other)
+		}
+	}
+}
