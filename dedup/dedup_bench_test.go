@@ -51,6 +51,8 @@ func BenchmarkDecide(b *testing.B) {
 	open, _ := dedup.DecideIncident(nil, inc, benchMatch, benchSettings)
 	bug := benchBug("1117540176", at)
 	known, _ := dedup.DecideBug(nil, bug, benchMatch, benchSettings)
+	// Another occurrence of the class (the same one again is a redelivery).
+	again := benchBug("1117540176", at.Add(time.Second))
 	b.Run("incident_new_episode", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -78,7 +80,7 @@ func BenchmarkDecide(b *testing.B) {
 	b.Run("bug_counted", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, d := dedup.DecideBug(known, bug, benchMatch, benchSettings); d.Outcome != dedup.OutcomeCounted {
+			if _, d := dedup.DecideBug(known, again, benchMatch, benchSettings); d.Outcome != dedup.OutcomeCounted {
 				b.Fatal(d.Outcome)
 			}
 		}
@@ -127,5 +129,7 @@ func BenchmarkPolicyApply(b *testing.B) {
 	if _, err := p.Apply(ctx, known, benchMatch, emit); err != nil {
 		b.Fatal(err)
 	}
-	run("bug_counted", func(int) alertgate.Event { return known }, dedup.OutcomeCounted)
+	// Each a new occurrence of the known class: the same event again would
+	// be a redelivery, found already decided.
+	run("bug_counted", func(i int) alertgate.Event { return benchBug("1117540176", at.Add(time.Duration(i+1))) }, dedup.OutcomeCounted)
 }

@@ -308,6 +308,16 @@ func (b *bench) ceilingPhase(ctx context.Context) error {
 			b.res.JSAsync = r
 		}
 	}
+	// A batched webhook is stored as one message holding its events: the
+	// same sync publish, with a message of bigBatch events.
+	batched := append([]byte{'['}, data...)
+	for range b.o.bigBatch - 1 {
+		batched = append(append(batched, ','), data...)
+	}
+	batched = append(batched, ']')
+	r := jetStreamCeiling(ctx, "sync", b.o.concurrency, b.o.bigBatch, b.o.ceilingDuration, b.o.warmup/2, batched, key)
+	b.logf("JetStream sync publish of %d-event messages: %.0f msg/s (%d B messages) %s", b.o.bigBatch, r.PerSec(), r.MsgSize, r.Err)
+	b.res.JSSyncBatched = r
 	bare, err := startBare(b.self)
 	if err != nil {
 		return err
@@ -1005,6 +1015,7 @@ type results struct {
 	Micro             []micro                `json:"micro"`
 	JSSync            jsResult               `json:"js_sync"`
 	JSAsync           jsResult               `json:"js_async"`
+	JSSyncBatched     jsResult               `json:"js_sync_batched"`
 	Bare              map[int]loadgen.Result `json:"bare"`
 	BareReady         time.Duration          `json:"bare_ready"`
 	BareIdle          mem                    `json:"bare_idle"`

@@ -175,6 +175,10 @@ func printReport(w io.Writer, res *results, o options) {
 		t.add("JetStream publish, async", num(res.JSAsync.PerSec())+" msg/s",
 			fmt.Sprintf("%d publishers × %d in flight, then wait for every ack %s", res.Settings.Concurrency, res.Settings.Batch, res.JSAsync.Err))
 	}
+	if r := res.JSSyncBatched; r.Msgs > 0 {
+		t.add(fmt.Sprintf("JetStream publish, sync, %d events per message", res.Settings.Batch), num(r.PerSec())+" msg/s",
+			fmt.Sprintf("= %s alerts/s; as alertgate stores a %d-alert webhook: one %d B message (a JSON array of the event above) %s", num(r.PerSec()*float64(res.Settings.Batch)), res.Settings.Batch, r.MsgSize, r.Err))
+	}
 	for _, batch := range sortedKeys(res.Bare) {
 		r := res.Bare[batch]
 		t.add(fmt.Sprintf("bare net/http handler, %d alert(s)/request", batch), num(r.RequestsPerSec())+" req/s",
