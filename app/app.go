@@ -54,8 +54,6 @@ type Gateway struct {
 	// HTTPClient is used by the sinks (tests point it at loopback servers).
 	HTTPClient *http.Client
 
-	// stages are the router's and the sinks' own connections (Bus.Stage).
-	stages   []*bus.Bus
 	listener net.Listener
 	http     *http.Server
 	served   chan error
@@ -119,13 +117,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 		},
 		OnConflict: func(b string) { g.Metrics.KVConflicts.WithLabelValues(b).Inc() },
 	}
-	rbus, err := g.stage(ctx, "alertgate-router")
-	if err != nil {
-		return err
-	}
-	rpolicy := *g.Policy
-	rpolicy.Incidents, rpolicy.Bugs = rbus.Incidents, rbus.Bugs
-	g.Router = &router.Router{Bus: rbus, Routes: g.Routes, Policy: &rpolicy, Logger: g.Logger, Metrics: g.Metrics}
+	g.Router = &router.Router{Bus: g.Bus, Routes: g.Routes, Policy: g.Policy, Logger: g.Logger, Metrics: g.Metrics}
 	if err := g.Router.Start(runCtx); err != nil {
 		return err
 	}
@@ -141,12 +133,8 @@ func (g *Gateway) Start(ctx context.Context) error {
 	if teams := pd.Teams(); len(teams) < len(cfg.Teams) {
 		g.Logger.Warn("some teams have no pagerduty_routing_key: their pages are dry-run (logged and listed at /v1/notifications)", "paging_teams", teams)
 	}
-	pdbus, err := g.stage(ctx, "alertgate-sink-pagerduty")
-	if err != nil {
-		return err
-	}
 	g.Workers = []*sinks.Worker{{
-		Sink: alertgate.SinkPagerDuty, Notifier: pd, Bus: pdbus, Log: &sinks.Log{KV: pdbus.Notifications, Logger: g.Logger}, Logger: g.Logger, Metrics: g.Metrics,
+		Sink: alertgate.SinkPagerDuty, Notifier: pd, Bus: g.Bus, Log: nlog, Logger: g.Logger, Metrics: g.Metrics,
 		Attempts: cfg.Delivery.Attempts, Timeout: cfg.Delivery.Timeout.D(), MaxAge: cfg.Delivery.MaxAge.D(), Now: g.Now,
 		Backoff: sinks.Backoff{Min: cfg.Delivery.MinBackoff.D(), Max: cfg.Delivery.MaxBackoff.D()},
 	}}
@@ -298,25 +286,12 @@ func (g *Gateway) Close(ctx context.Context) error {
 		if g.cancel != nil {
 			g.cancel()
 		}
-		for _, b := range g.stages {
-			b.Close()
-		}
 		if g.Bus != nil {
 			g.Bus.Close()
 		}
 		g.Logger.Info("alertgate stopped")
 	})
 	return err
-}
-
-// stage opens a connection of its own for one stage; Close closes it.
-func (g *Gateway) stage(ctx context.Context, name string) (*bus.Bus, error) {
-	b, err := g.Bus.Stage(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	g.stages = append(g.stages, b)
-	return b, nil
 }
 
 // The bus answers byte-identical re-sends for the ingest edge.

@@ -78,8 +78,6 @@ type Bus struct {
 	stored *recentIDs
 	// batchBytes bounds the payload of an ALERTS message of several events.
 	batchBytes int
-	// connect opens another connection to the same NATS (Stage).
-	connect func(name string) (*nats.Conn, error)
 }
 
 // Open starts or connects to NATS and creates (or updates) the streams and
@@ -99,6 +97,7 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (*Bus, error) {
 	}
 	b := &Bus{log: log, stored: newRecentIDs(o.DuplicateWindow, storedIDs)}
 	opts := []nats.Option{
+		nats.Name(o.Name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -109,18 +108,16 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (*Bus, error) {
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted()) }),
 	}
 	var err error
-	url := o.URL
-	if url == "" {
+	if o.URL == "" {
 		b.server, err = startEmbedded(o)
 		if err != nil {
 			return nil, err
 		}
 		opts = append(opts, nats.InProcessServer(b.server))
+		b.NC, err = nats.Connect("", opts...)
+	} else {
+		b.NC, err = nats.Connect(o.URL, opts...)
 	}
-	b.connect = func(name string) (*nats.Conn, error) {
-		return nats.Connect(url, append(opts, nats.Name(name))...)
-	}
-	b.NC, err = b.connect(o.Name)
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("connect to nats: %w", err)
@@ -254,44 +251,6 @@ func (b *Bus) setup(ctx context.Context, o Options) error {
 	}
 	b.Notifications, err = bucket(BucketNotifications, "delivery state of each notification", o.Retention)
 	return err
-}
-
-// Stage returns a Bus on a connection of its own to the same JetStream,
-// with the same streams and buckets, for one stage of the pipeline (the
-// router, a sink). The server reads each connection on its own goroutine
-// and stores what a connection publishes in that goroutine, so on one
-// shared connection every stage's round trips queue behind every other
-// stage's writes. Close the stage before the Bus it came from.
-func (b *Bus) Stage(ctx context.Context, name string) (*Bus, error) {
-	s := &Bus{log: b.log, stored: b.stored, batchBytes: b.batchBytes, connect: b.connect}
-	var err error
-	if s.NC, err = b.connect(name); err != nil {
-		return nil, fmt.Errorf("connect to nats: %w", err)
-	}
-	fail := func(err error) (*Bus, error) {
-		s.Close()
-		return nil, err
-	}
-	if s.JS, err = jetstream.New(s.NC, jetstream.WithPublishAsyncTimeout(publishTimeout)); err != nil {
-		return fail(err)
-	}
-	for _, st := range []struct {
-		name string
-		to   *jetstream.Stream
-	}{{StreamAlerts, &s.Alerts}, {StreamNotify, &s.Notify}, {StreamDeadLetter, &s.DeadLetter}} {
-		if *st.to, err = s.JS.Stream(ctx, st.name); err != nil {
-			return fail(fmt.Errorf("stream %s: %w", st.name, err))
-		}
-	}
-	for _, kv := range []struct {
-		name string
-		to   *jetstream.KeyValue
-	}{{BucketIncidents, &s.Incidents}, {BucketBugs, &s.Bugs}, {BucketNotifications, &s.Notifications}} {
-		if *kv.to, err = s.JS.KeyValue(ctx, kv.name); err != nil {
-			return fail(fmt.Errorf("kv %s: %w", kv.name, err))
-		}
-	}
-	return s, nil
 }
 
 // Ready reports whether JetStream answers.

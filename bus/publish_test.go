@@ -222,35 +222,3 @@ func TestBatchIDIgnoresOrder(t *testing.T) {
 		}
 	}
 }
-
-// A stage's connection reaches the same streams and buckets, and closing
-// it leaves the Bus it came from working.
-func TestStage(t *testing.T) {
-	b := openBus(t)
-	ctx := t.Context()
-	s, err := b.Stage(ctx, "test-stage")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.NC == b.NC || s.NC.Opts.Name != "test-stage" {
-		t.Fatalf("stage shares the connection or lost its name (%q)", s.NC.Opts.Name)
-	}
-	if _, err := s.Incidents.Put(ctx, "k", []byte("v")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.PublishEvents(ctx, testEvents("st", 2)); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	e, err := b.Incidents.Get(ctx, "k")
-	if err != nil || string(e.Value()) != "v" {
-		t.Fatalf("the main connection reads %v, %v", e, err)
-	}
-	if n := len(storedMsgs(t, b, 1)); n != 1 {
-		t.Fatalf("%d ALERTS messages, want 1", n)
-	}
-	// The memory of stored events is shared: the main Bus knows them.
-	if res, err := b.PublishEvents(ctx, testEvents("st", 2)); err != nil || res.Duplicates != 2 {
-		t.Fatalf("re-publish on the main connection: %+v, %v", res, err)
-	}
-}
