@@ -55,6 +55,8 @@ func main() {
 		switch os.Args[1] {
 		case "bare-http":
 			err = serveBare(os.Args[2:])
+		case "forward":
+			err = serveForward(os.Args[2:])
 		case "gateway":
 			err = serveProfiled(os.Args[2:])
 		default:
@@ -529,6 +531,14 @@ func (b *bench) e2ePhase(ctx context.Context) error {
 		r.Basis = fmt.Sprintf("50%% of alertgate's storm max (%.0f alerts/s, 1 per request)", rate)
 		b.res.E2EAlertgate = &r
 		errs = append(errs, err)
+		// The same rate through a process that stores and decides nothing:
+		// the floor the harness and the machine set.
+		if ctx.Err() == nil {
+			f, err := b.e2eFloor(ctx, rate/2)
+			f.Basis = "alertgate's rate, through a bare forwarder (webhook → 202, one PagerDuty request per alert; nothing stored)"
+			b.res.E2EFloor = &f
+			errs = append(errs, err)
+		}
 	} else {
 		errs = append(errs, errors.New("no alertgate storm rate measured (ingest phase)"))
 	}
@@ -1026,13 +1036,15 @@ type results struct {
 	AlertmanagerIdle  mem                    `json:"alertmanager_idle"`
 	E2EAlertgate      *e2eResult             `json:"e2e_alertgate"`
 	// E2EAlertgateSustained is at half the paging rate, for reference.
-	E2EAlertgateSustained *e2eResult      `json:"e2e_alertgate_sustained"`
-	E2EAlertmanager       *e2eResult      `json:"e2e_alertmanager"`
-	Memory                *memResult      `json:"memory"`
-	Profiles              []profileResult `json:"profiles"`
-	PhaseTimes            []phaseTime     `json:"phase_times"`
-	Total                 time.Duration   `json:"total"`
-	Errors                []string        `json:"errors"`
+	E2EAlertgateSustained *e2eResult `json:"e2e_alertgate_sustained"`
+	// E2EFloor is the same rate through serveForward.
+	E2EFloor        *e2eResult      `json:"e2e_floor"`
+	E2EAlertmanager *e2eResult      `json:"e2e_alertmanager"`
+	Memory          *memResult      `json:"memory"`
+	Profiles        []profileResult `json:"profiles"`
+	PhaseTimes      []phaseTime     `json:"phase_times"`
+	Total           time.Duration   `json:"total"`
+	Errors          []string        `json:"errors"`
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -261,7 +261,7 @@ func printReport(w io.Writer, res *results, o options) {
 	for _, x := range []struct {
 		name string
 		e    *e2eResult
-	}{{"alertgate", res.E2EAlertgate}, {"alertgate (reference)", res.E2EAlertgateSustained}, {"Alertmanager", res.E2EAlertmanager}} {
+	}{{"alertgate", res.E2EAlertgate}, {"alertgate (reference)", res.E2EAlertgateSustained}, {"floor: bare forwarder", res.E2EFloor}, {"Alertmanager", res.E2EAlertmanager}} {
 		e := x.e
 		if e == nil {
 			continue
