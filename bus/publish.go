@@ -31,7 +31,8 @@ const (
 
 // PublishEvents stores events in ALERTS and returns only once JetStream
 // acknowledged every one: the caller may answer 2xx then. Events
-// acknowledged lately are not published again.
+// acknowledged lately, and an event repeated within events, are not
+// published again: they count as duplicates.
 //
 // A webhook's events go out together: a lone event is one message, with
 // its ID as Nats-Msg-Id; several are one message holding a JSON array
@@ -43,10 +44,19 @@ const (
 // on its key's partition.
 func (b *Bus) PublishEvents(ctx context.Context, events []alertgate.Event) (alertgate.PublishResult, error) {
 	fresh := make([]int, 0, len(events))
+	var inBody map[string]bool // IDs already taken from this call
+	if len(events) > 1 {
+		inBody = make(map[string]bool, len(events))
+	}
 	for i := range events {
-		if !b.stored.Contains(events[i].ID) {
-			fresh = append(fresh, i)
+		id := events[i].ID
+		if b.stored.Contains(id) || inBody[id] {
+			continue
 		}
+		if inBody != nil {
+			inBody[id] = true
+		}
+		fresh = append(fresh, i)
 	}
 	known := len(events) - len(fresh)
 	var msgs []*nats.Msg

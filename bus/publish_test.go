@@ -133,12 +133,17 @@ func TestPublishEventsOneMessagePerWebhook(t *testing.T) {
 		t.Fatalf("%d messages, want 3", n)
 	}
 
+	// The same event twice in one webhook is stored once.
+	twice := testEvents("d", 2)
+	twice[1] = twice[0]
+	publish(twice, 1, 1)
+
 	// With the memory gone (a restart, another instance), JetStream still
 	// recognises the same events by the message's ID.
 	b.stored = newRecentIDs(time.Minute, 100)
 	publish(three, 0, 3)
-	if n := len(storedMsgs(t, b, 1)); n != 3 {
-		t.Fatalf("%d messages after a re-send, want 3", n)
+	if n := len(storedMsgs(t, b, 1)); n != 4 {
+		t.Fatalf("%d messages after a re-send, want 4", n)
 	}
 }
 
