@@ -45,7 +45,9 @@ type Runbook struct {
 	ID    string `json:"id"`
 	Title string `json:"title,omitempty"`
 	URL   string `json:"url"`
-	// Steps is the runbook body (Markdown), attached to PagerDuty's custom_details.
+	// Steps is the runbook body (Markdown), attached to PagerDuty's
+	// custom_details. The router stores notifications without it (the id
+	// names the runbook); the PagerDuty sink reads it by id when it sends.
 	Steps string `json:"steps,omitempty"`
 	// Why says how it was chosen: "route", "match" or "source".
 	Why string `json:"why,omitempty"`

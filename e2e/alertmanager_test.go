@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/internal/harness"
 )
 
@@ -45,6 +46,18 @@ func TestAlertmanagerEpisodes(t *testing.T) {
 	steps, _ := tr.Payload.CustomDetails["runbook"].(string)
 	if !strings.Contains(steps, "kubectl") {
 		t.Fatalf("custom_details.runbook=%q, want the runbook's steps", steps)
+	}
+	// The stored page names its runbook; the steps are read when it is sent.
+	stored, err := g.Bus.Notify.GetMsg(t.Context(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n alertgate.Notification
+	if err := json.Unmarshal(stored.Data, &n); err != nil {
+		t.Fatal(err)
+	}
+	if n.Runbook == nil || n.Runbook.ID != "checkout-high-error-rate" || n.Runbook.Steps != "" {
+		t.Fatalf("stored runbook %+v, want its id without its steps", n.Runbook)
 	}
 
 	for i := 0; i < 5; i++ {

@@ -42,6 +42,11 @@ type Notifier struct {
 	now       func() time.Time
 	// client names alertgate in PagerDuty; clientURL links back to it.
 	clientURL string
+	// Steps returns the steps of the runbook with an id, for a notification
+	// stored without them (NOTIFY keeps the runbook's id, title and URL;
+	// the text, often the largest part of a page, is read when the page is
+	// sent). Nil: only steps carried by the notification are sent.
+	Steps func(id string) (string, bool)
 }
 
 // New returns a Notifier for eventsURL (e.g. https://events.pagerduty.com)
@@ -177,8 +182,15 @@ func (n *Notifier) Event(routingKey string, note alertgate.Notification) (*pd.V2
 	}
 	if note.Runbook != nil {
 		details["runbook_url"] = note.Runbook.URL
-		if note.Runbook.Steps != "" {
-			details["runbook"] = note.Runbook.Steps
+		steps := note.Runbook.Steps
+		if steps == "" && note.Runbook.ID != "" && n.Steps != nil {
+			var ok bool
+			if steps, ok = n.Steps(note.Runbook.ID); !ok {
+				steps = "runbook " + note.Runbook.ID + " is no longer loaded here: see runbook_url"
+			}
+		}
+		if steps != "" {
+			details["runbook"] = steps
 		}
 		text := "Runbook"
 		if note.Runbook.Title != "" {

@@ -208,6 +208,13 @@ func links(m map[string]any) []string {
 func TestTrigger(t *testing.T) {
 	pd := newFakePagerDuty(t)
 	n := pd.notifier()
+	// The runbooks loaded where the page is sent.
+	n.Steps = func(id string) (string, bool) {
+		if id == runbook.ID {
+			return "steps as loaded now", true
+		}
+		return "", false
+	}
 	huge := strings.Repeat("🔥", 2000) // 8000 bytes
 	for _, tc := range []struct {
 		name  string
@@ -327,6 +334,40 @@ func TestTrigger(t *testing.T) {
 				}
 				if got, want := str(b, "payload.source"), "alertmanager"; got != want {
 					t.Errorf("source=%q, want %q", got, want)
+				}
+			},
+		},
+		{
+			// As the router stores it: the runbook named, its steps read
+			// by id when the page is sent.
+			name: "runbook steps read by id",
+			note: page(func(n *alertgate.Notification) {
+				rb := *runbook
+				rb.Steps = ""
+				n.Runbook = &rb
+			}),
+			check: func(t *testing.T, b map[string]any) {
+				if got, want := str(b, "payload.custom_details.runbook"), "steps as loaded now"; got != want {
+					t.Errorf("custom_details.runbook=%q, want %q", got, want)
+				}
+				if got, want := str(b, "payload.custom_details.runbook_url"), runbook.URL; got != want {
+					t.Errorf("custom_details.runbook_url=%q, want %q", got, want)
+				}
+			},
+		},
+		{
+			// A runbook removed since the decision: the page still links
+			// it and says why its steps are missing.
+			name: "runbook no longer loaded",
+			note: page(func(n *alertgate.Notification) {
+				n.Runbook = &alertgate.Runbook{ID: "retired", Title: "Retired", URL: publicURL + "/runbooks/retired", Why: "route"}
+			}),
+			check: func(t *testing.T, b map[string]any) {
+				if got, want := str(b, "payload.custom_details.runbook"), "runbook retired is no longer loaded here: see runbook_url"; got != want {
+					t.Errorf("custom_details.runbook=%q, want %q", got, want)
+				}
+				if got, want := str(b, "payload.custom_details.runbook_url"), publicURL+"/runbooks/retired"; got != want {
+					t.Errorf("custom_details.runbook_url=%q, want %q", got, want)
 				}
 			},
 		},
