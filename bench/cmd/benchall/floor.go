@@ -8,8 +8,6 @@ import (
 	"io"
 	"net/http"
 	"time"
-
-	"github.com/alertgate/alertgate/bench/loadgen"
 )
 
 // serveForward is the floor of the end-to-end path: for each Alertmanager
@@ -92,28 +90,15 @@ func serveForward(args []string) error {
 
 // e2eFloor runs the end-to-end measurement against serveForward at rate.
 func (b *bench) e2eFloor(ctx context.Context, rate float64) (e2eResult, error) {
-	res := e2eResult{Rate: rate}
 	port, err := freePort()
 	if err != nil {
-		return res, err
+		return e2eResult{Rate: rate}, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	p, err := start("forward", b.self, []string{"forward", addr, b.pd.URL}, "", "http://"+addr, "/readyz", "", 10*time.Second)
 	if err != nil {
-		return res, err
+		return e2eResult{Rate: rate}, err
 	}
 	defer p.stop()
-	tr := newTracker(runID())
-	b.pd.validate.Store(true)
-	b.pd.track.Store(tr)
-	inv0 := b.pd.invalid.Load()
-	defer func() { b.pd.track.Store(nil); b.pd.validate.Store(false) }()
-	load, err := b.paced(ctx, p.url, loadgen.Alertmanager, rate, tr)
-	if err != nil {
-		return res, err
-	}
-	res.fill(tr, load, b.waitDelivered(tr))
-	res.Invalid = b.pd.invalid.Load() - inv0
-	b.logf("e2e floor @ %.0f/s: sent %d delivered %d p50 %s p99 %s max %s (invalid PD requests %d)", rate, res.Sent, res.Delivered, res.P50, res.P99, res.Max, res.Invalid)
-	return res, nil
+	return b.e2eToPagerDuty(ctx, "floor", p.url, rate)
 }

@@ -620,24 +620,31 @@ func (r *e2eResult) fill(tr *tracker, load loadgen.Result, waited time.Duration)
 func runID() uint64 { return uint64(time.Now().UnixNano()>>20)&0xffe | 1 }
 
 func (b *bench) e2eAlertgate(ctx context.Context, rate float64) (e2eResult, error) {
-	res := e2eResult{Rate: rate}
 	p, err := b.startAlertgate("e2e")
 	if err != nil {
-		return res, err
+		return e2eResult{Rate: rate}, err
 	}
 	defer p.stop()
+	return b.e2eToPagerDuty(ctx, "alertgate", p.url, rate)
+}
+
+// e2eToPagerDuty sends Alertmanager webhooks to url at rate and times each
+// alert until its page reaches the loopback PagerDuty, which validates
+// every request meanwhile.
+func (b *bench) e2eToPagerDuty(ctx context.Context, name, url string, rate float64) (e2eResult, error) {
+	res := e2eResult{Rate: rate}
 	tr := newTracker(runID())
 	b.pd.validate.Store(true)
 	b.pd.track.Store(tr)
 	inv0 := b.pd.invalid.Load()
 	defer func() { b.pd.track.Store(nil); b.pd.validate.Store(false) }()
-	load, err := b.paced(ctx, p.url, loadgen.Alertmanager, rate, tr)
+	load, err := b.paced(ctx, url, loadgen.Alertmanager, rate, tr)
 	if err != nil {
 		return res, err
 	}
 	res.fill(tr, load, b.waitDelivered(tr))
 	res.Invalid = b.pd.invalid.Load() - inv0
-	b.logf("e2e alertgate @ %.0f/s: sent %d delivered %d p50 %s p99 %s max %s (invalid PD requests %d)", rate, res.Sent, res.Delivered, res.P50, res.P99, res.Max, res.Invalid)
+	b.logf("e2e %s @ %.0f/s: sent %d delivered %d p50 %s p99 %s max %s (invalid PD requests %d)", name, rate, res.Sent, res.Delivered, res.P50, res.P99, res.Max, res.Invalid)
 	return res, nil
 }
 
