@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/app"
@@ -234,19 +237,32 @@ func (g *Gateway) Settle(t testing.TB) {
 func (g *Gateway) idle() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	check := func(stream, consumer string) bool {
-		c, err := g.Bus.JS.Consumer(ctx, stream, consumer)
+	// A consumer is caught up when nothing is pending or in hand and its
+	// ack floor has reached the last message of its subjects. The floor
+	// matters: right after a publish the consumer may not have counted
+	// the new message as pending yet (the stream signals it
+	// asynchronously), and on a loaded machine two checks in a row can
+	// both come before that.
+	caughtUp := func(s jetstream.Stream, consumer, filter string) bool {
+		c, err := s.Consumer(ctx, consumer)
 		if err != nil {
 			return false
 		}
 		info, err := c.Info(ctx)
-		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+		if err != nil || info.NumPending != 0 || info.NumAckPending != 0 {
+			return false
+		}
+		last, err := s.GetLastMsgForSubject(ctx, filter)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return true
+		}
+		return err == nil && info.AckFloor.Stream >= last.Sequence
 	}
-	if !check(bus.StreamAlerts, router.ConsumerName) {
+	if !caughtUp(g.Bus.Alerts, router.ConsumerName, bus.SubjectAlerts+".>") {
 		return false
 	}
 	for _, w := range g.Workers {
-		if !check(bus.StreamNotify, sinks.ConsumerName(w.Sink)) {
+		if !caughtUp(g.Bus.Notify, sinks.ConsumerName(w.Sink), bus.SubjectNotify+"."+string(w.Sink)+".>") {
 			return false
 		}
 	}
