@@ -61,40 +61,36 @@ func (b *Bus) PublishEvents(ctx context.Context, events []alertgate.Event) (aler
 	known := len(events) - len(fresh)
 	var msgs []*nats.Msg
 	var sizes []int
-	var ids []string
-	var data []byte
-	flush := func(first int) {
+	var ids []string // of the events in data and the messages before it
+	var data []byte  // "[" and the encoded events since first, each followed by ","
+	first := 0
+	flush := func() {
 		n := len(ids) - first
 		if n == 0 {
 			return
 		}
-		var m *nats.Msg
+		data[len(data)-1] = ']'
+		ev := &events[fresh[first]]
+		m := eventMsg(ev.Source, ev.RequestID)
 		if n == 1 {
-			ev := &events[fresh[first]]
-			m = eventMsg(ev.Source, ev.RequestID)
 			m.Data = data[1 : len(data)-1] // the object, not an array of one
 			m.Header.Set(jetstream.MsgIDHeader, ev.ID)
 			m.Header.Set(HeaderKey, ev.Key)
 		} else {
-			ev := &events[fresh[first]]
-			m = eventMsg(ev.Source, ev.RequestID)
 			m.Data = data
 			m.Header.Set(jetstream.MsgIDHeader, BatchID(ids[first:]))
 			m.Header.Set(HeaderEvents, strconv.Itoa(n))
 		}
 		msgs, sizes = append(msgs, m), append(sizes, n)
-		data = nil
+		data, first = nil, len(ids)
 	}
-	first := 0
 	for _, i := range fresh {
 		raw, err := wire.Marshal(&events[i])
 		if err != nil {
 			return alertgate.PublishResult{}, err
 		}
 		if len(data) > 0 && len(data)+len(raw)+1 > b.batchBytes {
-			data[len(data)-1] = ']'
-			flush(first)
-			first = len(ids)
+			flush()
 		}
 		if data == nil {
 			data = append(make([]byte, 0, min(b.batchBytes, (len(raw)+1)*(len(fresh)-len(ids)))+1), '[')
@@ -102,10 +98,7 @@ func (b *Bus) PublishEvents(ctx context.Context, events []alertgate.Event) (aler
 		data = append(append(data, raw...), ',')
 		ids = append(ids, events[i].ID)
 	}
-	if len(data) > 0 {
-		data[len(data)-1] = ']'
-		flush(first)
-	}
+	flush()
 	res, err := b.publishAll(ctx, msgs, sizes)
 	if err != nil {
 		return res, err
