@@ -53,6 +53,17 @@ type Runbook struct {
 	Why string `json:"why,omitempty"`
 }
 
+// WithoutSteps is r without its steps: a copy when it has some, r itself
+// otherwise (nil included).
+func (r *Runbook) WithoutSteps() *Runbook {
+	if r == nil || r.Steps == "" {
+		return r
+	}
+	c := *r
+	c.Steps = ""
+	return &c
+}
+
 // Notification is what the router decided to send. It is published to the
 // NOTIFY stream with ID as the Nats-Msg-Id, so a decision taken twice (a
 // redelivered event, two routers racing) is stored once.

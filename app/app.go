@@ -130,13 +130,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 		g.HTTPClient = sinks.NewHTTPClient()
 	}
 	pd := pagerduty.New(cfg.PagerDuty.EventsURL, keys, cfg.PagerDuty.RateLimit, cfg.PublicURL, g.HTTPClient)
-	pd.Steps = func(id string) (string, bool) {
-		r, ok := rb.Get(id)
-		if !ok {
-			return "", false
-		}
-		return r.Steps(), true
-	}
+	pd.Steps = rb.Steps
 	if teams := pd.Teams(); len(teams) < len(cfg.Teams) {
 		g.Logger.Warn("some teams have no pagerduty_routing_key: their pages are dry-run (logged and listed at /v1/notifications)", "paging_teams", teams)
 	}

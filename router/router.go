@@ -179,10 +179,8 @@ func (r *Router) Process(ctx context.Context, ev alertgate.Event) (Result, error
 // sink reads the steps by id when it sends the page. The steps were half
 // of every NOTIFY message, copied at each hop of the page path.
 func withoutSteps(m routes.Match) routes.Match {
-	if m.Runbook != nil && m.Runbook.ID != "" && m.Runbook.Steps != "" {
-		rb := *m.Runbook
-		rb.Steps = ""
-		m.Runbook = &rb
+	if m.Runbook != nil && m.Runbook.ID != "" {
+		m.Runbook = m.Runbook.WithoutSteps()
 	}
 	return m
 }

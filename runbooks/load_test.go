@@ -47,6 +47,9 @@ func TestLoadDir_Examples(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadDir(%s): %v", dir, err)
 	}
+	if got, ok := s.Steps("no-such-runbook"); ok || got != "" {
+		t.Fatalf("Steps of an unknown id=%q, %v; want nothing", got, ok)
+	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.md"))
 	if got, want := s.Len(), len(files); got != want || got < 5 {
 		t.Fatalf("Len()=%v, want %v (and at least 5)", got, want)
@@ -69,6 +72,9 @@ func TestLoadDir_Examples(t *testing.T) {
 		}
 		if got, ok := s.Get(r.ID); !ok || got != r {
 			t.Fatalf("Get(%q)=%v, %v; want the runbook", r.ID, got, ok)
+		}
+		if got, ok := s.Steps(r.ID); !ok || got != r.Steps() {
+			t.Fatalf("Steps(%q)=%q, %v; want the runbook's steps", r.ID, got, ok)
 		}
 		// A <placeholder> outside a code span is raw HTML and would silently vanish.
 		if page, _ := r.HTML(); strings.Contains(string(page), "raw HTML omitted") {

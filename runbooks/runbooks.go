@@ -89,6 +89,16 @@ func (s *Set) Get(id string) (*Runbook, bool) {
 	return r, ok
 }
 
+// Steps returns the steps of the runbook with the given id, as a page
+// carries them (the PagerDuty sink's lookup for stored pages).
+func (s *Set) Steps(id string) (string, bool) {
+	r, ok := s.Get(id)
+	if !ok {
+		return "", false
+	}
+	return r.Steps(), true
+}
+
 // All returns every runbook sorted by ID. The slice is the caller's; the
 // runbooks are shared.
 func (s *Set) All() []*Runbook {
