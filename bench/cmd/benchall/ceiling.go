@@ -152,10 +152,16 @@ func serveBare(args []string) error {
 	if len(args) != 1 {
 		return fmt.Errorf("usage: benchall bare-http ADDR")
 	}
+	return serveChild(args[0], "/", bareHandler())
+}
+
+// serveChild serves h for pattern on addr, with GET /readyz answering
+// 200, from a child process: an http.Server with alertgate's timeouts.
+func serveChild(addr, pattern string, h http.Handler) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	mux.Handle("/", bareHandler())
-	srv := &http.Server{Addr: args[0], Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	mux.Handle(pattern, h)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	return srv.ListenAndServe()
 }
 

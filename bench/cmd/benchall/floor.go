@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
+
+	pd "github.com/PagerDuty/go-pagerduty"
+
+	"github.com/alertgate/alertgate/sinks"
 )
 
 // serveForward is the floor of the end-to-end path: for each Alertmanager
@@ -21,23 +24,12 @@ func serveForward(args []string) error {
 		return fmt.Errorf("usage: benchall forward ADDR PAGERDUTY_URL")
 	}
 	enqueue := args[1] + "/v2/enqueue"
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute}}
-	type pdPayload struct {
-		Summary       string            `json:"summary"`
-		Source        string            `json:"source"`
-		Severity      string            `json:"severity"`
-		CustomDetails map[string]string `json:"custom_details"`
-	}
-	type pdEvent struct {
-		RoutingKey string    `json:"routing_key"`
-		Action     string    `json:"event_action"`
-		DedupKey   string    `json:"dedup_key"`
-		Payload    pdPayload `json:"payload"`
-	}
+	client := sinks.NewHTTPClient() // alertgate's sinks' client
+	client.Timeout = 10 * time.Second
 	// forward posts ev, retrying a failed request twice (as alertgate's
 	// sink would): an alert the floor drops would count as slower than
 	// every delivered one.
-	forward := func(ev pdEvent) {
+	forward := func(ev pd.V2Event) {
 		body, err := json.Marshal(ev)
 		if err != nil {
 			return
@@ -48,16 +40,13 @@ func serveForward(args []string) error {
 				time.Sleep(10 * time.Millisecond)
 				continue
 			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			_ = resp.Body.Close()
+			_ = resp.Body.Close() // drained by the client
 			if resp.StatusCode < 300 {
 				return
 			}
 		}
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	mux.HandleFunc("POST /", func(w http.ResponseWriter, r *http.Request) {
+	return serveChild(args[0], "POST /", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var msg struct {
 			Alerts []struct {
 				Status      string            `json:"status"`
@@ -74,18 +63,16 @@ func serveForward(args []string) error {
 			if a.Status != "firing" {
 				continue
 			}
-			go forward(pdEvent{
+			go forward(pd.V2Event{
 				RoutingKey: "paymentspaymentspaymentspayments", Action: "trigger",
 				DedupKey: "alertmanager:v1:" + a.Fingerprint + "/floor",
-				Payload:  pdPayload{Summary: a.Annotations["summary"], Source: "alertgate-floor", Severity: "critical", CustomDetails: a.Labels},
+				Payload:  &pd.V2Payload{Summary: a.Annotations["summary"], Source: "alertgate-floor", Severity: "critical", Details: a.Labels},
 			})
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusAccepted)
 		_, _ = fmt.Fprintf(w, `{"accepted":%d,"duplicates":0}`+"\n", len(msg.Alerts))
-	})
-	srv := &http.Server{Addr: args[0], Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
-	return srv.ListenAndServe()
+	}))
 }
 
 // e2eFloor runs the end-to-end measurement against serveForward at rate.
