@@ -1,11 +1,14 @@
 package dedup
 
 import (
+	"container/heap"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -188,29 +191,166 @@ func (p *Policy) ListIncidents(ctx context.Context) ([]*Incident, error) {
 	return list[Incident](ctx, p.Incidents)
 }
 
-// ListBugs returns every bug class state.
+// ListBugs returns every bug class state. It holds them all in memory:
+// past a few thousand classes, walk them with EachBug or TopBugs.
 func (p *Policy) ListBugs(ctx context.Context) ([]*Bug, error) {
 	return list[Bug](ctx, p.Bugs)
 }
 
+// ErrStop ends an EachBug or EachIncident walk early; the walk then
+// returns nil.
+var ErrStop = errors.New("stop the walk")
+
+// EachBug calls fn with every bug class state, one at a time, so memory is
+// that of one state whatever the number of classes. An error from fn ends
+// the walk and is returned (ErrStop: nil).
+func (p *Policy) EachBug(ctx context.Context, fn func(*Bug) error) error {
+	return each(ctx, p.Bugs, fn)
+}
+
+// EachIncident is EachBug for incident states.
+func (p *Policy) EachIncident(ctx context.Context, fn func(*Incident) error) error {
+	return each(ctx, p.Incidents, fn)
+}
+
 func list[T any](ctx context.Context, kv jetstream.KeyValue) ([]*T, error) {
+	var out []*T
+	err := each(ctx, kv, func(v *T) error {
+		out = append(out, v)
+		return nil
+	})
+	return out, err
+}
+
+// each reads a bucket's current values through a watcher (an ordered
+// consumer with flow control, so the server sends no further ahead than
+// the walk reads).
+func each[T any](ctx context.Context, kv jetstream.KeyValue, fn func(*T) error) error {
 	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer w.Stop()
-	var out []*T
-	for e := range w.Updates() {
+	for {
+		var e jetstream.KeyValueEntry
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case e = <-w.Updates():
+		}
 		if e == nil { // initial values delivered
-			break
+			return nil
 		}
 		v := new(T)
 		if err := wire.Unmarshal(e.Value(), v); err != nil {
-			return nil, fmt.Errorf("%s %s: %w", kv.Bucket(), strings.TrimSpace(e.Key()), err)
+			return fmt.Errorf("%s %s: %w", kv.Bucket(), strings.TrimSpace(e.Key()), err)
 		}
-		out = append(out, v)
+		if err := fn(v); err != nil {
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
 	}
-	return out, nil
+}
+
+// BugList is a bounded view of the bug classes: the first Limit of those a
+// filter kept, in an order, with how many it kept in all.
+type BugList struct {
+	Bugs []*Bug `json:"bugs"`
+	// Total is the number of classes the filter kept (Bugs has at most
+	// Limit of them).
+	Total int `json:"total"`
+	Limit int `json:"limit"`
+	// Teams are the teams that have a class, filter or not, sorted.
+	Teams []string `json:"-"`
+}
+
+// TopBugs walks every bug class once and keeps, of those keep accepts (nil:
+// all), the first limit in the order cmp gives. Memory is that of limit
+// states, whatever the number of classes: at a million classes, reading
+// them all into a list would take gigabytes for a page that shows a
+// hundred.
+func (p *Policy) TopBugs(ctx context.Context, keep func(*Bug) bool, cmp func(a, b *Bug) int, limit int) (BugList, error) {
+	top := NewBugTop(keep, cmp, limit)
+	if err := p.EachBug(ctx, func(b *Bug) error { top.Add(b); return nil }); err != nil {
+		return BugList{}, err
+	}
+	return top.List(), nil
+}
+
+// BugTop collects the first Limit bug classes in an order from a stream
+// of them, holding no more than that many.
+type BugTop struct {
+	keep  func(*Bug) bool
+	limit int
+	// h is a heap with the last kept class (in order) at its root: a class
+	// that comes before it takes its place.
+	h     worstFirst
+	teams map[string]bool
+	total int
+}
+
+// NewBugTop keeps, of the classes keep accepts (nil: all), the first limit
+// (at least 1) in the order cmp gives (cmp(a, b) < 0: a first); ties go to
+// the class key.
+func NewBugTop(keep func(*Bug) bool, cmp func(a, b *Bug) int, limit int) *BugTop {
+	return &BugTop{
+		keep:  keep,
+		limit: max(limit, 1),
+		teams: map[string]bool{},
+		h: worstFirst{order: func(a, b *Bug) int {
+			if c := cmp(a, b); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Key, b.Key)
+		}},
+	}
+}
+
+// Add offers one class.
+func (t *BugTop) Add(b *Bug) {
+	if b.Team != "" {
+		t.teams[b.Team] = true
+	}
+	if t.keep != nil && !t.keep(b) {
+		return
+	}
+	t.total++
+	switch {
+	case t.h.Len() < t.limit:
+		heap.Push(&t.h, b)
+	case t.h.order(b, t.h.bugs[0]) < 0:
+		t.h.bugs[0] = b
+		heap.Fix(&t.h, 0)
+	}
+}
+
+// List returns the classes kept, in order.
+func (t *BugTop) List() BugList {
+	bugs := slices.SortedFunc(slices.Values(t.h.bugs), t.h.order)
+	if bugs == nil {
+		bugs = []*Bug{}
+	}
+	teams := slices.Sorted(maps.Keys(t.teams))
+	return BugList{Bugs: bugs, Total: t.total, Limit: t.limit, Teams: teams}
+}
+
+// worstFirst is a container/heap of bug classes whose root is the last in
+// order.
+type worstFirst struct {
+	bugs  []*Bug
+	order func(a, b *Bug) int
+}
+
+func (h *worstFirst) Len() int           { return len(h.bugs) }
+func (h *worstFirst) Less(i, j int) bool { return h.order(h.bugs[i], h.bugs[j]) > 0 }
+func (h *worstFirst) Swap(i, j int)      { h.bugs[i], h.bugs[j] = h.bugs[j], h.bugs[i] }
+func (h *worstFirst) Push(x any)         { h.bugs = append(h.bugs, x.(*Bug)) }
+func (h *worstFirst) Pop() any {
+	b := h.bugs[len(h.bugs)-1]
+	h.bugs = h.bugs[:len(h.bugs)-1]
+	return b
 }
 
 // MarkDigested records that a digest reported the class up to count. It

@@ -236,20 +236,30 @@ func (d *Digester) check(ctx context.Context, team string, subjectCount uint64, 
 const maxRounds = 5
 
 // bugScan reads every bug class once per check round, however many
-// teams are due in it.
+// teams are due in it, and keeps only those that recurred since their last
+// digest: a walk, not a list, so a million classes cost the memory of the
+// few that changed.
 type bugScan struct {
-	policy *dedup.Policy
-	done   bool
-	bugs   []*dedup.Bug
-	err    error
+	policy    *dedup.Policy
+	done      bool
+	recurring map[string][]*dedup.Bug // by team
+	err       error
 }
 
-func (b *bugScan) all(ctx context.Context) ([]*dedup.Bug, error) {
+// recurred returns the team's classes whose count moved since their last
+// digest.
+func (b *bugScan) recurred(ctx context.Context, team string) ([]*dedup.Bug, error) {
 	if !b.done {
-		b.bugs, b.err = b.policy.ListBugs(ctx)
+		b.recurring = map[string][]*dedup.Bug{}
+		b.err = b.policy.EachBug(ctx, func(st *dedup.Bug) error {
+			if st.Count > st.Digested {
+				b.recurring[st.Team] = append(b.recurring[st.Team], st)
+			}
+			return nil
+		})
 		b.done = true
 	}
-	return b.bugs, b.err
+	return b.recurring[team], b.err
 }
 
 // Flush renders and sends the team's digest for the window ending now
@@ -413,16 +423,14 @@ func (d *Digester) build(ctx context.Context, team string, from, to time.Time, i
 	}
 	var recurring []*dedup.Bug
 	if scan != nil {
-		all, err := scan.all(ctx)
+		moved, err := scan.recurred(ctx, team)
 		if err != nil {
 			return dg, nil, err
 		}
-		for _, b := range all {
-			if b.Team == team && b.Count > b.Digested {
-				if _, named := bugs[b.Key]; !named {
-					recurring = append(recurring, b)
-					changed = append(changed, b)
-				}
+		for _, b := range moved {
+			if _, named := bugs[b.Key]; !named {
+				recurring = append(recurring, b)
+				changed = append(changed, b)
 			}
 		}
 	}

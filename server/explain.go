@@ -35,24 +35,30 @@ func Explain(ctx context.Context, p *dedup.Policy, rt *routes.Router, source ale
 			return ex, err
 		}
 	}
-	// The source's own id inside a longer key (a Sentry issue id).
-	incs, err := p.ListIncidents(ctx)
-	if err != nil {
-		return nil, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "state unavailable")
-	}
-	for _, in := range incs {
+	// The source's own id inside a longer key (a Sentry issue id): walk
+	// the states, one at a time, until one ends with it.
+	var found string
+	err := p.EachIncident(ctx, func(in *dedup.Incident) error {
 		if matchesSuffix(in.Key, in.Source, source, key) {
-			return explainKey(ctx, p, rt, in.Key)
+			found = in.Key
+			return dedup.ErrStop
 		}
+		return nil
+	})
+	if err == nil && found == "" {
+		err = p.EachBug(ctx, func(b *dedup.Bug) error {
+			if matchesSuffix(b.Key, b.Source, source, key) {
+				found = b.Key
+				return dedup.ErrStop
+			}
+			return nil
+		})
 	}
-	bugs, err := p.ListBugs(ctx)
 	if err != nil {
 		return nil, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "state unavailable")
 	}
-	for _, b := range bugs {
-		if matchesSuffix(b.Key, b.Source, source, key) {
-			return explainKey(ctx, p, rt, b.Key)
-		}
+	if found != "" {
+		return explainKey(ctx, p, rt, found)
 	}
 	return nil, alertgate.Errorf(alertgate.ENOTFOUND, "no incident or bug class with key %q has been seen", key)
 }

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -215,45 +216,52 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
-	list, err := s.Policy.ListIncidents(r.Context())
+	onlyOpen := r.URL.Query().Get("state") == "open"
+	team := r.URL.Query().Get("team")
+	// A walk: only the incidents the filters keep are held.
+	out := []*dedup.Incident{}
+	err := s.Policy.EachIncident(r.Context(), func(in *dedup.Incident) error {
+		if (!onlyOpen || len(in.Open()) > 0) && (team == "" || in.Team == team) {
+			out = append(out, in)
+		}
+		return nil
+	})
 	if err != nil {
 		ingest.WriteError(w, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "incident state unavailable"))
 		return
-	}
-	onlyOpen := r.URL.Query().Get("state") == "open"
-	team := r.URL.Query().Get("team")
-	out := []*dedup.Incident{}
-	for _, in := range list {
-		if (onlyOpen && len(in.Open()) == 0) || (team != "" && in.Team != team) {
-			continue
-		}
-		out = append(out, in)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Last.At.After(out[j].Last.At) })
 	writeJSON(w, http.StatusOK, map[string]any{"incidents": out})
 }
 
+// Bounds of GET /v1/bugs?limit=.
+const (
+	defaultBugLimit = 1000
+	maxBugLimit     = 10000
+)
+
+// bugs lists bug classes, most occurrences first, at most ?limit= of them
+// (default 1000), with the number that matched the filters in "total".
 func (s *Server) bugs(w http.ResponseWriter, r *http.Request) {
-	list, err := s.Policy.ListBugs(r.Context())
+	q := r.URL.Query()
+	limit := defaultBugLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxBugLimit {
+			ingest.WriteError(w, alertgate.Errorf(alertgate.EINVALID, "limit must be a number from 1 to %d, not %q", maxBugLimit, v))
+			return
+		}
+		limit = n
+	}
+	team, status := q.Get("team"), q.Get("status")
+	keep := func(b *dedup.Bug) bool { return (team == "" || b.Team == team) && (status == "" || b.Status == status) }
+	byCount := func(a, b *dedup.Bug) int { return cmp.Compare(b.Count, a.Count) }
+	list, err := s.Policy.TopBugs(r.Context(), keep, byCount, limit)
 	if err != nil {
 		ingest.WriteError(w, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "bug state unavailable"))
 		return
 	}
-	team, status := r.URL.Query().Get("team"), r.URL.Query().Get("status")
-	out := []*dedup.Bug{}
-	for _, b := range list {
-		if (team != "" && b.Team != team) || (status != "" && b.Status != status) {
-			continue
-		}
-		out = append(out, b)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Count != out[j].Count {
-			return out[i].Count > out[j].Count
-		}
-		return out[i].Key < out[j].Key
-	})
-	writeJSON(w, http.StatusOK, map[string]any{"bugs": out})
+	writeJSON(w, http.StatusOK, list)
 }
 
 func (s *Server) explain(w http.ResponseWriter, r *http.Request) {

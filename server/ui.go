@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"embed"
@@ -13,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,6 +53,8 @@ const (
 	uiRefreshSeconds = 15
 	// uiListLimit bounds the notifications and dead letters shown.
 	uiListLimit = 50
+	// uiBugLimit bounds the bug classes shown (the loudest or latest).
+	uiBugLimit = 200
 	// uiFetchTimeout bounds each data fetch, which run concurrently: with
 	// JetStream down the page still renders (with errors) before the next
 	// refresh.
@@ -105,11 +109,25 @@ func (s section[T]) Count() string {
 
 type bugSection struct {
 	section[bugRow]
+	// Total is the number of classes (of the team), of which Rows are
+	// the first uiBugLimit.
+	Total int
 	// Team is the ?team= filter ("" for all), Sort the order in force.
 	Team, Sort string
 	TeamLinks  []navLink
 	SortLinks  []navLink
 }
+
+// Count is the number of classes (of the team), shown or not; "?" on error.
+func (b bugSection) Count() string {
+	if b.Err != "" {
+		return "?"
+	}
+	return formatCount(int64(b.Total))
+}
+
+// Partial reports that more classes exist than the rows show.
+func (b bugSection) Partial() bool { return b.Total > len(b.Rows) }
 
 // navLink is a filter or sort link; Current marks the one in force.
 type navLink struct {
@@ -180,7 +198,7 @@ func (s *Server) ui(w http.ResponseWriter, r *http.Request) {
 	var (
 		wg                     sync.WaitGroup
 		incs                   []*dedup.Incident
-		bugs                   []*dedup.Bug
+		bugs                   dedup.BugList
 		recs                   []alertgate.Record
 		dead                   []sinks.DeadLetter
 		incErr, bugErr, recErr error
@@ -191,15 +209,24 @@ func (s *Server) ui(w http.ResponseWriter, r *http.Request) {
 			if s.Policy == nil {
 				return nil, errors.New("no incident state configured")
 			}
-			return s.Policy.ListIncidents(ctx)
+			// Only the open ones are shown: only they are kept.
+			var open []*dedup.Incident
+			err := s.Policy.EachIncident(ctx, func(in *dedup.Incident) error {
+				if slices.ContainsFunc(in.Episodes, func(e dedup.Episode) bool { return e.Status == dedup.EpisodeOpen }) {
+					open = append(open, in)
+				}
+				return nil
+			})
+			return open, err
 		})
 	})
+	team, order := q.Get("team"), bugSort(q.Get("sort"))
 	wg.Go(func() {
-		bugs, bugErr = guard(func() ([]*dedup.Bug, error) {
+		bugs, bugErr = guard(func() (dedup.BugList, error) {
 			if s.Policy == nil {
-				return nil, errors.New("no bug state configured")
+				return dedup.BugList{}, errors.New("no bug state configured")
 			}
-			return s.Policy.ListBugs(ctx)
+			return s.Policy.TopBugs(ctx, bugFilter(team), bugOrder(order), uiBugLimit)
 		})
 	})
 	wg.Go(func() {
@@ -224,10 +251,9 @@ func (s *Server) ui(w http.ResponseWriter, r *http.Request) {
 	page.Incidents.Rows = buildIncidentRows(incs, now, func(id string) bool { _, ok := s.Runbooks.Get(id); return ok })
 	page.Incidents.Err = s.uiError("incidents", "Open incidents could not be read", incErr)
 
-	team, order := q.Get("team"), bugSort(q.Get("sort"))
 	page.Bugs.Team, page.Bugs.Sort = team, order
-	page.Bugs.Rows = buildBugRows(bugs, team, order)
-	page.Bugs.TeamLinks, page.Bugs.SortLinks = bugLinks(bugs, team, order)
+	page.Bugs.Rows, page.Bugs.Total = buildBugRows(bugs.Bugs), bugs.Total
+	page.Bugs.TeamLinks, page.Bugs.SortLinks = bugLinks(bugs.Teams, team, order)
 	page.Bugs.Err = s.uiError("bugs", "Bug classes could not be read", bugErr)
 
 	page.Notifications.Rows = buildNotificationRows(recs, uiListLimit)
@@ -336,41 +362,36 @@ func bugSort(v string) string {
 	return sortCount
 }
 
-// buildBugRows filters bug classes by team ("" for all) and orders them:
-// by count, or by last seen, descending; ties go to the other key, then to
-// the class key, so the order is stable from one refresh to the next.
-func buildBugRows(bugs []*dedup.Bug, team, order string) []bugRow {
-	var list []*dedup.Bug
-	for _, b := range bugs {
-		if b != nil && (team == "" || b.Team == team) {
-			list = append(list, b)
-		}
+// bugFilter keeps the classes of a team ("" for all).
+func bugFilter(team string) func(*dedup.Bug) bool {
+	if team == "" {
+		return nil
 	}
-	byCount := func(a, b *dedup.Bug) int {
-		switch {
-		case a.Count > b.Count:
-			return -1
-		case a.Count < b.Count:
-			return 1
-		}
-		return 0
-	}
+	return func(b *dedup.Bug) bool { return b.Team == team }
+}
+
+// bugOrder orders bug classes by count or by last seen, descending; ties
+// go to the other key (then, in dedup.BugTop, to the class key), so the
+// order is stable from one refresh to the next.
+func bugOrder(order string) func(a, b *dedup.Bug) int {
+	byCount := func(a, b *dedup.Bug) int { return cmp.Compare(b.Count, a.Count) }
 	byLast := func(a, b *dedup.Bug) int { return b.LastSeen.Compare(a.LastSeen) }
 	first, second := byCount, byLast
 	if bugSort(order) == sortLastSeen {
 		first, second = byLast, byCount
 	}
-	sort.SliceStable(list, func(i, j int) bool {
-		if c := first(list[i], list[j]); c != 0 {
-			return c < 0
+	return func(a, b *dedup.Bug) int {
+		if c := first(a, b); c != 0 {
+			return c
 		}
-		if c := second(list[i], list[j]); c != 0 {
-			return c < 0
-		}
-		return list[i].Key < list[j].Key
-	})
-	out := make([]bugRow, 0, len(list))
-	for _, b := range list {
+		return second(a, b)
+	}
+}
+
+// buildBugRows turns bug classes, already filtered and ordered, into rows.
+func buildBugRows(bugs []*dedup.Bug) []bugRow {
+	out := make([]bugRow, 0, len(bugs))
+	for _, b := range bugs {
 		row := bugRow{
 			Key: b.Key, Title: b.Title, Service: b.Service, Team: b.Team, Status: b.Status,
 			Count: formatCount(b.Count), FirstSeen: stampOf(b.FirstSeen), LastSeen: stampOf(b.LastSeen),
@@ -388,7 +409,7 @@ func buildBugRows(bugs []*dedup.Bug, team, order string) []bugRow {
 
 // bugLinks returns the team filter links (all, then every team with a bug
 // class, by name) and the sort links; each keeps the other's choice.
-func bugLinks(bugs []*dedup.Bug, team, order string) (teams, sorts []navLink) {
+func bugLinks(names []string, team, order string) (teams, sorts []navLink) {
 	href := func(team, order string) string {
 		v := url.Values{}
 		if team != "" {
@@ -402,15 +423,6 @@ func bugLinks(bugs []*dedup.Bug, team, order string) (teams, sorts []navLink) {
 		}
 		return "?" + v.Encode()
 	}
-	seen := map[string]bool{}
-	var names []string
-	for _, b := range bugs {
-		if b != nil && b.Team != "" && !seen[b.Team] {
-			seen[b.Team] = true
-			names = append(names, b.Team)
-		}
-	}
-	sort.Strings(names)
 	teams = append(teams, navLink{Text: "all", Href: href("", order), Current: team == ""})
 	for _, n := range names {
 		teams = append(teams, navLink{Text: n, Value: n, Href: href(n, order), Current: n == team})

@@ -32,30 +32,55 @@ func TestUIBugRows(t *testing.T) {
 		{Key: "a", Team: "payments", Count: 5, LastSeen: at(-3)},
 		{Key: "b", Team: "platform", Count: 50, LastSeen: at(-5)},
 		{Key: "c", Team: "payments", Count: 5, LastSeen: at(-1)},
-		nil,
 		{Key: "d", Team: "platform", Count: 1, LastSeen: at(-1)},
 		{Key: "e", Team: "search", Count: 7, LastSeen: at(-9)},
+		{Key: "f", Team: "search", Count: 7, LastSeen: at(-9)},
+	}
+	// The page's fetch: the same filter, order and collector as
+	// Policy.TopBugs, over a slice instead of the bucket.
+	top := func(team, order string, limit int) dedup.BugList {
+		t := dedup.NewBugTop(bugFilter(team), bugOrder(order), limit)
+		for _, b := range bugs {
+			t.Add(b)
+		}
+		return t.List()
 	}
 	for _, tc := range []struct {
 		name, team, sort string
+		limit            int
 		want             string
+		total            int
 	}{
-		// The default: loudest first; a tie on count goes to the most recent.
-		{"ByCount", "", "count", "b,e,c,a,d"},
+		// The default: loudest first; a tie on count goes to the most
+		// recent, then to the key.
+		{"ByCount", "", "count", 10, "b,e,f,c,a,d", 6},
 		// An empty or unknown ?sort= is by count, not an error.
-		{"DefaultSort", "", "", "b,e,c,a,d"},
-		{"UnknownSort", "", "bogus", "b,e,c,a,d"},
+		{"DefaultSort", "", "", 10, "b,e,f,c,a,d", 6},
+		{"UnknownSort", "", "bogus", 10, "b,e,f,c,a,d", 6},
 		// Most recent first; a tie on last seen goes to the higher count.
-		{"ByLastSeen", "", "last_seen", "c,d,a,b,e"},
+		{"ByLastSeen", "", "last_seen", 10, "c,d,a,b,e,f", 6},
 		// ?team= keeps only that team's classes, in the order asked for.
-		{"TeamByCount", "payments", "count", "c,a"},
-		{"TeamByLastSeen", "platform", "last_seen", "d,b"},
+		{"TeamByCount", "payments", "count", 10, "c,a", 2},
+		{"TeamByLastSeen", "platform", "last_seen", 10, "d,b", 2},
 		// A team without bug classes is an empty list.
-		{"UnknownTeam", "nobody", "count", ""},
+		{"UnknownTeam", "nobody", "count", 10, "", 0},
+		// Past the limit only the first are kept, whatever order they
+		// came in; the total still counts them all.
+		{"Limit", "", "count", 3, "b,e,f", 6},
+		{"LimitByLastSeen", "", "last_seen", 2, "c,d", 6},
+		{"LimitTeam", "search", "count", 1, "e", 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := bugKeys(buildBugRows(bugs, tc.team, tc.sort)); got != tc.want {
+			l := top(tc.team, tc.sort, tc.limit)
+			if got := bugKeys(buildBugRows(l.Bugs)); got != tc.want {
 				t.Fatalf("order=%q, want %q", got, tc.want)
+			}
+			if l.Total != tc.total {
+				t.Errorf("total=%d, want %d", l.Total, tc.total)
+			}
+			// The team links list every team, whatever the filter.
+			if got, want := strings.Join(l.Teams, ","), "payments,platform,search"; got != want {
+				t.Errorf("teams=%q, want %q", got, want)
 			}
 		})
 	}
@@ -66,7 +91,7 @@ func TestUIBugRows(t *testing.T) {
 			Count: 1234567, FirstSeen: at(-48), LastSeen: at(-1),
 			Links: []alertgate.Link{{Href: "javascript:alert(1)"}, {Href: "https://sentry.io/issues/1/"}},
 		}
-		rows := buildBugRows([]*dedup.Bug{b}, "", "")
+		rows := buildBugRows([]*dedup.Bug{b})
 		if got, want := len(rows), 1; got != want {
 			t.Fatalf("rows=%d, want %d", got, want)
 		}
@@ -88,7 +113,7 @@ func TestUIBugRows(t *testing.T) {
 }
 
 func TestUIBugLinks(t *testing.T) {
-	bugs := []*dedup.Bug{{Key: "a", Team: "platform"}, {Key: "b", Team: "payments"}, {Key: "c", Team: "platform"}}
+	teams := []string{"payments", "platform"}
 	for _, tc := range []struct {
 		name, team, sort string
 		teams, sorts     string // text=href, current marked with *
@@ -103,7 +128,7 @@ func TestUIBugLinks(t *testing.T) {
 			"count=?team=payments *last seen=?sort=last_seen&team=payments"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			teams, sorts := bugLinks(bugs, tc.team, tc.sort)
+			teams, sorts := bugLinks(teams, tc.team, tc.sort)
 			str := func(ls []navLink) string {
 				var out []string
 				for _, l := range ls {
