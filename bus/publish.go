@@ -154,8 +154,11 @@ func (b *Bus) RememberBody(src alertgate.Source, body []byte, events int) {
 }
 
 // PublishNotifications stores notifications in NOTIFY on
-// notify.<sink>.<team>, each with its ID as Nats-Msg-Id, so the same
-// decision taken twice is stored once.
+// notify.<sink>.<team>. A page carries its ID as Nats-Msg-Id, so the same
+// decision taken twice is stored once. A Slack item does not: the server
+// keeps every Msg-Id of the window in memory (about 100 bytes each, 100 MB
+// for a million new bug classes in five minutes), and a copy is harmless
+// there, since the digest lists each item ID once.
 func (b *Bus) PublishNotifications(ctx context.Context, ns []alertgate.Notification) (alertgate.PublishResult, error) {
 	msgs := make([]*nats.Msg, 0, len(ns))
 	for i := range ns {
@@ -165,7 +168,9 @@ func (b *Bus) PublishNotifications(ctx context.Context, ns []alertgate.Notificat
 		}
 		m := nats.NewMsg(NotifySubject(ns[i].Sink, ns[i].Team))
 		m.Data = data
-		m.Header.Set(jetstream.MsgIDHeader, ns[i].ID)
+		if ns[i].Sink != alertgate.SinkSlack {
+			m.Header.Set(jetstream.MsgIDHeader, ns[i].ID)
+		}
 		m.Header.Set(HeaderKey, ns[i].Key)
 		if ns[i].Event.RequestID != "" {
 			m.Header.Set(HeaderRequestID, ns[i].Event.RequestID)

@@ -227,3 +227,40 @@ func TestBatchIDIgnoresOrder(t *testing.T) {
 		}
 	}
 }
+
+// A page is stored once however often it is published (its ID is its
+// Nats-Msg-Id); a Slack item has no Msg-Id, so a copy is stored again and
+// left to the digest, which lists each ID once.
+func TestPublishNotificationsMsgIDs(t *testing.T) {
+	b := openBus(t)
+	page := alertgate.Notification{ID: "page-1", Sink: alertgate.SinkPagerDuty, Team: "payments", Type: alertgate.TypePage, Key: "k1"}
+	item := alertgate.Notification{ID: "digest:bug-1", Sink: alertgate.SinkSlack, Team: "payments", Type: alertgate.TypeBugNew, Key: "k2"}
+	for i, want := range []alertgate.PublishResult{{Accepted: 2}, {Accepted: 1, Duplicates: 1}} {
+		res, err := b.PublishNotifications(t.Context(), []alertgate.Notification{page, item})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res != want {
+			t.Fatalf("publish %d: %+v, want %+v", i+1, res, want)
+		}
+	}
+	for subject, want := range map[string]uint64{
+		NotifySubject(alertgate.SinkPagerDuty, "payments"): 1,
+		NotifySubject(alertgate.SinkSlack, "payments"):     2,
+	} {
+		info, err := b.Notify.Info(t.Context(), jetstream.WithSubjectFilter(subject))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := info.State.Subjects[subject]; got != want {
+			t.Errorf("%s holds %d messages, want %d", subject, got, want)
+		}
+	}
+	m, err := b.Notify.GetLastMsgForSubject(t.Context(), NotifySubject(alertgate.SinkPagerDuty, "payments"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Header.Get(jetstream.MsgIDHeader); got != page.ID {
+		t.Errorf("page Msg-Id %q, want %q", got, page.ID)
+	}
+}

@@ -8,7 +8,8 @@
 // wraps them in the read-decide-emit-write loop. Notifications are emitted
 // before the state is written, with IDs derived from the decision (not from
 // the event), so a crash or a lost race re-emits the same IDs, which
-// JetStream's Nats-Msg-Id de-duplication then drops.
+// JetStream's Nats-Msg-Id de-duplication then drops (pages), or the digest
+// lists once (Slack items).
 package dedup
 
 import (

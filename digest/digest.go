@@ -10,7 +10,9 @@
 // the items after the cursor, renders, sends, and only then advances the
 // cursor by compare-and-set. A restart before the send loses nothing (the
 // items are still after the cursor); the items are never in two digests
-// (the cursor moves past them once). A per-team lock in the bucket
+// (the cursor moves past them once), and an item stored twice (the router
+// deciding an event again after a crash) is listed once, unless a digest
+// went out between the two copies. A per-team lock in the bucket
 // "digest_locks" (entries expire) makes one instance at a time flush a
 // channel when several share a NATS cluster.
 package digest
@@ -343,6 +345,9 @@ func (d *Digester) readItems(ctx context.Context, team string, cursor uint64) (i
 		return nil, 0, 0, false, err
 	}
 	want := min(info.NumPending, uint64(max(d.MaxItems, 1)))
+	// A Slack item can be stored twice (it has no Nats-Msg-Id: see
+	// bus.PublishNotifications); the copy is read and passed over.
+	seen := map[string]bool{}
 	for n < want {
 		batch, err := cons.Fetch(int(min(want-n, 500)), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
@@ -357,7 +362,8 @@ func (d *Digester) readItems(ctx context.Context, team string, cursor uint64) (i
 				upTo = md.Sequence.Stream
 			}
 			var it alertgate.Notification
-			if wire.Unmarshal(m.Data(), &it) == nil && (it.Sink == alertgate.SinkSlack || it.Event.Kind == alertgate.KindIncident) {
+			if wire.Unmarshal(m.Data(), &it) == nil && (it.Sink == alertgate.SinkSlack || it.Event.Kind == alertgate.KindIncident) && !seen[it.ID] {
+				seen[it.ID] = true
 				items = append(items, it)
 			}
 		}
@@ -434,12 +440,7 @@ func (d *Digester) build(ctx context.Context, team string, from, to time.Time, i
 			}
 		}
 	}
-	seen := map[string]bool{}
-	for _, it := range items {
-		if seen[it.ID] {
-			continue
-		}
-		seen[it.ID] = true
+	for _, it := range items { // each ID once: readItems passed over copies
 		switch it.Type {
 		case alertgate.TypeBugNew, alertgate.TypeBugRegression, alertgate.TypeBugSpike:
 			b := bugItem(it, bugs[it.Key])

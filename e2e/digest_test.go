@@ -13,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/bus"
 	"github.com/alertgate/alertgate/internal/harness"
 )
 
@@ -425,5 +429,55 @@ func TestDigestRecurring(t *testing.T) {
 	checkDigests(t, g)
 	if got, want := len(slack.Accepted("platform")), 2; got != want {
 		t.Fatalf("platform digests=%d, want %d", got, want)
+	}
+}
+
+// A Slack item carries no Nats-Msg-Id (a million new classes would keep a
+// million IDs in the server's memory), so deciding an event again after a
+// crash stores a second copy: the digest lists the class once.
+func TestDigestItemStoredTwice(t *testing.T) {
+	clock := harness.NewClock()
+	slack := harness.NewSlack(t)
+	g := harness.Start(t, harness.Options{Config: digestConfig, Slack: slack, Now: clock.Now})
+	s := harness.NewScript(t)
+	s.Now = clock.Now
+	s.SentryIssue("created", "7070", 1)
+	s.Post(t, g)
+	g.Settle(t)
+
+	ctx := t.Context()
+	subject := bus.NotifySubject(alertgate.SinkSlack, "platform")
+	m, err := g.Bus.Notify.GetLastMsgForSubject(ctx, subject)
+	if err != nil {
+		t.Fatalf("the new class's item: %v", err)
+	}
+	var item alertgate.Notification
+	if err := json.Unmarshal(m.Data, &item); err != nil {
+		t.Fatal(err)
+	}
+	if item.Type != alertgate.TypeBugNew {
+		t.Fatalf("item type %s, want %s", item.Type, alertgate.TypeBugNew)
+	}
+	// The router's emit, as on a redelivery before the state write.
+	res, err := g.Bus.PublishNotifications(ctx, []alertgate.Notification{item})
+	if err != nil || res.Accepted != 1 {
+		t.Fatalf("publish the copy: %+v, %v", res, err)
+	}
+	info, err := g.Bus.Notify.Info(ctx, jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.State.Subjects[subject]; got != 2 {
+		t.Fatalf("%s holds %d items, want the item and its copy", subject, got)
+	}
+
+	flushDigests(t, g)
+	got := slack.Accepted("platform")
+	if len(got) != 1 {
+		t.Fatalf("platform digests=%d, want 1", len(got))
+	}
+	text := allText(t, got[0].Body)
+	if !strings.Contains(text, "1 new bug class") || strings.Count(text, item.Event.Title) != 1 {
+		t.Fatalf("the class is not listed exactly once:\n%s", text)
 	}
 }
