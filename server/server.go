@@ -43,6 +43,8 @@ type Server struct {
 	// Wrap, if set, wraps the endpoints inside the panic recoverer (the
 	// Sentry middleware: it must see a panic before it is recovered).
 	Wrap func(http.Handler) http.Handler
+
+	bugViews bugViews
 }
 
 // Handler returns the router with every endpoint.

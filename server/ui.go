@@ -112,6 +112,9 @@ type bugSection struct {
 	// Total is the number of classes (of the team), of which Rows are
 	// the first uiBugLimit.
 	Total int
+	// AsOf is when the classes shown were read, if not for this request
+	// (a walk of every class is kept for a while: see bugViews).
+	AsOf stamp
 	// Team is the ?team= filter ("" for all), Sort the order in force.
 	Team, Sort string
 	TeamLinks  []navLink
@@ -221,8 +224,9 @@ func (s *Server) ui(w http.ResponseWriter, r *http.Request) {
 		})
 	})
 	team, order := q.Get("team"), bugSort(q.Get("sort"))
+	var bugsAt time.Time
 	wg.Go(func() {
-		bugs, bugErr = guard(func() (dedup.BugList, error) {
+		bugs, bugsAt, bugErr = s.bugViews.get(ctx, team+"\x00"+order, func(ctx context.Context) (dedup.BugList, error) {
 			if s.Policy == nil {
 				return dedup.BugList{}, errors.New("no bug state configured")
 			}
@@ -254,7 +258,15 @@ func (s *Server) ui(w http.ResponseWriter, r *http.Request) {
 	page.Bugs.Team, page.Bugs.Sort = team, order
 	page.Bugs.Rows, page.Bugs.Total = buildBugRows(bugs.Bugs), bugs.Total
 	page.Bugs.TeamLinks, page.Bugs.SortLinks = bugLinks(bugs.Teams, team, order)
-	page.Bugs.Err = s.uiError("bugs", "Bug classes could not be read", bugErr)
+	switch {
+	case errors.Is(bugErr, errBugsReading):
+		page.Bugs.Err = "Bug classes are still being read (every class, once); they show on the page's next refresh."
+	default:
+		page.Bugs.Err = s.uiError("bugs", "Bug classes could not be read", bugErr)
+	}
+	if !bugsAt.IsZero() && now.Sub(bugsAt) >= time.Second {
+		page.Bugs.AsOf = stampOf(bugsAt)
+	}
 
 	page.Notifications.Rows = buildNotificationRows(recs, uiListLimit)
 	page.Notifications.Err = s.uiError("notifications", "The notification log could not be read", recErr)

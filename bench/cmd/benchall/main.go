@@ -685,7 +685,22 @@ type memResult struct {
 	Heap       string       `json:"heap,omitempty"`
 	HeapTop    []pprofEntry `json:"heap_top,omitempty"`
 	HeapHeader []string     `json:"heap_header,omitempty"`
-	Err        string       `json:"err,omitempty"`
+	// Reads are the operator's views of the bug classes, fetched once
+	// the classes are in, and AfterReads the RSS after them.
+	Reads      []memRead `json:"reads,omitempty"`
+	AfterReads mem       `json:"after_reads"`
+	Err        string    `json:"err,omitempty"`
+}
+
+// memRead is one GET of a view that reads every bug class.
+type memRead struct {
+	Path  string        `json:"path"`
+	Code  int           `json:"code"`
+	Bytes int64         `json:"bytes"`
+	Took  time.Duration `json:"took"`
+	// Failed names a section the page could not read (its fetch timed out).
+	Failed string `json:"failed,omitempty"`
+	Err    string `json:"err,omitempty"`
 }
 
 type memSample struct {
@@ -814,10 +829,45 @@ func (b *bench) memoryPhase(ctx context.Context) error {
 			res.HeapTop, res.HeapHeader = top[:min(len(top), 10)], header
 		}
 	}
+	// The views an operator opens, at this many classes: each walks every
+	// class and keeps what it shows.
+	for _, path := range []string{"/v1/bugs?limit=1000", "/"} {
+		res.Reads = append(res.Reads, readView(ctx, p.url+path, path))
+		r := res.Reads[len(res.Reads)-1]
+		b.logf("GET %s: HTTP %d, %s in %s %s%s", path, r.Code, mbs(r.Bytes), ms(r.Took), r.Failed, r.Err)
+	}
+	res.AfterReads = p.mem()
 	if res.Classes < res.Target {
 		res.Projected, res.FitFrom, res.SlopeBytes = project(res.Samples, res.Target)
 	}
 	return nil
+}
+
+// readView times one GET of path and notes a status page section that
+// could not be read.
+func readView(ctx context.Context, url, path string) memRead {
+	r := memRead{Path: path}
+	start := time.Now()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		r.Err = err.Error()
+		return r
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.Err = err.Error()
+		return r
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	r.Took, r.Code, r.Bytes = time.Since(start), resp.StatusCode, int64(len(body))
+	if err != nil {
+		r.Err = err.Error()
+	}
+	if bytes.Contains(body, []byte("Bug classes could not be read")) {
+		r.Failed = "bug classes section: not read in the page's 5 s"
+	}
+	return r
 }
 
 // fetch saves url's body to path.

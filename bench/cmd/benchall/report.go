@@ -317,6 +317,16 @@ func printReport(w io.Writer, res *results, o options) {
 		if m.DiskBytes > 0 {
 			t.add("data dir on disk after the bug classes", mbs(m.DiskBytes), "–", "–", "–", "–", "")
 		}
+		for _, r := range m.Reads {
+			what := fmt.Sprintf("GET %s at %s bug classes: HTTP %d, %s", r.Path, num(float64(m.Classes)), r.Code, mbs(r.Bytes))
+			if r.Failed != "" || r.Err != "" {
+				what += "; " + r.Failed + r.Err
+			}
+			t.add(what, ms(r.Took), "–", "–", "–", "–", "")
+		}
+		if len(m.Reads) > 0 {
+			t.add("RSS after those reads", mbs(m.AfterReads.RSS), "–", "–", "–", "–", "")
+		}
 		ready := median(m.Ready)
 		ok = ready > 0 && ready <= targetReady
 		checks = append(checks, check{"process start → /readyz 200 ≤ 1 s", ms(ready), ok})
