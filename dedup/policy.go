@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -254,16 +253,14 @@ func each[T any](ctx context.Context, kv jetstream.KeyValue, fn func(*T) error) 
 	}
 }
 
-// BugList is a bounded view of the bug classes: the first Limit of those a
-// filter kept, in an order, with how many it kept in all.
-type BugList struct {
-	Bugs []*Bug `json:"bugs"`
-	// Total is the number of classes the filter kept (Bugs has at most
+// Page is a bounded view of a bucket's states: the first Limit of those
+// a filter kept, in an order, and how many it kept in all.
+type Page[T any] struct {
+	Items []*T
+	// Total is the number of states the filter kept (Items has at most
 	// Limit of them).
-	Total int `json:"total"`
-	Limit int `json:"limit"`
-	// Teams are the teams that have a class, filter or not, sorted.
-	Teams []string `json:"-"`
+	Total int
+	Limit int
 }
 
 // TopBugs walks every bug class once and keeps, of those keep accepts (nil:
@@ -271,86 +268,81 @@ type BugList struct {
 // states, whatever the number of classes: at a million classes, reading
 // them all into a list would take gigabytes for a page that shows a
 // hundred.
-func (p *Policy) TopBugs(ctx context.Context, keep func(*Bug) bool, cmp func(a, b *Bug) int, limit int) (BugList, error) {
-	top := NewBugTop(keep, cmp, limit)
-	if err := p.EachBug(ctx, func(b *Bug) error { top.Add(b); return nil }); err != nil {
-		return BugList{}, err
-	}
-	return top.List(), nil
+func (p *Policy) TopBugs(ctx context.Context, keep func(*Bug) bool, cmp func(a, b *Bug) int, limit int) (Page[Bug], error) {
+	return top(ctx, p.Bugs, keep, cmp, limit)
 }
 
-// BugTop collects the first Limit bug classes in an order from a stream
-// of them, holding no more than that many.
-type BugTop struct {
-	keep  func(*Bug) bool
+// TopIncidents is TopBugs for incident states.
+func (p *Policy) TopIncidents(ctx context.Context, keep func(*Incident) bool, cmp func(a, b *Incident) int, limit int) (Page[Incident], error) {
+	return top(ctx, p.Incidents, keep, cmp, limit)
+}
+
+func top[T any](ctx context.Context, kv jetstream.KeyValue, keep func(*T) bool, cmp func(a, b *T) int, limit int) (Page[T], error) {
+	t := NewTop(cmp, limit)
+	err := each(ctx, kv, func(v *T) error {
+		if keep == nil || keep(v) {
+			t.Add(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return Page[T]{}, err
+	}
+	return t.Page(), nil
+}
+
+// Top collects the first Limit values in an order from a stream of them,
+// holding no more than that many.
+type Top[T any] struct {
 	limit int
-	// h is a heap with the last kept class (in order) at its root: a class
+	// h is a heap with the last value kept (in order) at its root: a value
 	// that comes before it takes its place.
-	h     worstFirst
-	teams map[string]bool
+	h     worstFirst[T]
 	total int
 }
 
-// NewBugTop keeps, of the classes keep accepts (nil: all), the first limit
-// (at least 1) in the order cmp gives (cmp(a, b) < 0: a first); ties go to
-// the class key.
-func NewBugTop(keep func(*Bug) bool, cmp func(a, b *Bug) int, limit int) *BugTop {
-	return &BugTop{
-		keep:  keep,
-		limit: max(limit, 1),
-		teams: map[string]bool{},
-		h: worstFirst{order: func(a, b *Bug) int {
-			if c := cmp(a, b); c != 0 {
-				return c
-			}
-			return strings.Compare(a.Key, b.Key)
-		}},
-	}
+// NewTop keeps the first limit (at least 1) values in the order cmp gives
+// (cmp(a, b) < 0: a first). cmp must be a total order (break ties on the
+// key), or which of equal values are kept depends on their arrival.
+func NewTop[T any](cmp func(a, b *T) int, limit int) *Top[T] {
+	return &Top[T]{limit: max(limit, 1), h: worstFirst[T]{order: cmp}}
 }
 
-// Add offers one class.
-func (t *BugTop) Add(b *Bug) {
-	if b.Team != "" {
-		t.teams[b.Team] = true
-	}
-	if t.keep != nil && !t.keep(b) {
-		return
-	}
+// Add offers one value.
+func (t *Top[T]) Add(v *T) {
 	t.total++
 	switch {
 	case t.h.Len() < t.limit:
-		heap.Push(&t.h, b)
-	case t.h.order(b, t.h.bugs[0]) < 0:
-		t.h.bugs[0] = b
+		heap.Push(&t.h, v)
+	case t.h.order(v, t.h.items[0]) < 0:
+		t.h.items[0] = v
 		heap.Fix(&t.h, 0)
 	}
 }
 
-// List returns the classes kept, in order.
-func (t *BugTop) List() BugList {
-	bugs := slices.SortedFunc(slices.Values(t.h.bugs), t.h.order)
-	if bugs == nil {
-		bugs = []*Bug{}
+// Page returns the values kept, in order, and how many were offered.
+func (t *Top[T]) Page() Page[T] {
+	items := slices.SortedFunc(slices.Values(t.h.items), t.h.order)
+	if items == nil {
+		items = []*T{}
 	}
-	teams := slices.Sorted(maps.Keys(t.teams))
-	return BugList{Bugs: bugs, Total: t.total, Limit: t.limit, Teams: teams}
+	return Page[T]{Items: items, Total: t.total, Limit: t.limit}
 }
 
-// worstFirst is a container/heap of bug classes whose root is the last in
-// order.
-type worstFirst struct {
-	bugs  []*Bug
-	order func(a, b *Bug) int
+// worstFirst is a container/heap whose root is the last value in order.
+type worstFirst[T any] struct {
+	items []*T
+	order func(a, b *T) int
 }
 
-func (h *worstFirst) Len() int           { return len(h.bugs) }
-func (h *worstFirst) Less(i, j int) bool { return h.order(h.bugs[i], h.bugs[j]) > 0 }
-func (h *worstFirst) Swap(i, j int)      { h.bugs[i], h.bugs[j] = h.bugs[j], h.bugs[i] }
-func (h *worstFirst) Push(x any)         { h.bugs = append(h.bugs, x.(*Bug)) }
-func (h *worstFirst) Pop() any {
-	b := h.bugs[len(h.bugs)-1]
-	h.bugs = h.bugs[:len(h.bugs)-1]
-	return b
+func (h *worstFirst[T]) Len() int           { return len(h.items) }
+func (h *worstFirst[T]) Less(i, j int) bool { return h.order(h.items[i], h.items[j]) > 0 }
+func (h *worstFirst[T]) Swap(i, j int)      { h.items[i], h.items[j] = h.items[j], h.items[i] }
+func (h *worstFirst[T]) Push(x any)         { h.items = append(h.items, x.(*T)) }
+func (h *worstFirst[T]) Pop() any {
+	v := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return v
 }
 
 // MarkDigested records that a digest reported the class up to count. It

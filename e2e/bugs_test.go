@@ -11,11 +11,12 @@ import (
 	"github.com/alertgate/alertgate/internal/harness"
 )
 
-// The bug class list and the status page hold only what they show: with
-// more classes than fit, /v1/bugs returns the loudest ?limit= of them and
-// says how many there are, and the page shows the first 200 and says so.
-// Explain still finds a class by the source's own id among them all.
-func TestBugListBounded(t *testing.T) {
+// The state lists and the status page hold only what they show: with more
+// bug classes than fit, /v1/bugs returns the loudest ?limit= of them and
+// says how many there are, and the page shows the first 200 and says so;
+// /v1/incidents the same, latest first. Explain still finds a class by the
+// source's own id among them all.
+func TestStateListsBounded(t *testing.T) {
 	cfg := harness.DefaultConfig + `
 ingest:
   events: {token: "ev-token"}
@@ -105,6 +106,31 @@ ingest:
 	}
 	if !strings.Contains(string(page), "<b>205</b> bug classes") {
 		t.Error("status page summary does not count all 205 bug classes")
+	}
+
+	// Incident keys likewise, the most recently received first.
+	g.MustAccept(t, "/v1/ingest/alertmanager", harness.AMWebhook(
+		harness.AMAlert{Fingerprint: "bl01", Status: "firing", StartsAt: t0},
+		harness.AMAlert{Fingerprint: "bl02", Status: "resolved", StartsAt: t0}), nil)
+	g.Settle(t)
+	g.MustAccept(t, "/v1/ingest/alertmanager", harness.AMWebhook(harness.AMAlert{Fingerprint: "bl03", Status: "firing", StartsAt: t0}), nil)
+	g.Settle(t)
+	var incs struct {
+		Incidents []struct{ Key string }
+		Total     int
+		Limit     int
+	}
+	g.Get(t, "/v1/incidents?limit=1", &incs)
+	if len(incs.Incidents) != 1 || !strings.HasSuffix(incs.Incidents[0].Key, "bl03") || incs.Total != 3 || incs.Limit != 1 {
+		t.Fatalf("incidents?limit=1: %+v, want the latest (bl03) of 3", incs)
+	}
+	g.Get(t, "/v1/incidents?state=open", &incs)
+	if len(incs.Incidents) != 2 || incs.Total != 2 || incs.Limit != 1000 {
+		t.Fatalf("open incidents: %+v, want bl03 and bl01", incs)
+	}
+	var e struct{ Error string }
+	if code := g.Get(t, "/v1/incidents?limit=0", &e); code != http.StatusBadRequest || !strings.Contains(e.Error, "limit") {
+		t.Errorf("incidents?limit=0: HTTP %d %q, want 400 naming the limit", code, e.Error)
 	}
 
 	// Explain by the source's own id walks the classes until it finds it.

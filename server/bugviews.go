@@ -5,8 +5,6 @@ import (
 	"errors"
 	"sync"
 	"time"
-
-	"github.com/alertgate/alertgate/dedup"
 )
 
 // The status page's bug class view walks every class: instant with a few
@@ -43,7 +41,7 @@ func (c *bugViews) clock() time.Time {
 }
 
 type bugView struct {
-	list dedup.BugList
+	list bugPage
 	at   time.Time     // when list was read; zero: never
 	took time.Duration // what its walk took
 	// running is closed when the walk under way ends; nil: none.
@@ -59,7 +57,7 @@ func (v *bugView) fresh(now time.Time) bool {
 // walk's, waited for until ctx ends. A walk that outlasts ctx goes on; the
 // last view read is returned meanwhile (with when it was read), or
 // errBugsReading if there is none yet.
-func (c *bugViews) get(ctx context.Context, key string, walk func(context.Context) (dedup.BugList, error)) (dedup.BugList, time.Time, error) {
+func (c *bugViews) get(ctx context.Context, key string, walk func(context.Context) (bugPage, error)) (bugPage, time.Time, error) {
 	c.mu.Lock()
 	if c.views == nil {
 		c.views = map[string]*bugView{}
@@ -78,7 +76,7 @@ func (c *bugViews) get(ctx context.Context, key string, walk func(context.Contex
 			wctx, cancel := context.WithTimeout(context.Background(), bugViewWalkTimeout)
 			defer cancel()
 			start := c.clock()
-			list, err := guard(func() (dedup.BugList, error) { return walk(wctx) })
+			list, err := guard(func() (bugPage, error) { return walk(wctx) })
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			v.running, v.err = nil, err
@@ -100,9 +98,9 @@ func (c *bugViews) get(ctx context.Context, key string, walk func(context.Contex
 	defer c.mu.Unlock()
 	switch {
 	case v.running == nil && v.err != nil && v.at.IsZero():
-		return dedup.BugList{}, time.Time{}, v.err
+		return bugPage{}, time.Time{}, v.err
 	case v.at.IsZero():
-		return dedup.BugList{}, time.Time{}, errBugsReading
+		return bugPage{}, time.Time{}, errBugsReading
 	}
 	return v.list, v.at, nil
 }

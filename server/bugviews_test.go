@@ -29,19 +29,19 @@ func TestBugViews(t *testing.T) {
 	walks := 0
 	// A walk that "takes" 2 s on the fake clock, and may be held.
 	var hold chan struct{}
-	walk := func(ctx context.Context) (dedup.BugList, error) {
+	walk := func(ctx context.Context) (bugPage, error) {
 		walks++
 		if hold != nil {
 			select {
 			case <-hold:
 			case <-ctx.Done():
-				return dedup.BugList{}, ctx.Err()
+				return bugPage{}, ctx.Err()
 			}
 		}
 		clock.Add(2 * time.Second)
-		return dedup.BugList{Total: walks}, nil
+		return bugPage{Page: dedup.Page[dedup.Bug]{Total: walks}}, nil
 	}
-	get := func(wait time.Duration) (dedup.BugList, time.Time, error) {
+	get := func(wait time.Duration) (bugPage, time.Time, error) {
 		ctx, cancel := context.WithTimeout(t.Context(), wait)
 		defer cancel()
 		return c.get(ctx, "k", walk)
@@ -78,9 +78,9 @@ func TestBugViews(t *testing.T) {
 func TestBugViewsFirstWalk(t *testing.T) {
 	c := &bugViews{}
 	release := make(chan struct{})
-	slow := func(ctx context.Context) (dedup.BugList, error) {
+	slow := func(ctx context.Context) (bugPage, error) {
 		<-release
-		return dedup.BugList{Total: 7}, nil
+		return bugPage{Page: dedup.Page[dedup.Bug]{Total: 7}}, nil
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
 	defer cancel()
@@ -95,9 +95,9 @@ func TestBugViewsFirstWalk(t *testing.T) {
 	// A failed walk with nothing read before: the error, and the next
 	// request walks again.
 	failed := 0
-	fail := func(ctx context.Context) (dedup.BugList, error) {
+	fail := func(ctx context.Context) (bugPage, error) {
 		failed++
-		return dedup.BugList{}, errors.New("jetstream down")
+		return bugPage{}, errors.New("jetstream down")
 	}
 	for i := 1; i <= 2; i++ {
 		if _, _, err := c.get(t.Context(), "f", fail); err == nil || errors.Is(err, errBugsReading) {

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -217,53 +216,76 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"replayed": ids})
 }
 
+// Bounds of ?limit= on GET /v1/bugs and /v1/incidents.
+const (
+	defaultListLimit = 1000
+	maxListLimit     = 10000
+)
+
+// listLimit reads ?limit=.
+func listLimit(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return defaultListLimit, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxListLimit {
+		return 0, alertgate.Errorf(alertgate.EINVALID, "limit must be a number from 1 to %d, not %q", maxListLimit, v)
+	}
+	return n, nil
+}
+
+// incidents lists incident keys, the most recently decided first, at most
+// ?limit= of them (default 1000), with the number that matched the
+// filters in "total". Each request walks every key once and holds only
+// what it returns.
 func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
+	limit, err := listLimit(r)
+	if err != nil {
+		ingest.WriteError(w, err)
+		return
+	}
 	onlyOpen := r.URL.Query().Get("state") == "open"
 	team := r.URL.Query().Get("team")
-	// A walk: only the incidents the filters keep are held.
-	out := []*dedup.Incident{}
-	err := s.Policy.EachIncident(r.Context(), func(in *dedup.Incident) error {
-		if (!onlyOpen || len(in.Open()) > 0) && (team == "" || in.Team == team) {
-			out = append(out, in)
+	keep := func(in *dedup.Incident) bool {
+		return (!onlyOpen || len(in.Open()) > 0) && (team == "" || in.Team == team)
+	}
+	latest := func(a, b *dedup.Incident) int {
+		if c := b.Last.At.Compare(a.Last.At); c != 0 {
+			return c
 		}
-		return nil
-	})
+		return strings.Compare(a.Key, b.Key)
+	}
+	page, err := s.Policy.TopIncidents(r.Context(), keep, latest, limit)
 	if err != nil {
 		ingest.WriteError(w, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "incident state unavailable"))
 		return
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Last.At.After(out[j].Last.At) })
-	writeJSON(w, http.StatusOK, map[string]any{"incidents": out})
+	writeJSON(w, http.StatusOK, map[string]any{"incidents": page.Items, "total": page.Total, "limit": page.Limit})
 }
-
-// Bounds of GET /v1/bugs?limit=.
-const (
-	defaultBugLimit = 1000
-	maxBugLimit     = 10000
-)
 
 // bugs lists bug classes, most occurrences first, at most ?limit= of them
 // (default 1000), with the number that matched the filters in "total".
 func (s *Server) bugs(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	limit := defaultBugLimit
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxBugLimit {
-			ingest.WriteError(w, alertgate.Errorf(alertgate.EINVALID, "limit must be a number from 1 to %d, not %q", maxBugLimit, v))
-			return
-		}
-		limit = n
+	limit, err := listLimit(r)
+	if err != nil {
+		ingest.WriteError(w, err)
+		return
 	}
-	team, status := q.Get("team"), q.Get("status")
+	team, status := r.URL.Query().Get("team"), r.URL.Query().Get("status")
 	keep := func(b *dedup.Bug) bool { return (team == "" || b.Team == team) && (status == "" || b.Status == status) }
-	byCount := func(a, b *dedup.Bug) int { return cmp.Compare(b.Count, a.Count) }
-	list, err := s.Policy.TopBugs(r.Context(), keep, byCount, limit)
+	loudest := func(a, b *dedup.Bug) int {
+		if c := cmp.Compare(b.Count, a.Count); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Key, b.Key)
+	}
+	page, err := s.Policy.TopBugs(r.Context(), keep, loudest, limit)
 	if err != nil {
 		ingest.WriteError(w, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "bug state unavailable"))
 		return
 	}
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, map[string]any{"bugs": page.Items, "total": page.Total, "limit": page.Limit})
 }
 
 func (s *Server) explain(w http.ResponseWriter, r *http.Request) {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"path"
@@ -201,7 +202,7 @@ func (s *Server) ui(w http.ResponseWriter, r *http.Request) {
 	var (
 		wg                     sync.WaitGroup
 		incs                   []*dedup.Incident
-		bugs                   dedup.BugList
+		bugs                   bugPage
 		recs                   []alertgate.Record
 		dead                   []sinks.DeadLetter
 		incErr, bugErr, recErr error
@@ -226,11 +227,13 @@ func (s *Server) ui(w http.ResponseWriter, r *http.Request) {
 	team, order := q.Get("team"), bugSort(q.Get("sort"))
 	var bugsAt time.Time
 	wg.Go(func() {
-		bugs, bugsAt, bugErr = s.bugViews.get(ctx, team+"\x00"+order, func(ctx context.Context) (dedup.BugList, error) {
+		bugs, bugsAt, bugErr = s.bugViews.get(ctx, team+"\x00"+order, func(ctx context.Context) (bugPage, error) {
 			if s.Policy == nil {
-				return dedup.BugList{}, errors.New("no bug state configured")
+				return bugPage{}, errors.New("no bug state configured")
 			}
-			return s.Policy.TopBugs(ctx, bugFilter(team), bugOrder(order), uiBugLimit)
+			c := newBugCollector(team, order, uiBugLimit)
+			err := s.Policy.EachBug(ctx, c.add)
+			return c.page(), err
 		})
 	})
 	wg.Go(func() {
@@ -256,7 +259,7 @@ func (s *Server) ui(w http.ResponseWriter, r *http.Request) {
 	page.Incidents.Err = s.uiError("incidents", "Open incidents could not be read", incErr)
 
 	page.Bugs.Team, page.Bugs.Sort = team, order
-	page.Bugs.Rows, page.Bugs.Total = buildBugRows(bugs.Bugs), bugs.Total
+	page.Bugs.Rows, page.Bugs.Total = buildBugRows(bugs.Items), bugs.Total
 	page.Bugs.TeamLinks, page.Bugs.SortLinks = bugLinks(bugs.Teams, team, order)
 	switch {
 	case errors.Is(bugErr, errBugsReading):
@@ -374,17 +377,43 @@ func bugSort(v string) string {
 	return sortCount
 }
 
-// bugFilter keeps the classes of a team ("" for all).
-func bugFilter(team string) func(*dedup.Bug) bool {
-	if team == "" {
-		return nil
+// bugPage is the page's view of the bug classes: the first of a team's
+// (or all) in the order asked for, and every team that has a class, for
+// the filter links.
+type bugPage struct {
+	dedup.Page[dedup.Bug]
+	Teams []string
+}
+
+// bugCollector builds a bugPage from a walk of every class, holding no
+// more than the page shows.
+type bugCollector struct {
+	team  string
+	top   *dedup.Top[dedup.Bug]
+	teams map[string]bool
+}
+
+func newBugCollector(team, order string, limit int) *bugCollector {
+	return &bugCollector{team: team, top: dedup.NewTop(bugOrder(order), limit), teams: map[string]bool{}}
+}
+
+func (c *bugCollector) add(b *dedup.Bug) error {
+	if b.Team != "" {
+		c.teams[b.Team] = true
 	}
-	return func(b *dedup.Bug) bool { return b.Team == team }
+	if c.team == "" || b.Team == c.team {
+		c.top.Add(b)
+	}
+	return nil
+}
+
+func (c *bugCollector) page() bugPage {
+	return bugPage{Page: c.top.Page(), Teams: slices.Sorted(maps.Keys(c.teams))}
 }
 
 // bugOrder orders bug classes by count or by last seen, descending; ties
-// go to the other key (then, in dedup.BugTop, to the class key), so the
-// order is stable from one refresh to the next.
+// go to the other key, then to the class key, so the order is stable from
+// one refresh to the next.
 func bugOrder(order string) func(a, b *dedup.Bug) int {
 	byCount := func(a, b *dedup.Bug) int { return cmp.Compare(b.Count, a.Count) }
 	byLast := func(a, b *dedup.Bug) int { return b.LastSeen.Compare(a.LastSeen) }
@@ -396,7 +425,10 @@ func bugOrder(order string) func(a, b *dedup.Bug) int {
 		if c := first(a, b); c != 0 {
 			return c
 		}
-		return second(a, b)
+		if c := second(a, b); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Key, b.Key)
 	}
 }
 

@@ -36,14 +36,16 @@ func TestUIBugRows(t *testing.T) {
 		{Key: "e", Team: "search", Count: 7, LastSeen: at(-9)},
 		{Key: "f", Team: "search", Count: 7, LastSeen: at(-9)},
 	}
-	// The page's fetch: the same filter, order and collector as
-	// Policy.TopBugs, over a slice instead of the bucket.
-	top := func(team, order string, limit int) dedup.BugList {
-		t := dedup.NewBugTop(bugFilter(team), bugOrder(order), limit)
+	// The page's fetch: its collector, fed a slice instead of a walk of
+	// the bucket.
+	top := func(team, order string, limit int) bugPage {
+		c := newBugCollector(team, order, limit)
 		for _, b := range bugs {
-			t.Add(b)
+			if err := c.add(b); err != nil {
+				t.Fatal(err)
+			}
 		}
-		return t.List()
+		return c.page()
 	}
 	for _, tc := range []struct {
 		name, team, sort string
@@ -72,7 +74,7 @@ func TestUIBugRows(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := top(tc.team, tc.sort, tc.limit)
-			if got := bugKeys(buildBugRows(l.Bugs)); got != tc.want {
+			if got := bugKeys(buildBugRows(l.Items)); got != tc.want {
 				t.Fatalf("order=%q, want %q", got, tc.want)
 			}
 			if l.Total != tc.total {
