@@ -42,6 +42,7 @@ type options struct {
 	root, alertgateBin, alertmanagerBin, out string
 	duration, warmup, ceilingDuration        time.Duration
 	e2eDuration, e2eWait, memBudget          time.Duration
+	e2eRate                                  float64
 	concurrency, bigBatch                    int
 	memClasses, memChunk                     int
 	benchtime                                string
@@ -84,6 +85,7 @@ func runAll(args []string) int {
 	fs.DurationVar(&o.ceilingDuration, "ceiling-duration", 3*time.Second, "measured window of each ceiling")
 	fs.DurationVar(&o.e2eDuration, "e2e-duration", 5*time.Second, "paced load of the end-to-end runs")
 	fs.DurationVar(&o.e2eWait, "e2e-wait", 30*time.Second, "how long to wait for the last notifications after the end-to-end load")
+	fs.Float64Var(&o.e2eRate, "e2e-rate", 0, "alerts/s offered to alertgate and the floor in the end-to-end phase instead of half its storm maximum (to study latency without the ingest phase)")
 	fs.DurationVar(&o.memBudget, "mem-budget", 240*time.Second, "time allowed to feed bug classes in the memory phase")
 	fs.IntVar(&o.memClasses, "mem-classes", 1_000_000, "bug classes of the memory phase")
 	fs.IntVar(&o.memChunk, "mem-chunk", 20_000, "bug classes posted between RSS samples")
@@ -526,9 +528,13 @@ func (b *bench) maxRate(runs []ingestRun, src loadgen.Source) float64 {
 func (b *bench) e2ePhase(ctx context.Context) error {
 	var errs []error
 	// alertgate
-	if rate := b.maxRate(b.res.Ingest, loadgen.Alertmanager); rate > 0 {
+	rate, basis := b.maxRate(b.res.Ingest, loadgen.Alertmanager), "50%% of alertgate's storm max (%.0f alerts/s, 1 per request)"
+	if b.o.e2eRate > 0 {
+		rate, basis = 2*b.o.e2eRate, "--e2e-rate (half of it: %.0f alerts/s)"
+	}
+	if rate > 0 {
 		r, err := b.e2eAlertgate(ctx, rate/2)
-		r.Basis = fmt.Sprintf("50%% of alertgate's storm max (%.0f alerts/s, 1 per request)", rate)
+		r.Basis = fmt.Sprintf(basis, rate)
 		b.res.E2EAlertgate = &r
 		errs = append(errs, err)
 		// The same rate through a process that stores and decides nothing:
