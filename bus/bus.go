@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -78,6 +80,13 @@ type Bus struct {
 	stored *recentIDs
 	// batchBytes bounds the payload of an ALERTS message of several events.
 	batchBytes int
+	// countsKept says a consumer's delivery count cannot be lost without
+	// this process knowing; notifyFrom is NOTIFY's last sequence when the
+	// bus opened (max: unknown), and notifyWindow NOTIFY's Msg-Id window.
+	// See FirstDelivery.
+	countsKept   bool
+	notifyFrom   atomic.Uint64
+	notifyWindow time.Duration
 }
 
 // Open starts or connects to NATS and creates (or updates) the streams and
@@ -135,7 +144,48 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (*Bus, error) {
 		return nil, err
 	}
 	b.batchBytes = batchBytes(b.NC.MaxPayload())
+	// Delivery counts outlive nothing this process does not see when the
+	// server is embedded (it dies with the process; the messages of an
+	// earlier process are at or before notifyFrom) or replicates consumer
+	// state (a server's restart keeps the counts).
+	b.countsKept = b.server != nil || o.Replicas > 1
+	b.notifyWindow = min(o.DuplicateWindow, notifyDuplicateWindow)
+	b.notifyFrom.Store(math.MaxUint64)
+	if info, err := b.Notify.Info(ctx); err == nil {
+		b.notifyFrom.Store(info.State.LastSeq)
+	} else {
+		log.Warn("NOTIFY's last sequence unknown: every delivery reads the notification log", "err", err)
+	}
 	return b, nil
+}
+
+// FirstDelivery reports whether m, a NOTIFY message holding notification
+// id decided at created, is certainly the first delivery of that
+// notification, so a sink need not read its delivery log to avoid sending
+// it twice. All of these must hold:
+//   - m is delivered for the first time, by a count that cannot have been
+//     lost: the server is embedded or replicates consumer state, and m was
+//     stored after the bus opened (an embedded server's counts of an
+//     earlier process's last moments can be lost: those messages are
+//     older);
+//   - m carries id as its Nats-Msg-Id (a replayed dead letter does not) and
+//     was stored well within NOTIFY's Msg-Id window of created: an earlier
+//     copy of the notification (the router deciding the event again after
+//     a crash) would have made the server drop m.
+func (b *Bus) FirstDelivery(m jetstream.Msg, id string, created time.Time) bool {
+	if !b.countsKept || created.IsZero() {
+		return false
+	}
+	md, err := m.Metadata()
+	if err != nil || md.NumDelivered != 1 || md.Sequence.Stream <= b.notifyFrom.Load() {
+		return false
+	}
+	if m.Headers().Get(jetstream.MsgIDHeader) != id {
+		return false
+	}
+	margin := b.notifyWindow / 5 // clocks apart, a slow publish
+	age := md.Timestamp.Sub(created)
+	return age > -margin && age < b.notifyWindow-margin
 }
 
 func startEmbedded(o Options) (*server.Server, error) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/alertgate/alertgate"
@@ -262,5 +263,120 @@ func TestPublishNotificationsMsgIDs(t *testing.T) {
 	}
 	if got := m.Header.Get(jetstream.MsgIDHeader); got != page.ID {
 		t.Errorf("page Msg-Id %q, want %q", got, page.ID)
+	}
+}
+
+// FirstDelivery: a page stored by this process, delivered once, within
+// its Msg-Id window of its decision; each condition failing alone turns it
+// off.
+func TestFirstDelivery(t *testing.T) {
+	b := openBus(t)
+	ctx := t.Context()
+	now := time.Now()
+	pub := func(n alertgate.Notification, msgID string) {
+		t.Helper()
+		data, err := wire.Marshal(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := nats.NewMsg(NotifySubject(n.Sink, n.Team))
+		m.Data = data
+		m.Header.Set(jetstream.MsgIDHeader, msgID)
+		if _, err := b.JS.PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page := func(id string, created time.Time) alertgate.Notification {
+		return alertgate.Notification{ID: id, Sink: alertgate.SinkPagerDuty, Team: "payments", Type: alertgate.TypePage, Key: "k", CreatedAt: created}
+	}
+	pub(page("fresh", now), "fresh")
+	pub(page("replayed", now), "replay:7:replayed")
+	pub(page("old", now.Add(-5*time.Minute)), "old")
+	pub(page("undated", time.Time{}), "undated")
+	cons, err := b.Notify.CreateConsumer(ctx, jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"fresh": true, "replayed": false, "old": false, "undated": false}
+	got := map[string]bool{}
+	batch, err := cons.Fetch(4, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range batch.Messages() {
+		var n alertgate.Notification
+		if err := wire.Unmarshal(m.Data(), &n); err != nil {
+			t.Fatal(err)
+		}
+		got[n.ID] = b.FirstDelivery(m, n.ID, n.CreatedAt)
+		if n.ID == "fresh" {
+			_ = m.Nak()
+		} else {
+			_ = m.Ack()
+		}
+	}
+	for id, w := range want {
+		if got[id] != w {
+			t.Errorf("%s: FirstDelivery=%v, want %v", id, got[id], w)
+		}
+	}
+	// The same page delivered again.
+	batch, err = cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range batch.Messages() {
+		if b.FirstDelivery(m, "fresh", now) {
+			t.Error("a redelivery counted as the first")
+		}
+		_ = m.Ack()
+	}
+
+}
+
+// A bus opened later on the same store (the next process, after a SIGKILL
+// may have lost the last delivery counts): a page the earlier one stored
+// is not certainly undelivered, a page stored after the opening is.
+func TestFirstDeliveryNextProcess(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	open := func() *Bus {
+		b, err := Open(ctx, Options{DataDir: dir, Name: "test"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	page := func(id string) alertgate.Notification {
+		return alertgate.Notification{ID: id, Sink: alertgate.SinkPagerDuty, Team: "payments", Type: alertgate.TypePage, Key: "k", CreatedAt: time.Now()}
+	}
+	b := open()
+	if _, err := b.PublishNotifications(ctx, []alertgate.Notification{page("before")}); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	b = open()
+	t.Cleanup(b.Close)
+	if _, err := b.PublishNotifications(ctx, []alertgate.Notification{page("after")}); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := b.Notify.CreateConsumer(ctx, jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := cons.Fetch(2, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for m := range batch.Messages() {
+		var n alertgate.Notification
+		if err := wire.Unmarshal(m.Data(), &n); err != nil {
+			t.Fatal(err)
+		}
+		got[n.ID] = b.FirstDelivery(m, n.ID, n.CreatedAt)
+	}
+	if len(got) != 2 || got["before"] || !got["after"] {
+		t.Fatalf("FirstDelivery=%v, want before false, after true", got)
 	}
 }

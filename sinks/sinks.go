@@ -245,15 +245,23 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 		_ = m.Term()
 		return
 	}
-	// The log is read on every delivery, not only when JetStream counts a
-	// redelivery: after a SIGKILL the consumer's delivery counts and acks
-	// of the last moments can be lost (its state is flushed
+	// The log is read on every delivery that is not certainly the
+	// notification's first (bus.FirstDelivery), not only when JetStream
+	// counts a redelivery: after a SIGKILL the consumer's delivery counts
+	// and acks of the last moments can be lost (its state is flushed
 	// asynchronously), so a page already sent comes back as a first
-	// delivery. The attempt number comes from the log too: a redelivery
-	// that only waited for its turn (throttled below) or a crash
-	// mid-attempt does not use up an attempt.
+	// delivery; and the router deciding an event again after the Msg-Id
+	// window stores a second copy of the page. The attempt number comes
+	// from the log too: a redelivery that only waited for its turn
+	// (throttled below) or a crash mid-attempt does not use up an attempt.
+	// Skipping the read on a first delivery takes a round trip off every
+	// page's path.
 	attempt := 1
-	rec, found := w.Log.Get(ctx, n.ID)
+	var rec alertgate.Record
+	found := false
+	if !w.Bus.FirstDelivery(m, n.ID, n.CreatedAt) {
+		rec, found = w.Log.Get(ctx, n.ID)
+	}
 	if found && rec.State == alertgate.StateRetrying {
 		attempt = rec.Attempts + 1
 	}

@@ -172,9 +172,16 @@ var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func openBus(t *testing.T) *bus.Bus {
 	t.Helper()
+	return openBusAt(t, t.TempDir())
+}
+
+// openBusAt opens a bus on dir: a second call on the same dir (after
+// closing the first) is the next process's.
+func openBusAt(t *testing.T, dir string) *bus.Bus {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	b, err := bus.Open(ctx, bus.Options{DataDir: t.TempDir()}, discard)
+	b, err := bus.Open(ctx, bus.Options{DataDir: dir}, discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,8 +294,10 @@ func TestWorker(t *testing.T) {
 		redelivered bool                    // the consumer delivered it once before, unacknowledged
 		calls       int
 		state       alertgate.DeliveryState
-		dead        string // the dead-letter's Alertgate-Error header; "" = not dead-lettered
-		deadWhy     string // the dead-letter metric's reason
+		restarted   bool          // the bus is reopened (the next process) before the worker starts
+		age         time.Duration // the page was decided this long before it is stored
+		dead        string        // the dead-letter's Alertgate-Error header; "" = not dead-lettered
+		deadWhy     string        // the dead-letter metric's reason
 		lastError   string
 	}{
 		{
@@ -333,18 +342,28 @@ func TestWorker(t *testing.T) {
 		},
 		{
 			// The same after a SIGKILL that lost the consumer's own record
-			// of the delivery: it comes back as a first delivery, and the
-			// log still stops the second send.
+			// of the delivery: in the next process it comes back as a first
+			// delivery, and the log still stops the second send.
 			name:     "already sent, delivery count lost",
 			notifier: &fakeNotifier{script: []result{ok}},
-			attempts: 5, before: alertgate.StateSent, calls: 0, state: alertgate.StateSent,
+			attempts: 5, before: alertgate.StateSent, restarted: true, calls: 0, state: alertgate.StateSent,
+		},
+		{
+			// A second copy of a page already sent, stored after NOTIFY's
+			// Msg-Id window (the router deciding its event again after a
+			// long outage): a first delivery, and the log stops it.
+			name:     "already sent, copy after the Msg-Id window",
+			notifier: &fakeNotifier{script: []result{ok}},
+			attempts: 5, before: alertgate.StateSent, age: 6 * time.Minute, calls: 0, state: alertgate.StateSent,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.Context()
-			b := openBus(t)
+			dir := t.TempDir()
+			b := openBusAt(t, dir)
 			w := newWorker(b, tc.notifier, tc.attempts)
 			n := page("page:alertmanager:v1:abc:ep1:1")
+			n.CreatedAt = n.CreatedAt.Add(-tc.age)
 			if tc.before != "" {
 				w.Log.Put(ctx, alertgate.Record{Notification: n, State: tc.before, Attempts: 1, UpdatedAt: time.Now()})
 			}
@@ -353,6 +372,11 @@ func TestWorker(t *testing.T) {
 			}
 			if tc.redelivered {
 				deliveredOnceUnacked(t, b)
+			}
+			if tc.restarted {
+				b.Close()
+				b = openBusAt(t, dir)
+				w = newWorker(b, tc.notifier, tc.attempts)
 			}
 			if err := w.Start(ctx); err != nil {
 				t.Fatal(err)
