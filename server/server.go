@@ -235,7 +235,7 @@ func listLimit(r *http.Request) (int, error) {
 	return n, nil
 }
 
-// incidents lists incident keys, the most recently decided first, at most
+// incidents lists incident keys, the most recently received first, at most
 // ?limit= of them (default 1000), with the number that matched the
 // filters in "total". Each request walks every key once and holds only
 // what it returns.

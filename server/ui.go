@@ -216,7 +216,7 @@ func (s *Server) ui(w http.ResponseWriter, r *http.Request) {
 			// Only the open ones are shown: only they are kept.
 			var open []*dedup.Incident
 			err := s.Policy.EachIncident(ctx, func(in *dedup.Incident) error {
-				if slices.ContainsFunc(in.Episodes, func(e dedup.Episode) bool { return e.Status == dedup.EpisodeOpen }) {
+				if len(in.Open()) > 0 {
 					open = append(open, in)
 				}
 				return nil
