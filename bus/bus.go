@@ -144,11 +144,12 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (*Bus, error) {
 		return nil, err
 	}
 	b.batchBytes = batchBytes(b.NC.MaxPayload())
-	// Delivery counts outlive nothing this process does not see when the
-	// server is embedded (it dies with the process; the messages of an
-	// earlier process are at or before notifyFrom) or replicates consumer
-	// state (a server's restart keeps the counts).
-	b.countsKept = b.server != nil || o.Replicas > 1
+	// Delivery counts outlive nothing this process does not see only when
+	// the server is embedded: it dies with the process, and the messages
+	// of an earlier process are at or before notifyFrom. A cluster's
+	// consumer leader replicates a delivery after making it, so a leader
+	// lost in between hands the message to its successor as undelivered.
+	b.countsKept = b.server != nil
 	b.notifyWindow = min(o.DuplicateWindow, notifyDuplicateWindow)
 	b.notifyFrom.Store(math.MaxUint64)
 	if info, err := b.Notify.Info(ctx); err == nil {
@@ -164,10 +165,9 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (*Bus, error) {
 // notification, so a sink need not read its delivery log to avoid sending
 // it twice. All of these must hold:
 //   - m is delivered for the first time, by a count that cannot have been
-//     lost: the server is embedded or replicates consumer state, and m was
-//     stored after the bus opened (an embedded server's counts of an
-//     earlier process's last moments can be lost: those messages are
-//     older);
+//     lost: the server is embedded, and m was stored after the bus opened
+//     (the counts of an earlier process's last moments can be lost: those
+//     messages are older);
 //   - m carries id as its Nats-Msg-Id (a replayed dead letter does not) and
 //     was stored well within NOTIFY's Msg-Id window of created: an earlier
 //     copy of the notification (the router deciding the event again after

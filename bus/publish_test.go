@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -378,5 +379,48 @@ func TestFirstDeliveryNextProcess(t *testing.T) {
 	}
 	if len(got) != 2 || got["before"] || !got["after"] {
 		t.Fatalf("FirstDelivery=%v, want before false, after true", got)
+	}
+}
+
+// On a NATS server of its own (a cluster, most often) a consumer's leader
+// replicates a delivery after making it, so a count can be lost without
+// this process knowing: no delivery there is certainly the first.
+func TestFirstDeliveryExternalServer(t *testing.T) {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	t.Cleanup(ns.Shutdown)
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	ctx := t.Context()
+	b, err := Open(ctx, Options{URL: ns.ClientURL(), Name: "test"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	n := alertgate.Notification{ID: "p", Sink: alertgate.SinkPagerDuty, Team: "payments", Type: alertgate.TypePage, Key: "k", CreatedAt: time.Now()}
+	if _, err := b.PublishNotifications(ctx, []alertgate.Notification{n}); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := b.Notify.CreateConsumer(ctx, jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for m := range batch.Messages() {
+		got++
+		if b.FirstDelivery(m, n.ID, n.CreatedAt) {
+			t.Error("a first delivery from an external server taken as certain")
+		}
+	}
+	if got != 1 {
+		t.Fatalf("fetched %d messages, want 1", got)
 	}
 }
