@@ -267,12 +267,50 @@ func TestPublishNotificationsMsgIDs(t *testing.T) {
 	}
 }
 
+// firstDeliveries fetches n messages from cons (nil: a new consumer of
+// NOTIFY) and returns, by notification ID, what FirstDelivery says of
+// each; settle then acknowledges (or not) each message (nil: Ack).
+func firstDeliveries(t *testing.T, b *Bus, cons jetstream.Consumer, n int, settle func(id string, m jetstream.Msg)) map[string]bool {
+	t.Helper()
+	if cons == nil {
+		var err error
+		cons, err = b.Notify.CreateConsumer(t.Context(), jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	batch, err := cons.Fetch(n, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for m := range batch.Messages() {
+		var nt alertgate.Notification
+		if err := wire.Unmarshal(m.Data(), &nt); err != nil {
+			t.Fatal(err)
+		}
+		got[nt.ID] = b.FirstDelivery(m, nt.ID, nt.CreatedAt)
+		if settle != nil {
+			settle(nt.ID, m)
+		} else {
+			_ = m.Ack()
+		}
+	}
+	if len(got) != n {
+		t.Fatalf("fetched %d notifications, want %d", len(got), n)
+	}
+	return got
+}
+
+func testPage(id string, created time.Time) alertgate.Notification {
+	return alertgate.Notification{ID: id, Sink: alertgate.SinkPagerDuty, Team: "payments", Type: alertgate.TypePage, Key: "k", CreatedAt: created}
+}
+
 // FirstDelivery: a page stored by this process, delivered once, within
 // its Msg-Id window of its decision; each condition failing alone turns it
 // off.
 func TestFirstDelivery(t *testing.T) {
 	b := openBus(t)
-	ctx := t.Context()
 	now := time.Now()
 	pub := func(n alertgate.Notification, msgID string) {
 		t.Helper()
@@ -283,56 +321,35 @@ func TestFirstDelivery(t *testing.T) {
 		m := nats.NewMsg(NotifySubject(n.Sink, n.Team))
 		m.Data = data
 		m.Header.Set(jetstream.MsgIDHeader, msgID)
-		if _, err := b.JS.PublishMsg(ctx, m); err != nil {
+		if _, err := b.JS.PublishMsg(t.Context(), m); err != nil {
 			t.Fatal(err)
 		}
 	}
-	page := func(id string, created time.Time) alertgate.Notification {
-		return alertgate.Notification{ID: id, Sink: alertgate.SinkPagerDuty, Team: "payments", Type: alertgate.TypePage, Key: "k", CreatedAt: created}
-	}
-	pub(page("fresh", now), "fresh")
-	pub(page("replayed", now), "replay:7:replayed")
-	pub(page("old", now.Add(-5*time.Minute)), "old")
-	pub(page("undated", time.Time{}), "undated")
-	cons, err := b.Notify.CreateConsumer(ctx, jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Second})
+	pub(testPage("fresh", now), "fresh")
+	pub(testPage("replayed", now), "replay:7:replayed")
+	pub(testPage("old", now.Add(-5*time.Minute)), "old")
+	pub(testPage("undated", time.Time{}), "undated")
+	cons, err := b.Notify.CreateConsumer(t.Context(), jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]bool{"fresh": true, "replayed": false, "old": false, "undated": false}
-	got := map[string]bool{}
-	batch, err := cons.Fetch(4, jetstream.FetchMaxWait(5*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for m := range batch.Messages() {
-		var n alertgate.Notification
-		if err := wire.Unmarshal(m.Data(), &n); err != nil {
-			t.Fatal(err)
-		}
-		got[n.ID] = b.FirstDelivery(m, n.ID, n.CreatedAt)
-		if n.ID == "fresh" {
+	// "fresh" is given back, to come again.
+	got := firstDeliveries(t, b, cons, 4, func(id string, m jetstream.Msg) {
+		if id == "fresh" {
 			_ = m.Nak()
 		} else {
 			_ = m.Ack()
 		}
-	}
+	})
+	want := map[string]bool{"fresh": true, "replayed": false, "old": false, "undated": false}
 	for id, w := range want {
 		if got[id] != w {
 			t.Errorf("%s: FirstDelivery=%v, want %v", id, got[id], w)
 		}
 	}
-	// The same page delivered again.
-	batch, err = cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
-	if err != nil {
-		t.Fatal(err)
+	if again := firstDeliveries(t, b, cons, 1, nil); again["fresh"] {
+		t.Error("a redelivery counted as the first")
 	}
-	for m := range batch.Messages() {
-		if b.FirstDelivery(m, "fresh", now) {
-			t.Error("a redelivery counted as the first")
-		}
-		_ = m.Ack()
-	}
-
 }
 
 // A bus opened later on the same store (the next process, after a SIGKILL
@@ -348,36 +365,17 @@ func TestFirstDeliveryNextProcess(t *testing.T) {
 		}
 		return b
 	}
-	page := func(id string) alertgate.Notification {
-		return alertgate.Notification{ID: id, Sink: alertgate.SinkPagerDuty, Team: "payments", Type: alertgate.TypePage, Key: "k", CreatedAt: time.Now()}
-	}
 	b := open()
-	if _, err := b.PublishNotifications(ctx, []alertgate.Notification{page("before")}); err != nil {
+	if _, err := b.PublishNotifications(ctx, []alertgate.Notification{testPage("before", time.Now())}); err != nil {
 		t.Fatal(err)
 	}
 	b.Close()
 	b = open()
 	t.Cleanup(b.Close)
-	if _, err := b.PublishNotifications(ctx, []alertgate.Notification{page("after")}); err != nil {
+	if _, err := b.PublishNotifications(ctx, []alertgate.Notification{testPage("after", time.Now())}); err != nil {
 		t.Fatal(err)
 	}
-	cons, err := b.Notify.CreateConsumer(ctx, jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy})
-	if err != nil {
-		t.Fatal(err)
-	}
-	batch, err := cons.Fetch(2, jetstream.FetchMaxWait(5*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]bool{}
-	for m := range batch.Messages() {
-		var n alertgate.Notification
-		if err := wire.Unmarshal(m.Data(), &n); err != nil {
-			t.Fatal(err)
-		}
-		got[n.ID] = b.FirstDelivery(m, n.ID, n.CreatedAt)
-	}
-	if len(got) != 2 || got["before"] || !got["after"] {
+	if got := firstDeliveries(t, b, nil, 2, nil); got["before"] || !got["after"] {
 		t.Fatalf("FirstDelivery=%v, want before false, after true", got)
 	}
 }
@@ -395,32 +393,15 @@ func TestFirstDeliveryExternalServer(t *testing.T) {
 	if !ns.ReadyForConnections(10 * time.Second) {
 		t.Fatal("nats server not ready")
 	}
-	ctx := t.Context()
-	b, err := Open(ctx, Options{URL: ns.ClientURL(), Name: "test"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b, err := Open(t.Context(), Options{URL: ns.ClientURL(), Name: "test"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	n := alertgate.Notification{ID: "p", Sink: alertgate.SinkPagerDuty, Team: "payments", Type: alertgate.TypePage, Key: "k", CreatedAt: time.Now()}
-	if _, err := b.PublishNotifications(ctx, []alertgate.Notification{n}); err != nil {
+	if _, err := b.PublishNotifications(t.Context(), []alertgate.Notification{testPage("p", time.Now())}); err != nil {
 		t.Fatal(err)
 	}
-	cons, err := b.Notify.CreateConsumer(ctx, jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy})
-	if err != nil {
-		t.Fatal(err)
-	}
-	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := 0
-	for m := range batch.Messages() {
-		got++
-		if b.FirstDelivery(m, n.ID, n.CreatedAt) {
-			t.Error("a first delivery from an external server taken as certain")
-		}
-	}
-	if got != 1 {
-		t.Fatalf("fetched %d messages, want 1", got)
+	if got := firstDeliveries(t, b, nil, 1, nil); got["p"] {
+		t.Error("a first delivery from an external server taken as certain")
 	}
 }

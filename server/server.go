@@ -237,14 +237,8 @@ func listLimit(r *http.Request) (int, error) {
 
 // incidents lists incident keys, the most recently received first, at most
 // ?limit= of them (default 1000), with the number that matched the
-// filters in "total". Each request walks every key once and holds only
-// what it returns.
+// filters in "total".
 func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
-	limit, err := listLimit(r)
-	if err != nil {
-		ingest.WriteError(w, err)
-		return
-	}
 	onlyOpen := r.URL.Query().Get("state") == "open"
 	team := r.URL.Query().Get("team")
 	keep := func(in *dedup.Incident) bool {
@@ -256,22 +250,14 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
 		}
 		return strings.Compare(a.Key, b.Key)
 	}
-	page, err := s.Policy.TopIncidents(r.Context(), keep, latest, limit)
-	if err != nil {
-		ingest.WriteError(w, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "incident state unavailable"))
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"incidents": page.Items, "total": page.Total, "limit": page.Limit})
+	listPage(w, r, "incidents", "incident state unavailable", func(ctx context.Context, limit int) (dedup.Page[dedup.Incident], error) {
+		return s.Policy.TopIncidents(ctx, keep, latest, limit)
+	})
 }
 
 // bugs lists bug classes, most occurrences first, at most ?limit= of them
 // (default 1000), with the number that matched the filters in "total".
 func (s *Server) bugs(w http.ResponseWriter, r *http.Request) {
-	limit, err := listLimit(r)
-	if err != nil {
-		ingest.WriteError(w, err)
-		return
-	}
 	team, status := r.URL.Query().Get("team"), r.URL.Query().Get("status")
 	keep := func(b *dedup.Bug) bool { return (team == "" || b.Team == team) && (status == "" || b.Status == status) }
 	loudest := func(a, b *dedup.Bug) int {
@@ -280,12 +266,27 @@ func (s *Server) bugs(w http.ResponseWriter, r *http.Request) {
 		}
 		return strings.Compare(a.Key, b.Key)
 	}
-	page, err := s.Policy.TopBugs(r.Context(), keep, loudest, limit)
+	listPage(w, r, "bugs", "bug state unavailable", func(ctx context.Context, limit int) (dedup.Page[dedup.Bug], error) {
+		return s.Policy.TopBugs(ctx, keep, loudest, limit)
+	})
+}
+
+// listPage answers a state list: ?limit= read, the walk of the bucket
+// (which holds only the page), and the page under name with its total and
+// limit; unavailable is the error's text when the walk fails. Each
+// request walks every state once.
+func listPage[T any](w http.ResponseWriter, r *http.Request, name, unavailable string, walk func(ctx context.Context, limit int) (dedup.Page[T], error)) {
+	limit, err := listLimit(r)
 	if err != nil {
-		ingest.WriteError(w, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "bug state unavailable"))
+		ingest.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"bugs": page.Items, "total": page.Total, "limit": page.Limit})
+	page, err := walk(r.Context(), limit)
+	if err != nil {
+		ingest.WriteError(w, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "%s", unavailable))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{name: page.Items, "total": page.Total, "limit": page.Limit})
 }
 
 func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
