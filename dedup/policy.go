@@ -185,17 +185,6 @@ func (p *Policy) Bug(ctx context.Context, key string) (*Bug, error) {
 	return st, wire.Unmarshal(raw, st)
 }
 
-// ListIncidents returns every incident state.
-func (p *Policy) ListIncidents(ctx context.Context) ([]*Incident, error) {
-	return list[Incident](ctx, p.Incidents)
-}
-
-// ListBugs returns every bug class state. It holds them all in memory:
-// past a few thousand classes, walk them with EachBug or TopBugs.
-func (p *Policy) ListBugs(ctx context.Context) ([]*Bug, error) {
-	return list[Bug](ctx, p.Bugs)
-}
-
 // ErrStop ends an EachBug or EachIncident walk early; the walk then
 // returns nil.
 var ErrStop = errors.New("stop the walk")
@@ -210,15 +199,6 @@ func (p *Policy) EachBug(ctx context.Context, fn func(*Bug) error) error {
 // EachIncident is EachBug for incident states.
 func (p *Policy) EachIncident(ctx context.Context, fn func(*Incident) error) error {
 	return each(ctx, p.Incidents, fn)
-}
-
-func list[T any](ctx context.Context, kv jetstream.KeyValue) ([]*T, error) {
-	var out []*T
-	err := each(ctx, kv, func(v *T) error {
-		out = append(out, v)
-		return nil
-	})
-	return out, err
 }
 
 // each reads a bucket's current values through a watcher (an ordered

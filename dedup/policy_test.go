@@ -496,17 +496,27 @@ func TestStateKey(t *testing.T) {
 	}
 }
 
+// collect walks a bucket with one of Policy's Each methods into a list.
+func collect[T any](ctx context.Context, each func(context.Context, func(*T) error) error) ([]*T, error) {
+	var out []*T
+	err := each(ctx, func(v *T) error {
+		out = append(out, v)
+		return nil
+	})
+	return out, err
+}
+
 func TestPolicyList(t *testing.T) {
 	ctx := testContext(t)
 	b, _ := openBus(t, bus.Options{DataDir: t.TempDir()})
 	p := newPolicy(b)
 
-	// Empty buckets list nothing (and do not wait for updates).
-	if got, err := p.ListIncidents(ctx); err != nil || len(got) != 0 {
-		t.Fatalf("ListIncidents on empty bucket=%v, %v, want none", got, err)
+	// Empty buckets walk nothing (and do not wait for updates).
+	if got, err := collect(ctx, p.EachIncident); err != nil || len(got) != 0 {
+		t.Fatalf("EachIncident on empty bucket=%v, %v, want none", got, err)
 	}
-	if got, err := p.ListBugs(ctx); err != nil || len(got) != 0 {
-		t.Fatalf("ListBugs on empty bucket=%v, %v, want none", got, err)
+	if got, err := collect(ctx, p.EachBug); err != nil || len(got) != 0 {
+		t.Fatalf("EachBug on empty bucket=%v, %v, want none", got, err)
 	}
 
 	rec := &recorder{}
@@ -532,7 +542,7 @@ func TestPolicyList(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	incs, err := p.ListIncidents(ctx)
+	incs, err := collect(ctx, p.EachIncident)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -542,9 +552,9 @@ func TestPolicyList(t *testing.T) {
 	}
 	slices.Sort(got)
 	if got, want := strings.Join(got, "\n"), "am:1 team=payments open=1\nam:2 team=platform open=0\nam:3 with/odd:chars team=payments open=1"; got != want {
-		t.Fatalf("ListIncidents=\n%s\nwant\n%s", got, want)
+		t.Fatalf("EachIncident=\n%s\nwant\n%s", got, want)
 	}
-	bugs, err := p.ListBugs(ctx)
+	bugs, err := collect(ctx, p.EachBug)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -554,7 +564,7 @@ func TestPolicyList(t *testing.T) {
 	}
 	slices.Sort(got)
 	if got, want := strings.Join(got, "\n"), "sentry:1 team=payments status=open count=5\nsentry:2 team=platform status=muted count=0"; got != want {
-		t.Fatalf("ListBugs=\n%s\nwant\n%s", got, want)
+		t.Fatalf("EachBug=\n%s\nwant\n%s", got, want)
 	}
 }
 
