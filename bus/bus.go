@@ -152,10 +152,12 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (*Bus, error) {
 	b.countsKept = b.server != nil
 	b.notifyWindow = min(o.DuplicateWindow, notifyDuplicateWindow)
 	b.notifyFrom.Store(math.MaxUint64)
-	if info, err := b.Notify.Info(ctx); err == nil {
-		b.notifyFrom.Store(info.State.LastSeq)
-	} else {
-		log.Warn("NOTIFY's last sequence unknown: every delivery reads the notification log", "err", err)
+	if b.countsKept {
+		if info, err := b.Notify.Info(ctx); err == nil {
+			b.notifyFrom.Store(info.State.LastSeq)
+		} else {
+			log.Warn("NOTIFY's last sequence unknown: every delivery reads the notification log", "err", err)
+		}
 	}
 	return b, nil
 }
