@@ -58,6 +58,8 @@ func main() {
 			err = serveBare(os.Args[2:])
 		case "forward":
 			err = serveForward(os.Args[2:])
+		case "kv-floor":
+			err = runKVFloor(os.Args[2:])
 		case "gateway":
 			err = serveProfiled(os.Args[2:])
 		default:
@@ -695,7 +697,13 @@ type memResult struct {
 	// the classes are in, and AfterReads the RSS after them.
 	Reads      []memRead `json:"reads,omitempty"`
 	AfterReads mem       `json:"after_reads"`
-	Err        string    `json:"err,omitempty"`
+	// Floor is the same number of classes' state entries alone in an
+	// embedded JetStream (benchall kv-floor); nil if it did not run.
+	// FloorCapped is the same with GOMEMLIMIT=floorMemLimit.
+	Floor       *kvFloor `json:"floor,omitempty"`
+	FloorCapped *kvFloor `json:"floor_capped,omitempty"`
+	FloorErr    string   `json:"floor_err,omitempty"`
+	Err         string   `json:"err,omitempty"`
 }
 
 // memRead is one GET of a view that reads every bug class.
@@ -855,6 +863,21 @@ func (b *bench) memoryPhase(ctx context.Context) error {
 		}
 	}
 	res.AfterReads = p.mem()
+	p.stop()
+	for _, limit := range []string{"", floorMemLimit} {
+		f, err := b.kvFloor(ctx, res.Target, limit)
+		if err != nil {
+			res.FloorErr = err.Error()
+			b.logf("memory floor (GOMEMLIMIT %q): %v", limit, err)
+			break
+		}
+		b.logf("memory floor (GOMEMLIMIT %q): %d bug-class entries alone in JetStream KV: RSS %s after %s, live heap %s", limit, f.Entries, mb(f.RSS), ms(f.Took), mb(int64(f.HeapLive)))
+		if limit == "" {
+			res.Floor = f
+		} else {
+			res.FloorCapped = f
+		}
+	}
 	if res.Classes < res.Target {
 		res.Projected, res.FitFrom, res.SlopeBytes = project(res.Samples, res.Target)
 	}
