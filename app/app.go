@@ -61,6 +61,14 @@ type Gateway struct {
 	once     sync.Once
 }
 
+// PolicySettings are the policy's settings from cfg's dedup section.
+func PolicySettings(cfg *config.Config) dedup.Settings {
+	return dedup.Settings{
+		SpikeCount: int64(cfg.Dedup.BugSpike.Count), SpikeWithin: cfg.Dedup.BugSpike.Within.D(),
+		ReopenAfter: cfg.Dedup.DuplicateWindow.D(),
+	}
+}
+
 // New returns a Gateway for cfg; nothing runs until Start.
 func New(cfg *config.Config, logger *slog.Logger) *Gateway {
 	if logger == nil {
@@ -111,10 +119,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	nlog := &sinks.Log{KV: g.Bus.Notifications, Logger: g.Logger}
 	g.Policy = &dedup.Policy{
 		Incidents: g.Bus.Incidents, Bugs: g.Bus.Bugs,
-		Settings: dedup.Settings{
-			SpikeCount: int64(cfg.Dedup.BugSpike.Count), SpikeWithin: cfg.Dedup.BugSpike.Within.D(),
-			ReopenAfter: cfg.Dedup.DuplicateWindow.D(),
-		},
+		Settings:   PolicySettings(cfg),
 		OnConflict: func(b string) { g.Metrics.KVConflicts.WithLabelValues(b).Inc() },
 	}
 	g.Router = &router.Router{Bus: g.Bus, Routes: g.Routes, Policy: g.Policy, Logger: g.Logger, Metrics: g.Metrics}

@@ -15,8 +15,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/alertgate/alertgate/app"
 	"github.com/alertgate/alertgate/bench/loadgen"
 	"github.com/alertgate/alertgate/bus"
+	"github.com/alertgate/alertgate/config"
 	"github.com/alertgate/alertgate/dedup"
 	"github.com/alertgate/alertgate/ingest/events"
 	"github.com/alertgate/alertgate/internal/wire"
@@ -56,7 +58,7 @@ func runKVFloor(args []string) error {
 	if err != nil {
 		return err
 	}
-	settings := dedup.Settings{SpikeCount: 100, SpikeWithin: time.Hour, ReopenAfter: time.Hour}
+	settings := app.PolicySettings(config.Default())
 	match := routes.Match{Team: "payments", RouteWhy: "route 0 matched"}
 	const per = 1000
 	var res kvFloor
