@@ -60,17 +60,12 @@ func runKVFloor(args []string) error {
 	}
 	settings := app.PolicySettings(config.Default())
 	match := routes.Match{Team: "payments", RouteWhy: "route 0 matched"}
-	const per = 1000
 	var res kvFloor
 	start := time.Now()
 	var body []byte
-	seqs := make([]uint64, 0, per)
-	for from := 0; from < n; from += per {
-		seqs = seqs[:0]
-		for s := from; s < min(from+per, n); s++ {
-			seqs = append(seqs, uint64(s))
-		}
-		body = payloads.Render(body[:0], seqs)
+	var seqs []uint64
+	for from := 0; from < n; from += classesPerRequest {
+		body, seqs = renderClasses(payloads, body, seqs, from, min(from+classesPerRequest, n))
 		evs, err := events.Parse(body)
 		if err != nil {
 			return err

@@ -758,19 +758,15 @@ func (b *bench) memoryPhase(ctx context.Context) error {
 	}
 	client := loadgen.NewClient(b.o.concurrency)
 	post := func(from, n int) error {
-		const per = 1000
+		const per = classesPerRequest
 		ch := make(chan int)
 		errc := make(chan error, b.o.concurrency)
 		for w := 0; w < b.o.concurrency; w++ {
 			go func() {
 				var body []byte
-				seqs := make([]uint64, 0, per)
+				var seqs []uint64
 				for start := range ch {
-					seqs = seqs[:0]
-					for s := start; s < min(start+per, from+n); s++ {
-						seqs = append(seqs, uint64(s))
-					}
-					body = payloads.Render(body[:0], seqs)
+					body, seqs = renderClasses(payloads, body, seqs, start, min(start+per, from+n))
 					req, _ := http.NewRequestWithContext(ctx, http.MethodPost, p.url+"/v1/ingest/events", bytes.NewReader(body))
 					req.Header.Set("Content-Type", "application/json")
 					req.Header.Set("Authorization", "Bearer "+b.tokens.Events)
@@ -882,6 +878,20 @@ func (b *bench) memoryPhase(ctx context.Context) error {
 		res.Projected, res.FitFrom, res.SlopeBytes = project(res.Samples, res.Target)
 	}
 	return nil
+}
+
+// classesPerRequest is how many bug classes the memory phase posts in one
+// webhook (and the floor stores between waits for acknowledgements).
+const classesPerRequest = 1000
+
+// renderClasses renders the events of bug classes [from, to) into body,
+// reusing body and seqs.
+func renderClasses(p *loadgen.Payloads, body []byte, seqs []uint64, from, to int) ([]byte, []uint64) {
+	seqs = seqs[:0]
+	for s := from; s < to; s++ {
+		seqs = append(seqs, uint64(s))
+	}
+	return p.Render(body[:0], seqs), seqs
 }
 
 // readView times one GET of path and notes a status page section that
