@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/alertgate/alertgate"
-	"github.com/alertgate/alertgate/routes"
 )
 
 // Decision is what the policy decided for one event.
@@ -52,7 +51,7 @@ func notification(id string, sink alertgate.Sink, team string, typ alertgate.Not
 
 // DecideIncident applies the incident rule. st is nil for a key never seen.
 // It returns the next state and the decision; it never mutates st.
-func DecideIncident(st *Incident, ev alertgate.Event, m routes.Match, s Settings) (*Incident, Decision) {
+func DecideIncident(st *Incident, ev alertgate.Event, m alertgate.Match, s Settings) (*Incident, Decision) {
 	next := &Incident{Key: ev.Key, Source: ev.Source}
 	if st != nil {
 		*next = *st
@@ -142,7 +141,7 @@ func appendEpisode(eps []Episode, ep Episode) []Episode {
 	return eps
 }
 
-func last(ev alertgate.Event, d Decision, m routes.Match) Last {
+func last(ev alertgate.Event, d Decision, m alertgate.Match) Last {
 	l := Last{EventID: ev.ID, Outcome: d.Outcome, Reason: d.Reason, Route: m.Route, At: eventTime(ev), Transition: ev.Transition, Episode: ev.Episode, Labels: ev.Labels}
 	if m.Runbook != nil {
 		l.Runbook = m.Runbook.URL
@@ -151,7 +150,7 @@ func last(ev alertgate.Event, d Decision, m routes.Match) Last {
 }
 
 // DecideBug applies the bug-class rule. st is nil for a class never seen.
-func DecideBug(st *Bug, ev alertgate.Event, m routes.Match, s Settings) (*Bug, Decision) {
+func DecideBug(st *Bug, ev alertgate.Event, m alertgate.Match, s Settings) (*Bug, Decision) {
 	if st != nil && ev.ID != "" && st.Last.EventID == ev.ID {
 		// The same occurrence again: a redelivery after its decision was
 		// stored (a crash before the acknowledgement, or another event of

@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/alertgate/alertgate"
-	"github.com/alertgate/alertgate/routes"
 )
 
 var (
@@ -22,10 +21,10 @@ var (
 	testRunbook = &alertgate.Runbook{ID: "checkout-high-error-rate", URL: "https://alertgate.example.com/runbooks/checkout-high-error-rate", Steps: "1. Check the deploy."}
 
 	// Routes the scripted events land on.
-	payments      = routes.Match{Route: 0, Team: "payments", Runbook: testRunbook}
-	platform      = routes.Match{Route: 1, Team: "platform"}
-	paymentsPages = routes.Match{Route: 2, Team: "payments", PageBugs: true, Runbook: testRunbook}
-	platformPages = routes.Match{Route: 3, Team: "platform", PageBugs: true}
+	payments      = alertgate.Match{Route: 0, Team: "payments", Runbook: testRunbook}
+	platform      = alertgate.Match{Route: 1, Team: "platform"}
+	paymentsPages = alertgate.Match{Route: 2, Team: "payments", PageBugs: true, Runbook: testRunbook}
+	platformPages = alertgate.Match{Route: 3, Team: "platform", PageBugs: true}
 )
 
 const (
@@ -108,7 +107,7 @@ func cloneBug(st *Bug) *Bug {
 type step struct {
 	name    string
 	ev      alertgate.Event
-	m       routes.Match
+	m       alertgate.Match
 	outcome string
 	notes   []string // note() of each notification, in order
 	count   int64    // bugs: the class's Count after the step
@@ -117,7 +116,7 @@ type step struct {
 // run feeds steps through decide, threading the state, and checks each
 // decision. It also checks that no state handed to decide is ever changed,
 // neither by that call nor by any later one (through shared slices or maps).
-func run[S any](t *testing.T, steps []step, decide func(*S, alertgate.Event, routes.Match, Settings) (*S, Decision), clone func(*S) *S, last func(*S) Last, check func(t *testing.T, s step, st *S)) *S {
+func run[S any](t *testing.T, steps []step, decide func(*S, alertgate.Event, alertgate.Match, Settings) (*S, Decision), clone func(*S) *S, last func(*S) Last, check func(t *testing.T, s step, st *S)) *S {
 	t.Helper()
 	var st *S
 	type handed struct{ st, snapshot *S }

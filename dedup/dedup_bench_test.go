@@ -12,13 +12,12 @@ import (
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/bus"
 	"github.com/alertgate/alertgate/dedup"
-	"github.com/alertgate/alertgate/routes"
 )
 
 // benchSettings never spike: bug_counted stays counted however long it runs.
 var benchSettings = dedup.Settings{SpikeCount: math.MaxInt64, SpikeWithin: time.Hour, ReopenAfter: 20 * time.Minute}
 
-var benchMatch = routes.Match{Route: 0, Team: "payments", Runbook: &alertgate.Runbook{ID: "checkout-high-error-rate", URL: "http://alertgate.bench/runbooks/checkout-high-error-rate"}}
+var benchMatch = alertgate.Match{Route: 0, Team: "payments", Runbook: &alertgate.Runbook{ID: "checkout-high-error-rate", URL: "http://alertgate.bench/runbooks/checkout-high-error-rate"}}
 
 func benchIncident(key string, at time.Time) alertgate.Event {
 	ev := alertgate.Event{

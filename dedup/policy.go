@@ -14,9 +14,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/internal/backoff"
 	"github.com/alertgate/alertgate/internal/wire"
-	"github.com/alertgate/alertgate/routes"
-	"github.com/alertgate/alertgate/sinks"
 )
 
 // Emit durably stores notifications; it must be idempotent per
@@ -40,7 +39,7 @@ const maxAttempts = 20
 // 1 ms, doubling up to 100 ms, jittered (the sinks' backoff), so racers
 // spread out instead of colliding again, and a replica that served a stale
 // read (a direct get on a follower) has time to catch up.
-var conflictBackoff = sinks.Backoff{Min: time.Millisecond, Max: 100 * time.Millisecond}
+var conflictBackoff = backoff.Backoff{Min: time.Millisecond, Max: 100 * time.Millisecond}
 
 // conflictPause waits before the re-read after the attempt-th lost
 // compare-and-set (counted from 0).
@@ -91,7 +90,7 @@ func KeyOf(stateKey string) (string, error) {
 // Apply decides ev against the stored state of its key, emits the
 // decision's notifications, then writes the new state by revision. On a
 // lost race it re-reads and decides again.
-func (p *Policy) Apply(ctx context.Context, ev alertgate.Event, m routes.Match, emit Emit) (Decision, error) {
+func (p *Policy) Apply(ctx context.Context, ev alertgate.Event, m alertgate.Match, emit Emit) (Decision, error) {
 	kv := p.Bugs
 	if ev.Kind == alertgate.KindIncident {
 		kv = p.Incidents

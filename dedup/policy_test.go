@@ -17,7 +17,6 @@ import (
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/bus"
 	"github.com/alertgate/alertgate/internal/natstest"
-	"github.com/alertgate/alertgate/routes"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -522,7 +521,7 @@ func TestPolicyList(t *testing.T) {
 	rec := &recorder{}
 	events := []struct {
 		ev alertgate.Event
-		m  routes.Match
+		m  alertgate.Match
 	}{
 		// An open incident.
 		{incident("am:1", "e", alertgate.StatusFiring, t0), payments},

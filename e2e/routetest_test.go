@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/alertgate/alertgate"
-	"github.com/alertgate/alertgate/app"
 	"github.com/alertgate/alertgate/dedup"
+	"github.com/alertgate/alertgate/internal/app"
 	"github.com/alertgate/alertgate/internal/harness"
 )
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/ingest"
-	"github.com/alertgate/alertgate/metrics"
+	"github.com/alertgate/alertgate/internal/metrics"
 )
 
 // memoryPublisher stores every event as new and remembers bodies, as

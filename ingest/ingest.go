@@ -1,7 +1,7 @@
 // Package ingest is the webhook edge: it authenticates each source's
 // request, hands the body to that source's parser (one subpackage per
 // source), and answers 202 only after JetStream has acknowledged every
-// event. Errors become HTTP statuses in one table (statusOf).
+// event. Errors become HTTP statuses in one table (internal/httperr).
 package ingest
 
 import (
@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -21,7 +20,8 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/alertgate/alertgate"
-	"github.com/alertgate/alertgate/metrics"
+	"github.com/alertgate/alertgate/internal/httperr"
+	"github.com/alertgate/alertgate/internal/metrics"
 )
 
 // Publisher stores events durably; it returns only after every event is
@@ -80,6 +80,30 @@ func validRequestID(id string) bool {
 	return true
 }
 
+// Endpoints returns the handler of POST /v1/ingest/{source} for srcs: each
+// source's endpoint by the path's last segment, 404 naming the sources for
+// any other.
+func (h *Handler) Endpoints(srcs []Source) http.Handler {
+	bySource := make(map[string]http.Handler, len(srcs))
+	names := make([]string, 0, len(srcs))
+	for _, src := range srcs {
+		bySource[string(src.Name)] = h.Serve(src)
+		names = append(names, string(src.Name))
+	}
+	known := strings.Join(names, ", ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, PathPrefix)
+		if ep, ok := bySource[name]; ok {
+			ep.ServeHTTP(w, r)
+			return
+		}
+		httperr.Write(w, alertgate.Errorf(alertgate.ENOTFOUND, "unknown source %q: use %s", name, known))
+	})
+}
+
+// PathPrefix is where the ingest endpoints live: PathPrefix + source name.
+const PathPrefix = "/v1/ingest/"
+
 // Serve returns the http.Handler of one source.
 func (h *Handler) Serve(src Source) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -95,7 +119,7 @@ func (h *Handler) Serve(src Source) http.Handler {
 		res, err := h.handle(r, src, reqID, start, buf)
 		code := http.StatusAccepted
 		if err != nil {
-			code = statusOf(err)
+			code = httperr.Status(err)
 			switch code {
 			case http.StatusUnauthorized:
 				h.Metrics.IngestAuthFails.WithLabelValues(string(src.Name)).Inc()
@@ -111,7 +135,7 @@ func (h *Handler) Serve(src Source) http.Handler {
 		}
 		h.Metrics.IngestRequests.WithLabelValues(string(src.Name), strconv.Itoa(code)).Inc()
 		if err != nil {
-			writeError(w, code, err)
+			httperr.WriteStatus(w, code, err)
 			return
 		}
 		writeResult(w, code, res)
@@ -226,46 +250,6 @@ func (h *Handler) handle(r *http.Request, src Source, reqID string, now time.Tim
 		mem.RememberBody(src.Name, body, len(events))
 	}
 	return res, nil
-}
-
-// statusOf is the one table from error codes to HTTP statuses.
-func statusOf(err error) int {
-	switch alertgate.ErrorCode(err) {
-	case alertgate.EINVALID:
-		return http.StatusBadRequest
-	case alertgate.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case alertgate.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case alertgate.ENOTFOUND:
-		return http.StatusNotFound
-	case alertgate.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
-// StatusOf maps an error to its HTTP status, for the other HTTP handlers.
-func StatusOf(err error) int { return statusOf(err) }
-
-func writeError(w http.ResponseWriter, code int, err error) {
-	msg := alertgate.ErrorMessage(err)
-	if code == http.StatusUnauthorized {
-		msg = "unauthorized" // no detail: it would help a guesser
-	}
-	if code == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "5")
-	}
-	writeJSON(w, code, map[string]string{"error": msg})
-}
-
-// WriteError writes err as {"error": …} with its status.
-func WriteError(w http.ResponseWriter, err error) { writeError(w, statusOf(err), err) }
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 // writeResult writes res as writeJSON would, without reflection or an

@@ -13,7 +13,7 @@ import (
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/ingest"
-	"github.com/alertgate/alertgate/metrics"
+	"github.com/alertgate/alertgate/internal/metrics"
 )
 
 // stored acknowledges every event at once, so that the benchmark measures

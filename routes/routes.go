@@ -1,8 +1,10 @@
-// Package routes decides, for a normalized event, its kind (the config's
-// classify rules over the source's default), the team that owns it (first
-// matching route) and the runbook a page carries. It holds no state: the
-// same event and config always give the same answer, which is what
-// `alertgate explain` and `route test` rely on.
+// Package routes is the stage between ALERTS and NOTIFY. Its Table decides,
+// for a normalized event, its kind (the config's classify rules over the
+// source's default), the team that owns it (first matching route) and the
+// runbook a page carries; it holds no state, so the same event and config
+// always give the same answer, which `alertgate explain` and `route test`
+// rely on. Its Router consumes ALERTS, matches each event with the Table,
+// decides it with the policy (dedup) and publishes the notifications.
 package routes
 
 import (
@@ -14,8 +16,8 @@ import (
 	"github.com/alertgate/alertgate/runbooks"
 )
 
-// Router matches events against the config.
-type Router struct {
+// Table matches events against the config: classify rules and routes.
+type Table struct {
 	classify  []classRule
 	routes    []route
 	runbooks  *runbooks.Set
@@ -39,11 +41,11 @@ type route struct {
 	why string
 }
 
-// New returns a Router over cfg's classify rules and routes. rb may be nil
+// New returns a Table over cfg's classify rules and routes. rb may be nil
 // (no runbooks). The explanations are formatted here, so the rules must not
 // change afterwards.
-func New(cfg *config.Config, rb *runbooks.Set) *Router {
-	r := &Router{
+func New(cfg *config.Config, rb *runbooks.Set) *Table {
+	r := &Table{
 		classify:  make([]classRule, len(cfg.Classify)),
 		routes:    make([]route, len(cfg.Routes)),
 		runbooks:  rb,
@@ -75,23 +77,10 @@ func overridden(why string, from, to alertgate.Kind) string {
 	return why + ": " + string(from) + " overridden to " + string(to)
 }
 
-// Match is where an event goes and why.
-type Match struct {
-	// Route is the index of the matching route in the config.
-	Route    int    `json:"route"`
-	Team     string `json:"team"`
-	PageBugs bool   `json:"page_bugs"`
-	// Runbook is nil when neither a runbook nor the source gives one.
-	Runbook *alertgate.Runbook `json:"runbook,omitempty"`
-	// KindWhy and RouteWhy say in words how kind and route were chosen.
-	KindWhy  string `json:"kind_why"`
-	RouteWhy string `json:"route_why"`
-}
-
 // Classify applies the first matching classify rule to ev's kind and says
 // why the kind is what it is. A bug made an incident gets its key as
 // episode: it then pages once per open/resolve cycle of the source.
-func (r *Router) Classify(ev *alertgate.Event) string {
+func (r *Table) Classify(ev *alertgate.Event) string {
 	for i := range r.classify {
 		c := &r.classify[i]
 		if c.Match.Matches(ev.Labels) {
@@ -146,20 +135,20 @@ func quoteVerbatim(s string) bool {
 
 // Route returns the first matching route. The config guarantees the last
 // route matches everything.
-func (r *Router) Route(ev alertgate.Event) Match {
+func (r *Table) Route(ev alertgate.Event) alertgate.Match {
 	for i := range r.routes {
 		rt := &r.routes[i]
 		if !rt.Match.Matches(ev.Labels) {
 			continue
 		}
-		return Match{Route: i, Team: rt.Team, PageBugs: rt.PageBugs, RouteWhy: rt.why,
+		return alertgate.Match{Route: i, Team: rt.Team, PageBugs: rt.PageBugs, RouteWhy: rt.why,
 			Runbook: r.chooseRunbook(rt.Runbook, ev)}
 	}
 	// Unreachable with a validated config; route to nobody rather than panic.
-	return Match{Route: -1, RouteWhy: "no route matched"}
+	return alertgate.Match{Route: -1, RouteWhy: "no route matched"}
 }
 
-func (r *Router) chooseRunbook(id string, ev alertgate.Event) *alertgate.Runbook {
+func (r *Table) chooseRunbook(id string, ev alertgate.Event) *alertgate.Runbook {
 	if r.runbooks == nil {
 		if ev.RunbookURL == "" {
 			return nil
@@ -170,7 +159,7 @@ func (r *Router) chooseRunbook(id string, ev alertgate.Event) *alertgate.Runbook
 }
 
 // Runbooks returns the runbook set the router chooses from (may be nil).
-func (r *Router) Runbooks() *runbooks.Set { return r.runbooks }
+func (r *Table) Runbooks() *runbooks.Set { return r.runbooks }
 
 func matchersString(m config.Matchers) string {
 	return "{" + strings.Join(m.Strings(), ", ") + "}"

@@ -11,7 +11,7 @@ import (
 )
 
 // benchRouter is the example config's classify rules, routes and runbooks.
-func benchRouter(b *testing.B) *routes.Router {
+func benchRouter(b *testing.B) *routes.Table {
 	b.Helper()
 	raw, err := os.ReadFile("../examples/alertgate.yaml")
 	if err != nil {

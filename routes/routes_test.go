@@ -32,7 +32,7 @@ routes:
     team: platform
 `
 
-func newRouter(t *testing.T) *Router {
+func newRouter(t *testing.T) *Table {
 	t.Helper()
 	cfg, err := config.Load([]byte(cfgYAML), func(string) (string, bool) { return "", false })
 	if err != nil {

@@ -16,7 +16,9 @@ import (
 // this already delivered?" before a send (so a redelivery after a crash
 // does not send twice) and backs GET /v1/notifications.
 type Log struct {
-	KV     jetstream.KeyValue
+	KV jetstream.KeyValue
+	// JS reads the bucket's stream for List.
+	JS     jetstream.JetStream
 	Logger *slog.Logger
 }
 
@@ -67,8 +69,8 @@ func summary(n alertgate.Notification) alertgate.Notification {
 // digest's items just before the digest. It reads the bucket's stream
 // backwards by sequence: with history 1 the surviving message of each key
 // is its latest state.
-func (l *Log) List(ctx context.Context, js jetstream.JetStream, limit int) ([]alertgate.Record, error) {
-	s, err := js.Stream(ctx, "KV_"+l.KV.Bucket())
+func (l *Log) List(ctx context.Context, limit int) ([]alertgate.Record, error) {
+	s, err := l.JS.Stream(ctx, "KV_"+l.KV.Bucket())
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -22,8 +21,9 @@ import (
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/bus"
+	"github.com/alertgate/alertgate/internal/backoff"
+	"github.com/alertgate/alertgate/internal/metrics"
 	"github.com/alertgate/alertgate/internal/wire"
-	"github.com/alertgate/alertgate/metrics"
 )
 
 // Notifier delivers to one external system.
@@ -134,33 +134,6 @@ func ParseRetryAfter(h string, now time.Time) time.Duration {
 	return 0
 }
 
-// Backoff is the delay before attempt n+1 after n failed attempts:
-// exponential from Min, capped at Max, with "equal jitter" (a uniformly
-// random point in the upper half) so that many notifications failing
-// together do not retry in lockstep, while each still waits at least half
-// its step.
-type Backoff struct {
-	Min, Max time.Duration
-	// Rand returns a float in [0,1); tests replace it.
-	Rand func() float64
-}
-
-// Delay returns the wait after the n-th failed attempt (n ≥ 1).
-func (b Backoff) Delay(n int) time.Duration {
-	d := b.Min
-	for i := 1; i < n && d < b.Max; i++ {
-		d *= 2
-	}
-	if d > b.Max {
-		d = b.Max
-	}
-	r := rand.Float64
-	if b.Rand != nil {
-		r = b.Rand
-	}
-	return d/2 + time.Duration(r()*float64(d/2))
-}
-
 // Worker consumes one sink's notifications.
 type Worker struct {
 	Sink     alertgate.Sink
@@ -171,7 +144,7 @@ type Worker struct {
 	Metrics  *metrics.Metrics
 	// Attempts before a notification is dead-lettered (at least 1).
 	Attempts int
-	Backoff  Backoff
+	Backoff  backoff.Backoff
 	// Timeout of one delivery attempt.
 	Timeout time.Duration
 	// MaxAge: past it, a failing notification is dead-lettered even with

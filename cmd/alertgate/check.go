@@ -6,8 +6,8 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/alertgate/alertgate/app"
 	"github.com/alertgate/alertgate/config"
+	"github.com/alertgate/alertgate/internal/app"
 	"github.com/alertgate/alertgate/runbooks"
 )
 

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/alertgate/alertgate"
-	"github.com/alertgate/alertgate/app"
 	"github.com/alertgate/alertgate/config"
+	"github.com/alertgate/alertgate/internal/app"
 	"github.com/alertgate/alertgate/runbooks"
 )
 

@@ -23,8 +23,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/alertgate/alertgate/app"
 	"github.com/alertgate/alertgate/config"
+	"github.com/alertgate/alertgate/internal/app"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".

@@ -18,10 +18,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/alertgate/alertgate"
-	"github.com/alertgate/alertgate/app"
 	"github.com/alertgate/alertgate/bus"
 	"github.com/alertgate/alertgate/config"
-	"github.com/alertgate/alertgate/router"
+	"github.com/alertgate/alertgate/internal/app"
+	"github.com/alertgate/alertgate/routes"
 	"github.com/alertgate/alertgate/sinks"
 )
 
@@ -259,7 +259,7 @@ func (g *Gateway) idle() bool {
 		}
 		return err == nil && info.AckFloor.Stream >= last.Sequence
 	}
-	if !caughtUp(g.Bus.Alerts, router.ConsumerName, bus.SubjectAlerts+".>") {
+	if !caughtUp(g.Bus.Alerts, routes.ConsumerName, bus.SubjectAlerts+".>") {
 		return false
 	}
 	for _, w := range g.Workers {

@@ -21,8 +21,9 @@ import (
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/bus"
+	"github.com/alertgate/alertgate/internal/backoff"
 	"github.com/alertgate/alertgate/internal/contract"
-	"github.com/alertgate/alertgate/metrics"
+	"github.com/alertgate/alertgate/internal/metrics"
 	"github.com/alertgate/alertgate/sinks"
 	"github.com/alertgate/alertgate/sinks/pagerduty"
 )
@@ -643,7 +644,7 @@ func TestRoutingKeyNeverLeaks(t *testing.T) {
 		Sink: alertgate.SinkPagerDuty, Notifier: pd.notifier(), Bus: b,
 		Log: &sinks.Log{KV: b.Notifications, Logger: logger}, Logger: logger, Metrics: metrics.New(),
 		Attempts: 3, Timeout: 5 * time.Second, Now: time.Now,
-		Backoff: sinks.Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond},
+		Backoff: backoff.Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond},
 	}
 	echo := page(func(n *alertgate.Notification) { n.ID, n.DedupKey = "page:echo", "echo" })
 	flaky := page(func(n *alertgate.Notification) { n.ID, n.DedupKey = "page:flaky", "flaky" })

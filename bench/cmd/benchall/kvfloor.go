@@ -15,14 +15,14 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/alertgate/alertgate/app"
+	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/bench/loadgen"
 	"github.com/alertgate/alertgate/bus"
 	"github.com/alertgate/alertgate/config"
 	"github.com/alertgate/alertgate/dedup"
 	"github.com/alertgate/alertgate/ingest/events"
+	"github.com/alertgate/alertgate/internal/app"
 	"github.com/alertgate/alertgate/internal/wire"
-	"github.com/alertgate/alertgate/routes"
 )
 
 // kvFloor is what runKVFloor reports.
@@ -59,7 +59,7 @@ func runKVFloor(args []string) error {
 		return err
 	}
 	settings := app.PolicySettings(config.Default())
-	match := routes.Match{Team: "payments", RouteWhy: "route 0 matched"}
+	match := alertgate.Match{Team: "payments", RouteWhy: "route 0 matched"}
 	var res kvFloor
 	start := time.Now()
 	var body []byte

@@ -17,8 +17,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/alertgate/alertgate/app"
 	"github.com/alertgate/alertgate/config"
+	"github.com/alertgate/alertgate/internal/app"
 )
 
 // serveProfiled is the child process of the profile phase: alertgate's own

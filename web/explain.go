@@ -1,4 +1,4 @@
-package server
+package web
 
 import (
 	"context"
@@ -17,7 +17,7 @@ type Explanation struct {
 	KindWhy string           `json:"kind_why"`
 	Episode string           `json:"episode,omitempty"`
 	// Route is the current config's answer for the last event's labels.
-	Route    routes.Match    `json:"route"`
+	Route    alertgate.Match `json:"route"`
 	Last     dedup.Last      `json:"last_decision"`
 	Incident *dedup.Incident `json:"incident,omitempty"`
 	Bug      *dedup.Bug      `json:"bug,omitempty"`
@@ -25,7 +25,7 @@ type Explanation struct {
 
 // Explain finds the state of key (the full alertgate key, or the source's
 // own id such as a fingerprint or a Sentry issue id) and explains it.
-func Explain(ctx context.Context, p *dedup.Policy, rt *routes.Router, source alertgate.Source, key string) (*Explanation, error) {
+func Explain(ctx context.Context, p *dedup.Policy, rt *routes.Table, source alertgate.Source, key string) (*Explanation, error) {
 	candidates := []string{key}
 	if source != "" && !strings.HasPrefix(key, string(source)+":") {
 		candidates = append(candidates, string(source)+":v1:"+key)
@@ -67,7 +67,7 @@ func matchesSuffix(full string, have, want alertgate.Source, key string) bool {
 	return (want == "" || have == want) && strings.HasSuffix(full, ":"+key)
 }
 
-func explainKey(ctx context.Context, p *dedup.Policy, rt *routes.Router, key string) (*Explanation, error) {
+func explainKey(ctx context.Context, p *dedup.Policy, rt *routes.Table, key string) (*Explanation, error) {
 	in, err := p.Incident(ctx, key)
 	if err != nil {
 		return nil, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "state unavailable")
@@ -89,7 +89,7 @@ func explainKey(ctx context.Context, p *dedup.Policy, rt *routes.Router, key str
 	return nil, nil
 }
 
-func (ex *Explanation) reroute(rt *routes.Router, kind alertgate.Kind) {
+func (ex *Explanation) reroute(rt *routes.Table, kind alertgate.Kind) {
 	ev := alertgate.Event{Source: ex.Source, Kind: kind, Key: ex.Key, Episode: ex.Episode, Labels: map[string]string{}, Transition: ex.Last.Transition}
 	for k, v := range ex.Last.Labels {
 		ev.Labels[k] = v

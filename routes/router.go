@@ -1,10 +1,4 @@
-// Package router is the stage between ALERTS and NOTIFY: it consumes events
-// on a durable consumer shared by every alertgate instance, classifies and
-// routes each (routes), applies the policy with durable state (dedup), and
-// publishes the resulting notifications. An event is acknowledged only
-// after its decision is stored, so a crash anywhere redelivers it, and the
-// policy's idempotent notification IDs make the redelivery harmless.
-package router
+package routes
 
 import (
 	"context"
@@ -19,17 +13,21 @@ import (
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/bus"
 	"github.com/alertgate/alertgate/dedup"
-	"github.com/alertgate/alertgate/metrics"
-	"github.com/alertgate/alertgate/routes"
+	"github.com/alertgate/alertgate/internal/metrics"
 )
 
 // ConsumerName is the durable consumer of ALERTS.
 const ConsumerName = "router"
 
-// Router runs the routing stage.
+// Router is the stage between ALERTS and NOTIFY: it consumes events on a
+// durable consumer shared by every alertgate instance, classifies and routes
+// each (Table), applies the policy with durable state (dedup), and publishes
+// the resulting notifications. An event is acknowledged only after its
+// decision is stored, so a crash anywhere redelivers it, and the policy's
+// idempotent notification IDs make the redelivery harmless.
 type Router struct {
 	Bus     *bus.Bus
-	Routes  *routes.Router
+	Routes  *Table
 	Policy  *dedup.Policy
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
@@ -153,7 +151,7 @@ func (r *Router) handle(ctx context.Context, it item) {
 type Result struct {
 	Event    alertgate.Event `json:"event"`
 	KindWhy  string          `json:"kind_why"`
-	Match    routes.Match    `json:"match"`
+	Match    alertgate.Match `json:"match"`
 	Decision dedup.Decision  `json:"decision"`
 }
 
@@ -178,7 +176,7 @@ func (r *Router) Process(ctx context.Context, ev alertgate.Event) (Result, error
 // a notification names its runbook (id, title, URL), and the PagerDuty
 // sink reads the steps by id when it sends the page. The steps were half
 // of every NOTIFY message, copied at each hop of the page path.
-func withoutSteps(m routes.Match) routes.Match {
+func withoutSteps(m alertgate.Match) alertgate.Match {
 	if m.Runbook != nil && m.Runbook.ID != "" {
 		m.Runbook = m.Runbook.WithoutSteps()
 	}

@@ -18,8 +18,8 @@ import (
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/ingest"
-	"github.com/alertgate/alertgate/metrics"
-	"github.com/alertgate/alertgate/server"
+	"github.com/alertgate/alertgate/internal/metrics"
+	"github.com/alertgate/alertgate/web"
 )
 
 // secret stands for any credential a source sends: it must never reach Sentry.
@@ -89,7 +89,7 @@ func TestSentryReportsHandlerPanic(t *testing.T) {
 }
 
 // TestSentryReportsServerHandlerPanic wires the middleware as Gateway.Start
-// does, as server.Server's Wrap (inside its recoverer), with an ingest
+// does, as web.Server's Wrap (inside its recoverer), with an ingest
 // parser that panics.
 func TestSentryReportsServerHandlerPanic(t *testing.T) {
 	sentrySrv := newLoopbackSentry(t, "42")
@@ -98,12 +98,11 @@ func TestSentryReportsServerHandlerPanic(t *testing.T) {
 	const marker = "alertgate test panic in a parser"
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	m := metrics.New()
-	srv := &server.Server{
-		Ingest: &ingest.Handler{MaxBodyBytes: 1 << 20, Log: logger, Metrics: m, Now: time.Now},
-		Sources: []ingest.Source{{
+	srv := &web.Server{
+		Ingest: (&ingest.Handler{MaxBodyBytes: 1 << 20, Log: logger, Metrics: m, Now: time.Now}).Endpoints([]ingest.Source{{
 			Name:  alertgate.Source("events"),
 			Parse: func(*http.Request, []byte) ([]alertgate.Event, error) { panic(marker) },
-		}},
+		}}),
 		Logger: logger, Metrics: m, Wrap: sentryMiddleware,
 	}
 	h := srv.Handler()

@@ -1,6 +1,6 @@
-// Package server is alertgate's HTTP surface: the ingest endpoints, the
+// Package web is alertgate's HTTP surface beside the ingest endpoints: the
 // read API, runbook pages, health and metrics, on one gorilla/mux router.
-package server
+package web
 
 import (
 	"cmp"
@@ -18,8 +18,8 @@ import (
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/bus"
 	"github.com/alertgate/alertgate/dedup"
-	"github.com/alertgate/alertgate/ingest"
-	"github.com/alertgate/alertgate/metrics"
+	"github.com/alertgate/alertgate/internal/httperr"
+	"github.com/alertgate/alertgate/internal/metrics"
 	"github.com/alertgate/alertgate/routes"
 	"github.com/alertgate/alertgate/runbooks"
 	"github.com/alertgate/alertgate/sinks"
@@ -27,11 +27,11 @@ import (
 
 // Server wires handlers to their dependencies.
 type Server struct {
-	Bus      *bus.Bus
-	Ingest   *ingest.Handler
-	Sources  []ingest.Source
+	Bus *bus.Bus
+	// Ingest serves POST /v1/ingest/{source} (ingest.Handler.Endpoints).
+	Ingest   http.Handler
 	Policy   *dedup.Policy
-	Routes   *routes.Router
+	Routes   *routes.Table
 	Runbooks *runbooks.Set
 	Log      *sinks.Log
 	Dead     *sinks.DeadLetters
@@ -49,12 +49,9 @@ type Server struct {
 // Handler returns the router with every endpoint.
 func (s *Server) Handler() http.Handler {
 	r := mux.NewRouter()
-	for _, src := range s.Sources {
-		r.Handle("/v1/ingest/"+string(src.Name), s.Ingest.Serve(src)).Methods(http.MethodPost)
+	if s.Ingest != nil {
+		r.Handle("/v1/ingest/{source}", s.Ingest).Methods(http.MethodPost)
 	}
-	r.HandleFunc("/v1/ingest/{source}", func(w http.ResponseWriter, r *http.Request) {
-		ingest.WriteError(w, alertgate.Errorf(alertgate.ENOTFOUND, "unknown source %q: use alertmanager, sentry, datadog or events", mux.Vars(r)["source"]))
-	}).Methods(http.MethodPost)
 	r.HandleFunc("/v1/notifications", s.notifications).Methods(http.MethodGet)
 	r.HandleFunc("/v1/incidents", s.incidents).Methods(http.MethodGet)
 	r.HandleFunc("/v1/bugs", s.bugs).Methods(http.MethodGet)
@@ -70,7 +67,7 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
 	r.Handle("/metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{Registry: s.Metrics.Registry})).Methods(http.MethodGet)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ingest.WriteError(w, alertgate.Errorf(alertgate.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
+		httperr.Write(w, alertgate.Errorf(alertgate.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": r.Method + " is not allowed on " + r.URL.Path})
@@ -119,12 +116,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) notifications(w http.ResponseWriter, r *http.Request) {
 	limit, err := limitParam(r, 100)
 	if err != nil {
-		ingest.WriteError(w, err)
+		httperr.Write(w, err)
 		return
 	}
-	recs, err := s.Log.List(r.Context(), s.Bus.JS, limit)
+	recs, err := s.Log.List(r.Context(), limit)
 	if err != nil {
-		ingest.WriteError(w, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "notification log unavailable"))
+		httperr.Write(w, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "notification log unavailable"))
 		return
 	}
 	out := make([]notificationView, 0, len(recs))
@@ -190,12 +187,12 @@ func limitParam(r *http.Request, def int) (int, error) {
 func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
 	limit, err := limitParam(r, 100)
 	if err != nil {
-		ingest.WriteError(w, err)
+		httperr.Write(w, err)
 		return
 	}
 	list, err := s.Dead.List(r.Context(), limit)
 	if err != nil {
-		ingest.WriteError(w, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "dead letters unavailable"))
+		httperr.Write(w, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "dead letters unavailable"))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"dead_letters": list})
@@ -209,7 +206,7 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 		if alertgate.ErrorCode(err) == alertgate.EINTERNAL {
 			err = alertgate.WrapError(alertgate.EUNAVAILABLE, err, "replay failed: %v", err)
 		}
-		ingest.WriteError(w, err)
+		httperr.Write(w, err)
 		return
 	}
 	s.Logger.Info("dead letters replayed", "count", len(ids), "ids", ids)
@@ -278,12 +275,12 @@ func (s *Server) bugs(w http.ResponseWriter, r *http.Request) {
 func listPage[T any](w http.ResponseWriter, r *http.Request, name, unavailable string, walk func(ctx context.Context, limit int) (dedup.Page[T], error)) {
 	limit, err := listLimit(r)
 	if err != nil {
-		ingest.WriteError(w, err)
+		httperr.Write(w, err)
 		return
 	}
 	page, err := walk(r.Context(), limit)
 	if err != nil {
-		ingest.WriteError(w, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "%s", unavailable))
+		httperr.Write(w, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "%s", unavailable))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{name: page.Items, "total": page.Total, "limit": page.Limit})
@@ -292,12 +289,12 @@ func listPage[T any](w http.ResponseWriter, r *http.Request, name, unavailable s
 func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
 	source, key := r.URL.Query().Get("source"), r.URL.Query().Get("key")
 	if key == "" {
-		ingest.WriteError(w, alertgate.Errorf(alertgate.EINVALID, "key: missing (the event key, e.g. alertmanager:v1:<fingerprint>)"))
+		httperr.Write(w, alertgate.Errorf(alertgate.EINVALID, "key: missing (the event key, e.g. alertmanager:v1:<fingerprint>)"))
 		return
 	}
 	ex, err := Explain(r.Context(), s.Policy, s.Routes, alertgate.Source(source), key)
 	if err != nil {
-		ingest.WriteError(w, err)
+		httperr.Write(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, ex)

@@ -21,16 +21,16 @@ import (
 	"github.com/alertgate/alertgate/bus"
 	"github.com/alertgate/alertgate/config"
 	"github.com/alertgate/alertgate/dedup"
-	"github.com/alertgate/alertgate/digest"
+
 	"github.com/alertgate/alertgate/ingest"
-	"github.com/alertgate/alertgate/metrics"
-	"github.com/alertgate/alertgate/router"
+	"github.com/alertgate/alertgate/internal/backoff"
+	"github.com/alertgate/alertgate/internal/metrics"
 	"github.com/alertgate/alertgate/routes"
 	"github.com/alertgate/alertgate/runbooks"
-	"github.com/alertgate/alertgate/server"
 	"github.com/alertgate/alertgate/sinks"
 	"github.com/alertgate/alertgate/sinks/pagerduty"
 	"github.com/alertgate/alertgate/sinks/slack"
+	"github.com/alertgate/alertgate/web"
 )
 
 // Gateway is a running alertgate.
@@ -40,11 +40,11 @@ type Gateway struct {
 	Metrics  *metrics.Metrics
 	Bus      *bus.Bus
 	Runbooks *runbooks.Set
-	Routes   *routes.Router
+	Routes   *routes.Table
 	Policy   *dedup.Policy
-	Router   *router.Router
+	Router   *routes.Router
 	Workers  []*sinks.Worker
-	Digester *digest.Digester
+	Digester *slack.Digester
 	// DigestTick is how often digest channels are checked (default 1s).
 	DigestTick time.Duration
 	// DigestMaxItems bounds the items of one digest message (default 2000).
@@ -116,13 +116,13 @@ func (g *Gateway) Start(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
 
-	nlog := &sinks.Log{KV: g.Bus.Notifications, Logger: g.Logger}
+	nlog := &sinks.Log{KV: g.Bus.Notifications, JS: g.Bus.JS, Logger: g.Logger}
 	g.Policy = &dedup.Policy{
 		Incidents: g.Bus.Incidents, Bugs: g.Bus.Bugs,
 		Settings:   PolicySettings(cfg),
 		OnConflict: func(b string) { g.Metrics.KVConflicts.WithLabelValues(b).Inc() },
 	}
-	g.Router = &router.Router{Bus: g.Bus, Routes: g.Routes, Policy: g.Policy, Logger: g.Logger, Metrics: g.Metrics}
+	g.Router = &routes.Router{Bus: g.Bus, Routes: g.Routes, Policy: g.Policy, Logger: g.Logger, Metrics: g.Metrics}
 	if err := g.Router.Start(runCtx); err != nil {
 		return err
 	}
@@ -142,7 +142,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	g.Workers = []*sinks.Worker{{
 		Sink: alertgate.SinkPagerDuty, Notifier: pd, Bus: g.Bus, Log: nlog, Logger: g.Logger, Metrics: g.Metrics,
 		Attempts: cfg.Delivery.Attempts, Timeout: cfg.Delivery.Timeout.D(), MaxAge: cfg.Delivery.MaxAge.D(), Now: g.Now,
-		Backoff: sinks.Backoff{Min: cfg.Delivery.MinBackoff.D(), Max: cfg.Delivery.MaxBackoff.D()},
+		Backoff: backoff.Backoff{Min: cfg.Delivery.MinBackoff.D(), Max: cfg.Delivery.MaxBackoff.D()},
 	}}
 	for _, w := range g.Workers {
 		if err := w.Start(runCtx); err != nil {
@@ -157,10 +157,10 @@ func (g *Gateway) Start(ctx context.Context) error {
 		teams = append(teams, t.Name)
 	}
 	host, _ := os.Hostname()
-	g.Digester = &digest.Digester{
+	g.Digester = &slack.Digester{
 		Bus: g.Bus, Policy: g.Policy, Notifier: slack.New(hooks, g.HTTPClient), Log: nlog, Logger: g.Logger, Metrics: g.Metrics,
 		Teams: teams, Interval: cfg.Slack.DigestInterval.D(), Tick: g.DigestTick, MaxItems: g.DigestMaxItems, Attempts: cfg.Delivery.Attempts, Timeout: cfg.Delivery.Timeout.D(),
-		Backoff:   sinks.Backoff{Min: cfg.Delivery.MinBackoff.D(), Max: cfg.Delivery.MaxBackoff.D()},
+		Backoff:   backoff.Backoff{Min: cfg.Delivery.MinBackoff.D(), Max: cfg.Delivery.MaxBackoff.D()},
 		PublicURL: cfg.PublicURL, Instance: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), nuid.Next()), Now: g.Now,
 	}
 	if err := g.Digester.Start(runCtx, cfg.NATS.Replicas); err != nil {
@@ -168,8 +168,8 @@ func (g *Gateway) Start(ctx context.Context) error {
 	}
 
 	ih := &ingest.Handler{Publisher: g.Bus, MaxBodyBytes: cfg.Ingest.MaxBodyBytes, Log: g.Logger, Metrics: g.Metrics, Now: g.Now}
-	srv := &server.Server{
-		Bus: g.Bus, Ingest: ih, Sources: ingest.Sources(cfg.Ingest, g.Now), Policy: g.Policy, Routes: g.Routes,
+	srv := &web.Server{
+		Bus: g.Bus, Ingest: ih.Endpoints(ingest.Sources(cfg.Ingest, g.Now)), Policy: g.Policy, Routes: g.Routes,
 		Runbooks: rb, Log: nlog, Logger: g.Logger, Metrics: g.Metrics,
 		Dead: &sinks.DeadLetters{Bus: g.Bus, Log: nlog, Resend: g.Digester.Resend},
 	}
@@ -246,7 +246,7 @@ func (g *Gateway) watchLag(ctx context.Context) {
 
 func (g *Gateway) updateLag(ctx context.Context) {
 	type c struct{ stream, consumer string }
-	list := []c{{bus.StreamAlerts, router.ConsumerName}}
+	list := []c{{bus.StreamAlerts, routes.ConsumerName}}
 	for _, w := range g.Workers {
 		list = append(list, c{bus.StreamNotify, sinks.ConsumerName(w.Sink)})
 	}

@@ -1,4 +1,4 @@
-// Package digest turns the Slack items the router decides (new bug classes,
+// The Digester turns the Slack items the router decides (new bug classes,
 // regressions, spikes, incidents opened and resolved) into one message per
 // team channel per window.
 //
@@ -15,7 +15,8 @@
 // went out between the two copies. A per-team lock in the bucket
 // "digest_locks" (entries expire) makes one instance at a time flush a
 // channel when several share a NATS cluster.
-package digest
+
+package slack
 
 import (
 	"context"
@@ -32,10 +33,10 @@ import (
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/bus"
 	"github.com/alertgate/alertgate/dedup"
+	"github.com/alertgate/alertgate/internal/backoff"
+	"github.com/alertgate/alertgate/internal/metrics"
 	"github.com/alertgate/alertgate/internal/wire"
-	"github.com/alertgate/alertgate/metrics"
 	"github.com/alertgate/alertgate/sinks"
-	"github.com/alertgate/alertgate/sinks/slack"
 )
 
 // State is a team's digest cursor.
@@ -56,7 +57,7 @@ type State struct {
 type Digester struct {
 	Bus      *bus.Bus
 	Policy   *dedup.Policy
-	Notifier *slack.Notifier
+	Notifier *Notifier
 	Log      *sinks.Log
 	Logger   *slog.Logger
 	Metrics  *metrics.Metrics
@@ -76,7 +77,7 @@ type Digester struct {
 	Tick      time.Duration
 	Attempts  int
 	Timeout   time.Duration
-	Backoff   sinks.Backoff
+	Backoff   backoff.Backoff
 	PublicURL string
 	// Instance names this process in the lock.
 	Instance string
@@ -306,7 +307,7 @@ func (d *Digester) flush(ctx context.Context, team string, scan *bugScan) (more 
 	if upTo > next.Cursor {
 		next.Cursor = upTo
 	}
-	if msg := slack.Render(dg); msg != nil {
+	if msg := Render(dg); msg != nil {
 		id := fmt.Sprintf("digest:%s:%d:%d", team, next.Cursor, now.Unix())
 		state := d.deliver(ctx, team, id, msg, d.itemRefs(team, items))
 		if state == "" {
@@ -391,7 +392,7 @@ func (d *Digester) itemRefs(team string, items []alertgate.Notification) []alert
 		if it.Sink != alertgate.SinkSlack {
 			continue
 		}
-		ref := alertgate.DigestItem{ID: it.ID, Type: it.Type, Key: it.Key, Title: slack.Truncate(it.Event.Title, 100), CreatedAt: it.CreatedAt}
+		ref := alertgate.DigestItem{ID: it.ID, Type: it.Type, Key: it.Key, Title: Truncate(it.Event.Title, 100), CreatedAt: it.CreatedAt}
 		size += len(ref.ID) + len(ref.Key) + len(ref.Title) + 100
 		if size > itemsBudget {
 			d.Logger.Warn("digest record lists only some of its items", "team", team, "listed", len(refs), "items", len(items)-i+len(refs))
@@ -403,8 +404,8 @@ func (d *Digester) itemRefs(team string, items []alertgate.Notification) []alert
 }
 
 // build assembles the digest model from the items and the bug states.
-func (d *Digester) build(ctx context.Context, team string, from, to time.Time, items []alertgate.Notification, scan *bugScan) (slack.Digest, []*dedup.Bug, error) {
-	dg := slack.Digest{Team: team, WindowStart: from, WindowEnd: to, PublicURL: d.PublicURL}
+func (d *Digester) build(ctx context.Context, team string, from, to time.Time, items []alertgate.Notification, scan *bugScan) (Digest, []*dedup.Bug, error) {
+	dg := Digest{Team: team, WindowStart: from, WindowEnd: to, PublicURL: d.PublicURL}
 	// The classes the items name, read one by one: cheap whatever the
 	// number of classes.
 	bugs := map[string]*dedup.Bug{}
@@ -474,8 +475,8 @@ func (d *Digester) build(ctx context.Context, team string, from, to time.Time, i
 	return dg, changed, nil
 }
 
-func bugItem(it alertgate.Notification, st *dedup.Bug) slack.Bug {
-	b := slack.Bug{Key: it.Key, Title: it.Event.Title, Service: it.Event.Service, Source: string(it.Event.Source), Reason: it.Reason, Severity: it.Event.Severity, FirstSeen: it.CreatedAt, LastSeen: it.CreatedAt, Count: 1, CountSince: 1}
+func bugItem(it alertgate.Notification, st *dedup.Bug) Bug {
+	b := Bug{Key: it.Key, Title: it.Event.Title, Service: it.Event.Service, Source: string(it.Event.Source), Reason: it.Reason, Severity: it.Event.Severity, FirstSeen: it.CreatedAt, LastSeen: it.CreatedAt, Count: 1, CountSince: 1}
 	if len(it.Event.Links) > 0 {
 		b.Link = it.Event.Links[0].Href
 	}
@@ -500,8 +501,8 @@ func bugItem(it alertgate.Notification, st *dedup.Bug) slack.Bug {
 	return b
 }
 
-func (d *Digester) incidentItem(ctx context.Context, it alertgate.Notification) slack.Incident {
-	in := slack.Incident{Key: it.Key, Title: it.Event.Title, Service: it.Event.Service, Source: string(it.Event.Source), DedupKey: it.DedupKey, Severity: it.Event.Severity}
+func (d *Digester) incidentItem(ctx context.Context, it alertgate.Notification) Incident {
+	in := Incident{Key: it.Key, Title: it.Event.Title, Service: it.Event.Service, Source: string(it.Event.Source), DedupKey: it.DedupKey, Severity: it.Event.Severity}
 	if len(it.Event.Links) > 0 {
 		in.Link = it.Event.Links[0].Href
 	}

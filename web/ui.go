@@ -1,4 +1,4 @@
-package server
+package web
 
 import (
 	"bytes"
@@ -241,7 +241,7 @@ func (s *Server) ui(w http.ResponseWriter, r *http.Request) {
 			if s.Log == nil || s.Bus == nil {
 				return nil, errors.New("no notification log configured")
 			}
-			return s.Log.List(ctx, s.Bus.JS, uiListLimit)
+			return s.Log.List(ctx, uiListLimit)
 		})
 	})
 	wg.Go(func() {
