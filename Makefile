@@ -17,6 +17,7 @@ build: ## build bin/alertgate
 
 .PHONY: run
 run: ## run the gateway on the embedded NATS server with examples/alertgate.yaml (dry-run until keys are set)
+	@echo "compiling alertgate (the first run takes a minute; later runs start at once)…"
 	$(GO) run ./cmd/alertgate serve --config examples/alertgate.yaml
 
 .PHONY: check
