@@ -164,7 +164,7 @@ func (r *Router) Process(ctx context.Context, ev alertgate.Event) (Result, error
 	why := r.Routes.Classify(&ev)
 	m := r.Routes.Route(ev)
 	m.KindWhy = why
-	d, err := r.Policy.Apply(ctx, ev, withoutSteps(m), r.emit)
+	d, err := r.Policy.Apply(ctx, ev, withoutSteps(m), r)
 	if err != nil {
 		return Result{}, err
 	}
@@ -183,13 +183,16 @@ func withoutSteps(m alertgate.Match) alertgate.Match {
 	return m
 }
 
-// emit publishes the decision's notifications. Nothing else is written
-// here: a page's log record comes from its sink, and a digest item is
-// pending for as long as it sits in NOTIFY after its team's digest cursor.
-func (r *Router) emit(ctx context.Context, ns []alertgate.Notification) error {
+// Emit publishes a decision's notifications to NOTIFY (the policy's
+// dedup.Emitter). Nothing else is written here: a page's log record comes
+// from its sink, and a digest item is pending for as long as it sits in
+// NOTIFY after its team's digest cursor.
+func (r *Router) Emit(ctx context.Context, ns []alertgate.Notification) error {
 	_, err := r.Bus.PublishNotifications(ctx, ns)
 	return err
 }
+
+var _ dedup.Emitter = (*Router)(nil)
 
 // Running reports whether the consumer is consuming.
 func (r *Router) Running() error {

@@ -119,8 +119,8 @@ func (g *Gateway) Start(ctx context.Context) error {
 	nlog := &sinks.Log{KV: g.Bus.Notifications, JS: g.Bus.JS, Logger: g.Logger}
 	g.Policy = &dedup.Policy{
 		Incidents: g.Bus.Incidents, Bugs: g.Bus.Bugs,
-		Settings:   PolicySettings(cfg),
-		OnConflict: func(b string) { g.Metrics.KVConflicts.WithLabelValues(b).Inc() },
+		Settings:  PolicySettings(cfg),
+		Conflicts: g.Metrics,
 	}
 	g.Router = &routes.Router{Bus: g.Bus, Routes: g.Routes, Policy: g.Policy, Logger: g.Logger, Metrics: g.Metrics}
 	if err := g.Router.Start(runCtx); err != nil {

@@ -130,7 +130,7 @@ var stages = []stage{
 	{"  publish to ALERTS and wait for acks (client side)", []string{"github.com/alertgate/alertgate/bus.(*Bus).PublishEvents"}},
 	{"router: decode, classify, route, policy", []string{"github.com/alertgate/alertgate/router.(*Router).handle"}},
 	{"  policy (KV get, decide, KV create/update)", []string{"github.com/alertgate/alertgate/dedup.(*Policy).Apply"}},
-	{"  emit notifications (NOTIFY + log KV)", []string{"github.com/alertgate/alertgate/router.(*Router).emit"}},
+	{"  emit notifications (NOTIFY + log KV)", []string{"github.com/alertgate/alertgate/routes.(*Router).Emit"}},
 	{"  decision log line (slog)", []string{"log/slog.(*Logger).Info"}},
 	{"sink worker (PagerDuty delivery)", []string{"github.com/alertgate/alertgate/sinks.(*Worker).handle"}},
 	{"digest (Slack) loop", []string{"github.com/alertgate/alertgate/digest.(*Digester).loop"}},
