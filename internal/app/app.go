@@ -135,7 +135,9 @@ func (g *Gateway) Start(ctx context.Context) error {
 		g.HTTPClient = sinks.NewHTTPClient()
 	}
 	pd := pagerduty.New(cfg.PagerDuty.EventsURL, keys, cfg.PagerDuty.RateLimit, cfg.PublicURL, g.HTTPClient)
-	pd.Steps = rb.Steps
+	if rb != nil { // a nil *Set would make a non-nil Runbooks
+		pd.Runbooks = rb
+	}
 	if teams := pd.Teams(); len(teams) < len(cfg.Teams) {
 		g.Logger.Warn("some teams have no pagerduty_routing_key: their pages are dry-run (logged and listed at /v1/notifications)", "paging_teams", teams)
 	}

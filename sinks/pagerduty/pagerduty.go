@@ -42,11 +42,18 @@ type Notifier struct {
 	now       func() time.Time
 	// client names alertgate in PagerDuty; clientURL links back to it.
 	clientURL string
-	// Steps returns the steps of the runbook with an id, for a notification
+	// Runbooks gives the steps of a runbook by id, for a notification
 	// stored without them (NOTIFY keeps the runbook's id, title and URL;
 	// the text, often the largest part of a page, is read when the page is
-	// sent). Nil: only steps carried by the notification are sent.
-	Steps func(id string) (string, bool)
+	// sent). Nil: none are loaded, and a page naming one says so.
+	Runbooks Runbooks
+}
+
+// Runbooks are the runbooks loaded where pages are sent (runbooks.Set).
+type Runbooks interface {
+	// Steps returns the text of runbook id as a page carries it; false
+	// when no runbook has that id.
+	Steps(id string) (string, bool)
 }
 
 // New returns a Notifier for eventsURL (e.g. https://events.pagerduty.com)
@@ -183,9 +190,12 @@ func (n *Notifier) Event(routingKey string, note alertgate.Notification) (*pd.V2
 	if note.Runbook != nil {
 		details["runbook_url"] = note.Runbook.URL
 		steps := note.Runbook.Steps
-		if steps == "" && note.Runbook.ID != "" && n.Steps != nil {
+		if steps == "" && note.Runbook.ID != "" {
 			var ok bool
-			if steps, ok = n.Steps(note.Runbook.ID); !ok {
+			if n.Runbooks != nil {
+				steps, ok = n.Runbooks.Steps(note.Runbook.ID)
+			}
+			if !ok {
 				steps = "runbook " + note.Runbook.ID + " is no longer loaded here: see runbook_url"
 			}
 		}

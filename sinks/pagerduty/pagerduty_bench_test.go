@@ -37,7 +37,7 @@ func BenchmarkNotify(b *testing.B) {
 			}))
 			b.Cleanup(srv.Close)
 			n := pagerduty.New(srv.URL, keys, 6000, publicURL, srv.Client())
-			n.Steps = func(id string) (string, bool) { return "1. Check the last deploy.\n2. Roll back.", id == runbook.ID }
+			n.Runbooks = loadedRunbooks{runbook.ID: "1. Check the last deploy.\n2. Roll back."}
 			note := page(func(n *alertgate.Notification) {
 				rb := *runbook
 				rb.Steps = ""

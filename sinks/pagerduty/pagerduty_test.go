@@ -24,6 +24,7 @@ import (
 	"github.com/alertgate/alertgate/internal/backoff"
 	"github.com/alertgate/alertgate/internal/contract"
 	"github.com/alertgate/alertgate/internal/metrics"
+	"github.com/alertgate/alertgate/runbooks"
 	"github.com/alertgate/alertgate/sinks"
 	"github.com/alertgate/alertgate/sinks/pagerduty"
 )
@@ -158,6 +159,14 @@ var runbook = &alertgate.Runbook{
 	Why:   "route",
 }
 
+// loadedRunbooks are the runbooks of a test's notifier: steps by id.
+type loadedRunbooks map[string]string
+
+func (l loadedRunbooks) Steps(id string) (string, bool) {
+	s, ok := l[id]
+	return s, ok
+}
+
 func page(mod ...func(*alertgate.Notification)) alertgate.Notification {
 	n := alertgate.Notification{
 		ID: "page:alertmanager:v1:abc:ep1:1", Sink: alertgate.SinkPagerDuty, Team: "payments", Type: alertgate.TypePage,
@@ -210,12 +219,7 @@ func TestTrigger(t *testing.T) {
 	pd := newFakePagerDuty(t)
 	n := pd.notifier()
 	// The runbooks loaded where the page is sent.
-	n.Steps = func(id string) (string, bool) {
-		if id == runbook.ID {
-			return "steps as loaded now", true
-		}
-		return "", false
-	}
+	n.Runbooks = loadedRunbooks{runbook.ID: "steps as loaded now"}
 	huge := strings.Repeat("🔥", 2000) // 8000 bytes
 	for _, tc := range []struct {
 		name  string
@@ -389,6 +393,40 @@ func TestTrigger(t *testing.T) {
 				t.Fatalf("Notify: retry=%v, %v", retry, err)
 			}
 			tc.check(t, pd.last(t))
+		})
+	}
+}
+
+// Without runbooks loaded (no runbooks_dir: a nil *runbooks.Set, or no
+// Runbooks at all), a page naming a runbook still goes out, linking it and
+// saying why its steps are missing.
+func TestTriggerWithoutRunbooks(t *testing.T) {
+	pd := newFakePagerDuty(t)
+	for _, tc := range []struct {
+		name string
+		set  pagerduty.Runbooks
+	}{
+		{"nil Runbooks", nil},
+		{"nil set", (*runbooks.Set)(nil)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := pd.notifier()
+			n.Runbooks = tc.set
+			note := page(func(n *alertgate.Notification) {
+				rb := *runbook
+				rb.Steps = ""
+				n.Runbook = &rb
+			})
+			if retry, err := n.Notify(t.Context(), note); err != nil {
+				t.Fatalf("Notify: retry=%v, %v", retry, err)
+			}
+			b := pd.last(t)
+			if got, want := str(b, "payload.custom_details.runbook"), "runbook "+runbook.ID+" is no longer loaded here: see runbook_url"; got != want {
+				t.Errorf("custom_details.runbook=%q, want %q", got, want)
+			}
+			if got, want := str(b, "payload.custom_details.runbook_url"), runbook.URL; got != want {
+				t.Errorf("custom_details.runbook_url=%q, want %q", got, want)
+			}
 		})
 	}
 }
