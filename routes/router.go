@@ -164,23 +164,12 @@ func (r *Router) Process(ctx context.Context, ev alertgate.Event) (Result, error
 	why := r.Routes.Classify(&ev)
 	m := r.Routes.Route(ev)
 	m.KindWhy = why
-	d, err := r.Policy.Apply(ctx, ev, withoutSteps(m), r)
+	d, err := r.Policy.Apply(ctx, ev, m, r)
 	if err != nil {
 		return Result{}, err
 	}
 	r.Metrics.Decisions.WithLabelValues(string(d.Kind), d.Outcome).Inc()
 	return Result{Event: ev, KindWhy: why, Match: m, Decision: d}, nil
-}
-
-// withoutSteps is m with its runbook's steps left out of what is stored:
-// a notification names its runbook (id, title, URL), and the PagerDuty
-// sink reads the steps by id when it sends the page. The steps were half
-// of every NOTIFY message, copied at each hop of the page path.
-func withoutSteps(m alertgate.Match) alertgate.Match {
-	if m.Runbook != nil && m.Runbook.ID != "" {
-		m.Runbook = m.Runbook.WithoutSteps()
-	}
-	return m
 }
 
 // Emit publishes a decision's notifications to NOTIFY (the policy's

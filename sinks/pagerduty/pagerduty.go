@@ -42,10 +42,9 @@ type Notifier struct {
 	now       func() time.Time
 	// client names alertgate in PagerDuty; clientURL links back to it.
 	clientURL string
-	// Runbooks gives the steps of a runbook by id, for a notification
-	// stored without them (NOTIFY keeps the runbook's id, title and URL;
-	// the text, often the largest part of a page, is read when the page is
-	// sent). Nil: none are loaded, and a page naming one says so.
+	// Runbooks gives the steps of the runbook a page names, attached when
+	// the page is sent (a notification names its runbook by id). Nil: none
+	// are loaded, and a page naming one says so.
 	Runbooks Runbooks
 }
 
@@ -189,18 +188,17 @@ func (n *Notifier) Event(routingKey string, note alertgate.Notification) (*pd.V2
 	}
 	if note.Runbook != nil {
 		details["runbook_url"] = note.Runbook.URL
-		steps := note.Runbook.Steps
-		if steps == "" && note.Runbook.ID != "" {
-			var ok bool
+		if id := note.Runbook.ID; id != "" {
+			steps, ok := "", false
 			if n.Runbooks != nil {
-				steps, ok = n.Runbooks.Steps(note.Runbook.ID)
+				steps, ok = n.Runbooks.Steps(id)
 			}
 			if !ok {
-				steps = "runbook " + note.Runbook.ID + " is no longer loaded here: see runbook_url"
+				steps = "runbook " + id + " is no longer loaded here: see runbook_url"
 			}
-		}
-		if steps != "" {
-			details["runbook"] = steps
+			if steps != "" {
+				details["runbook"] = steps
+			}
 		}
 		text := "Runbook"
 		if note.Runbook.Title != "" {

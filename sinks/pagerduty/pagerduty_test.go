@@ -154,10 +154,12 @@ func fixture(t *testing.T, name string) string {
 
 var runbook = &alertgate.Runbook{
 	ID: "checkout-high-error-rate", Title: "Checkout high error rate",
-	URL:   publicURL + "/runbooks/checkout-high-error-rate",
-	Steps: "1. Check the last deploy.\n2. Roll back if the error rate rose with it.",
-	Why:   "route",
+	URL: publicURL + "/runbooks/checkout-high-error-rate",
+	Why: "route",
 }
+
+// steps are runbook's steps in the runbooks loaded where pages are sent.
+const steps = "1. Check the last deploy.\n2. Roll back if the error rate rose with it."
 
 // loadedRunbooks are the runbooks of a test's notifier: steps by id.
 type loadedRunbooks map[string]string
@@ -219,7 +221,7 @@ func TestTrigger(t *testing.T) {
 	pd := newFakePagerDuty(t)
 	n := pd.notifier()
 	// The runbooks loaded where the page is sent.
-	n.Runbooks = loadedRunbooks{runbook.ID: "steps as loaded now"}
+	n.Runbooks = loadedRunbooks{runbook.ID: steps, "checkout-latency": "steps as loaded now"}
 	huge := strings.Repeat("🔥", 2000) // 8000 bytes
 	for _, tc := range []struct {
 		name  string
@@ -245,7 +247,7 @@ func TestTrigger(t *testing.T) {
 					{"payload.component", "HighErrorRate"},
 					{"payload.group", "checkout"},
 					{"payload.class", "incident"},
-					{"payload.custom_details.runbook", runbook.Steps},
+					{"payload.custom_details.runbook", steps},
 					{"payload.custom_details.runbook_url", runbook.URL},
 					{"payload.custom_details.alertgate_key", "alertmanager:v1:abc"},
 					{"payload.custom_details.episode", "ep1"},
@@ -343,19 +345,17 @@ func TestTrigger(t *testing.T) {
 			},
 		},
 		{
-			// As the router stores it: the runbook named, its steps read
-			// by id when the page is sent.
+			// The notification names its runbook; the steps are those of
+			// that id in the runbooks loaded when the page is sent.
 			name: "runbook steps read by id",
 			note: page(func(n *alertgate.Notification) {
-				rb := *runbook
-				rb.Steps = ""
-				n.Runbook = &rb
+				n.Runbook = &alertgate.Runbook{ID: "checkout-latency", Title: "Checkout latency", URL: publicURL + "/runbooks/checkout-latency", Why: "match"}
 			}),
 			check: func(t *testing.T, b map[string]any) {
 				if got, want := str(b, "payload.custom_details.runbook"), "steps as loaded now"; got != want {
 					t.Errorf("custom_details.runbook=%q, want %q", got, want)
 				}
-				if got, want := str(b, "payload.custom_details.runbook_url"), runbook.URL; got != want {
+				if got, want := str(b, "payload.custom_details.runbook_url"), publicURL+"/runbooks/checkout-latency"; got != want {
 					t.Errorf("custom_details.runbook_url=%q, want %q", got, want)
 				}
 			},
@@ -412,12 +412,7 @@ func TestTriggerWithoutRunbooks(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			n := pd.notifier()
 			n.Runbooks = tc.set
-			note := page(func(n *alertgate.Notification) {
-				rb := *runbook
-				rb.Steps = ""
-				n.Runbook = &rb
-			})
-			if retry, err := n.Notify(t.Context(), note); err != nil {
+			if retry, err := n.Notify(t.Context(), page()); err != nil {
 				t.Fatalf("Notify: retry=%v, %v", retry, err)
 			}
 			b := pd.last(t)
