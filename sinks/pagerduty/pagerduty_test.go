@@ -531,6 +531,44 @@ func TestNotifyAnswers(t *testing.T) {
 	}
 }
 
+// Concurrent requests through one notifier each get their own answer's
+// Retry-After and error text, never another request's.
+func TestNotifyConcurrentAnswersStayApart(t *testing.T) {
+	pd := newFakePagerDuty(t)
+	pd.answerFor = func(body map[string]any) answer {
+		dk, _ := body["dedup_key"].(string)
+		var i int
+		_, _ = fmt.Sscanf(dk, "dk-%d", &i)
+		if i%2 == 0 {
+			return answer{status: 429, retryAfter: fmt.Sprint(i + 1), body: fmt.Sprintf(`{"status":"throttle event","message":"slow down %d"}`, i)}
+		}
+		return answer{status: 400, body: fmt.Sprintf(`{"status":"invalid event","message":"bad %d"}`, i)}
+	}
+	n := pd.notifier()
+	const requests = 20
+	errs := make([]error, requests)
+	var wg sync.WaitGroup
+	for i := range requests {
+		wg.Go(func() {
+			_, errs[i] = n.Notify(t.Context(), page(func(n *alertgate.Notification) { n.DedupKey = fmt.Sprintf("dk-%d", i) }))
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		var herr *sinks.HTTPError
+		if !errors.As(err, &herr) {
+			t.Fatalf("request %d: err=%v, want an HTTPError", i, err)
+		}
+		wantStatus, wantText, wantAfter := 400, fmt.Sprintf("bad %d", i), time.Duration(0)
+		if i%2 == 0 {
+			wantStatus, wantText, wantAfter = 429, fmt.Sprintf("slow down %d", i), time.Duration(i+1)*time.Second
+		}
+		if herr.Status != wantStatus || herr.After != wantAfter || herr.Body != wantText {
+			t.Errorf("request %d: status=%d after=%v body=%q, want %d %v %q", i, herr.Status, herr.After, herr.Body, wantStatus, wantAfter, wantText)
+		}
+	}
+}
+
 // A body against the contract comes back as a permanent failure carrying
 // PagerDuty's reason. (The notifier never builds one today; a severity
 // outside the enum is the simplest way to get one.)
