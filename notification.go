@@ -40,28 +40,17 @@ const (
 	StateDead     DeliveryState = "dead"
 )
 
-// Runbook is the playbook attached to a page.
+// Runbook names the playbook attached to a page. It is a reference: the
+// PagerDuty sink attaches the runbook's steps by ID when it sends the page,
+// so the text, often the largest part of a page, is not copied through
+// every stage, and a page sent late goes out with the runbook as it is then.
 type Runbook struct {
+	// ID names a runbook of runbooks_dir; empty for the source's own link.
 	ID    string `json:"id"`
 	Title string `json:"title,omitempty"`
 	URL   string `json:"url"`
-	// Steps is the runbook body (Markdown), attached to PagerDuty's
-	// custom_details. The router stores notifications without it (the id
-	// names the runbook); the PagerDuty sink reads it by id when it sends.
-	Steps string `json:"steps,omitempty"`
 	// Why says how it was chosen: "route", "match" or "source".
 	Why string `json:"why,omitempty"`
-}
-
-// WithoutSteps is r without its steps: a copy when it has some, r itself
-// otherwise (nil included).
-func (r *Runbook) WithoutSteps() *Runbook {
-	if r == nil || r.Steps == "" {
-		return r
-	}
-	c := *r
-	c.Steps = ""
-	return &c
 }
 
 // Notification is what the router decided to send. It is published to the

@@ -18,7 +18,7 @@ var (
 
 	testSettings = Settings{SpikeCount: 5, SpikeWithin: time.Hour, ReopenAfter: 20 * time.Minute}
 
-	testRunbook = &alertgate.Runbook{ID: "checkout-high-error-rate", URL: "https://alertgate.example.com/runbooks/checkout-high-error-rate", Steps: "1. Check the deploy."}
+	testRunbook = &alertgate.Runbook{ID: "checkout-high-error-rate", URL: "https://alertgate.example.com/runbooks/checkout-high-error-rate"}
 
 	// Routes the scripted events land on.
 	payments      = alertgate.Match{Route: 0, Team: "payments", Runbook: testRunbook}

@@ -86,6 +86,11 @@ func BenchmarkDecide(b *testing.B) {
 	})
 }
 
+// discard is an Emitter that stores nothing.
+type discard struct{}
+
+func (discard) Emit(context.Context, []alertgate.Notification) error { return nil }
+
 // BenchmarkPolicyApply is the policy step as the router runs it: read the
 // key's state from JetStream KV (embedded server, file store, as alertgate
 // opens it), decide, write by revision. Emitting notifications is not
@@ -98,7 +103,7 @@ func BenchmarkPolicyApply(b *testing.B) {
 	}
 	b.Cleanup(bs.Close)
 	p := &dedup.Policy{Incidents: bs.Incidents, Bugs: bs.Bugs, Settings: benchSettings}
-	emit := func(context.Context, []alertgate.Notification) error { return nil }
+	var emit discard
 	at := time.Now().UTC()
 	run := func(name string, ev func(i int) alertgate.Event, want string) {
 		b.Run(name, func(b *testing.B) {

@@ -18,17 +18,28 @@ import (
 	"github.com/alertgate/alertgate/internal/wire"
 )
 
-// Emit durably stores notifications; it must be idempotent per
-// notification ID (JetStream's Nats-Msg-Id makes it so).
-type Emit func(ctx context.Context, ns []alertgate.Notification) error
+// Emitter durably stores a decision's notifications (the router publishes
+// them to NOTIFY).
+type Emitter interface {
+	// Emit must be idempotent per notification ID (JetStream's Nats-Msg-Id
+	// makes it so): a decision taken again after a lost race or a
+	// redelivery emits the same notifications again.
+	Emit(ctx context.Context, ns []alertgate.Notification) error
+}
+
+// ConflictCounter counts the compare-and-set races lost on a bucket
+// (metrics.Metrics).
+type ConflictCounter interface {
+	KVConflict(bucket string)
+}
 
 // Policy applies decisions against state in KV.
 type Policy struct {
 	Incidents jetstream.KeyValue
 	Bugs      jetstream.KeyValue
 	Settings  Settings
-	// OnConflict is called when a compare-and-set lost a race (for metrics).
-	OnConflict func(bucket string)
+	// Conflicts is told of every lost compare-and-set; nil counts nothing.
+	Conflicts ConflictCounter
 }
 
 // maxAttempts bounds retries after CAS conflicts; with a handful of routers
@@ -88,9 +99,9 @@ func KeyOf(stateKey string) (string, error) {
 }
 
 // Apply decides ev against the stored state of its key, emits the
-// decision's notifications, then writes the new state by revision. On a
-// lost race it re-reads and decides again.
-func (p *Policy) Apply(ctx context.Context, ev alertgate.Event, m alertgate.Match, emit Emit) (Decision, error) {
+// decision's notifications to out, then writes the new state by revision.
+// On a lost race it re-reads and decides again.
+func (p *Policy) Apply(ctx context.Context, ev alertgate.Event, m alertgate.Match, out Emitter) (Decision, error) {
 	kv := p.Bugs
 	if ev.Kind == alertgate.KindIncident {
 		kv = p.Incidents
@@ -123,7 +134,7 @@ func (p *Policy) Apply(ctx context.Context, ev alertgate.Event, m alertgate.Matc
 			next, d = DecideBug(st, ev, m, p.Settings)
 		}
 		if len(d.Notifications) > 0 {
-			if err := emit(ctx, d.Notifications); err != nil {
+			if err := out.Emit(ctx, d.Notifications); err != nil {
 				return Decision{}, fmt.Errorf("emit: %w", err)
 			}
 		}
@@ -137,8 +148,8 @@ func (p *Policy) Apply(ctx context.Context, ev alertgate.Event, m alertgate.Matc
 			_, err = kv.Update(ctx, k, b, rev)
 		}
 		if isConflict(err) {
-			if p.OnConflict != nil {
-				p.OnConflict(kv.Bucket())
+			if p.Conflicts != nil {
+				p.Conflicts.KVConflict(kv.Bucket())
 			}
 			if err := conflictPause(ctx, attempt); err != nil {
 				return Decision{}, err
@@ -347,8 +358,8 @@ func (p *Policy) MarkDigested(ctx context.Context, key string, count int64) erro
 		}
 		_, err = p.Bugs.Update(ctx, k, b, rev)
 		if isConflict(err) {
-			if p.OnConflict != nil {
-				p.OnConflict(p.Bugs.Bucket())
+			if p.Conflicts != nil {
+				p.Conflicts.KVConflict(p.Bugs.Bucket())
 			}
 			if err := conflictPause(ctx, attempt); err != nil {
 				return err

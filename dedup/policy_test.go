@@ -60,19 +60,29 @@ func newPolicy(b *bus.Bus) *Policy {
 	return &Policy{Incidents: b.Incidents, Bugs: b.Bugs, Settings: testSettings}
 }
 
-// recorder is an Emit that remembers every notification it was given.
+// recorder is an Emitter that remembers every notification it was given.
 type recorder struct {
 	mu  sync.Mutex
 	got []alertgate.Notification
-	err error // returned by emit when set
+	err error // returned by Emit when set
 }
 
-func (r *recorder) emit(_ context.Context, ns []alertgate.Notification) error {
+func (r *recorder) Emit(_ context.Context, ns []alertgate.Notification) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.got = append(r.got, ns...)
 	return r.err
 }
+
+// emitFunc is an Emitter that runs a test's own code on each emit.
+type emitFunc func(ctx context.Context, ns []alertgate.Notification) error
+
+func (f emitFunc) Emit(ctx context.Context, ns []alertgate.Notification) error { return f(ctx, ns) }
+
+// conflictCount counts lost compare-and-sets, as the metrics do.
+type conflictCount struct{ atomic.Int64 }
+
+func (c *conflictCount) KVConflict(string) { c.Add(1) }
 
 // ids lists the IDs of the notifications to sink, or to any sink if "".
 func (r *recorder) ids(sink alertgate.Sink) []string {
@@ -121,7 +131,7 @@ func TestPolicyApplyPersists(t *testing.T) {
 			closeBus()
 			b, closeBus = openBus(t, bus.Options{DataDir: dir})
 		}
-		d, err := newPolicy(b).Apply(ctx, s.ev, payments, rec.emit)
+		d, err := newPolicy(b).Apply(ctx, s.ev, payments, rec)
 		if err != nil {
 			t.Fatalf("step %d: Apply: %v", i, err)
 		}
@@ -198,7 +208,7 @@ func TestPolicyEmitBeforeWrite(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := revision()
 			failed := &recorder{err: errDown}
-			if _, err := p.Apply(ctx, tc.ev, payments, failed.emit); !errors.Is(err, errDown) {
+			if _, err := p.Apply(ctx, tc.ev, payments, failed); !errors.Is(err, errDown) {
 				t.Fatalf("Apply with failing emit: err=%v, want %v", err, errDown)
 			}
 			if got, want := revision(), before; got != want {
@@ -211,10 +221,10 @@ func TestPolicyEmitBeforeWrite(t *testing.T) {
 			// The retry: emit sees the state not yet written, then it is.
 			var revAtEmit uint64
 			ok := &recorder{}
-			d, err := p.Apply(ctx, tc.ev, payments, func(ctx context.Context, ns []alertgate.Notification) error {
+			d, err := p.Apply(ctx, tc.ev, payments, emitFunc(func(ctx context.Context, ns []alertgate.Notification) error {
 				revAtEmit = revision()
-				return ok.emit(ctx, ns)
-			})
+				return ok.Emit(ctx, ns)
+			}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -344,9 +354,9 @@ func runConcurrent(t *testing.T, o bus.Options) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := testContext(t)
-			var conflicts atomic.Int64
+			var conflicts conflictCount
 			p := newPolicy(b)
-			p.OnConflict = func(string) { conflicts.Add(1) }
+			p.Conflicts = &conflicts
 			rec := &recorder{}
 			outcomes := make([]string, n)
 			errs := make([]error, n)
@@ -355,7 +365,7 @@ func runConcurrent(t *testing.T, o bus.Options) {
 			for i := range n {
 				wg.Go(func() {
 					<-start
-					d, err := p.Apply(ctx, tc.event(i), payments, rec.emit)
+					d, err := p.Apply(ctx, tc.event(i), payments, rec)
 					outcomes[i], errs[i] = d.Outcome, err
 				})
 			}
@@ -389,10 +399,10 @@ func TestPolicyConcurrentApplyStoresOnePage(t *testing.T) {
 	ctx := testContext(t)
 	b, _ := openBus(t, bus.Options{DataDir: t.TempDir()})
 	p := newPolicy(b)
-	emit := func(ctx context.Context, ns []alertgate.Notification) error {
+	emit := emitFunc(func(ctx context.Context, ns []alertgate.Notification) error {
 		_, err := b.PublishNotifications(ctx, ns)
 		return err
-	}
+	})
 	var wg sync.WaitGroup
 	errs := make([]error, 8)
 	start := make(chan struct{})
@@ -471,7 +481,7 @@ func TestStateKey(t *testing.T) {
 				}
 			}
 			// The key works against JetStream and the state holds the key.
-			if _, err := p.Apply(ctx, incident(tc.key, "ep1", alertgate.StatusFiring, t0), payments, (&recorder{}).emit); err != nil {
+			if _, err := p.Apply(ctx, incident(tc.key, "ep1", alertgate.StatusFiring, t0), payments, &recorder{}); err != nil {
 				t.Fatalf("Apply: %v", err)
 			}
 			st, err := p.Incident(ctx, tc.key)
@@ -537,7 +547,7 @@ func TestPolicyList(t *testing.T) {
 		{bug("sentry:2", alertgate.StatusMuted, t0, 1), platform},
 	}
 	for _, e := range events {
-		if _, err := p.Apply(ctx, e.ev, e.m, rec.emit); err != nil {
+		if _, err := p.Apply(ctx, e.ev, e.m, rec); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -568,26 +578,26 @@ func TestPolicyList(t *testing.T) {
 }
 
 // A competing router writes the key between this router's read and its
-// write: the write loses the compare-and-set, OnConflict is told, and the
+// write: the write loses the compare-and-set, Conflicts is told, and the
 // decision is taken again on the winner's state.
 func TestPolicyLostRace(t *testing.T) {
 	b, _ := openBus(t, bus.Options{})
 	ctx := testContext(t)
 	p := newPolicy(b)
-	var conflicts atomic.Int64
-	p.OnConflict = func(string) { conflicts.Add(1) }
+	var conflicts conflictCount
+	p.Conflicts = &conflicts
 	rival := newPolicy(b)
 	raced := false
-	emit := func(ctx context.Context, ns []alertgate.Notification) error {
+	emit := emitFunc(func(ctx context.Context, ns []alertgate.Notification) error {
 		if !raced {
 			raced = true
 			// The rival pages the same episode first.
-			if _, err := rival.Apply(ctx, incident("race:lost", "ep1", alertgate.StatusFiring, t0), payments, func(context.Context, []alertgate.Notification) error { return nil }); err != nil {
+			if _, err := rival.Apply(ctx, incident("race:lost", "ep1", alertgate.StatusFiring, t0), payments, &recorder{}); err != nil {
 				return err
 			}
 		}
 		return nil
-	}
+	})
 	d, err := p.Apply(ctx, incident("race:lost", "ep1", alertgate.StatusFiring, t0), payments, emit)
 	if err != nil {
 		t.Fatal(err)

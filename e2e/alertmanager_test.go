@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/internal/harness"
 )
 
@@ -52,12 +51,14 @@ func TestAlertmanagerEpisodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var n alertgate.Notification
+	var n struct {
+		Runbook map[string]any `json:"runbook"`
+	}
 	if err := json.Unmarshal(stored.Data, &n); err != nil {
 		t.Fatal(err)
 	}
-	if n.Runbook == nil || n.Runbook.ID != "checkout-high-error-rate" || n.Runbook.Steps != "" {
-		t.Fatalf("stored runbook %+v, want its id without its steps", n.Runbook)
+	if _, steps := n.Runbook["steps"]; n.Runbook["id"] != "checkout-high-error-rate" || steps {
+		t.Fatalf("stored runbook %v, want its id without its steps", n.Runbook)
 	}
 
 	for i := 0; i < 5; i++ {

@@ -33,15 +33,28 @@ type Publisher interface {
 // Source is one webhook endpoint: how to authenticate it and how to parse it.
 type Source struct {
 	Name alertgate.Source
-	// Auth returns an EUNAUTHORIZED error for bad credentials. It sees the
-	// raw body because Sentry signs it.
-	Auth func(r *http.Request, body []byte) error
-	// Parse normalizes the body; errors are EINVALID.
-	Parse func(r *http.Request, body []byte) ([]alertgate.Event, error)
-	// BodyOnly says Parse depends on the body alone (not on headers):
+	// Auth checks the request's credentials; nil leaves the endpoint open.
+	Auth Authenticator
+	// Parser turns the body into events.
+	Parser Parser
+	// BodyOnly says Parser depends on the body alone (not on headers):
 	// a byte-identical body then means the same events, and a re-send of
 	// one whose events were just stored is answered without parsing.
 	BodyOnly bool
+}
+
+// Authenticator checks the credentials of a source's request.
+type Authenticator interface {
+	// Authenticate returns an EUNAUTHORIZED error for bad credentials. It
+	// sees the raw body because Sentry signs it.
+	Authenticate(r *http.Request, body []byte) error
+}
+
+// Parser normalizes a source's webhook body into events.
+type Parser interface {
+	// Parse returns the body's events (none: nothing to store); its errors
+	// are EINVALID unless it says otherwise.
+	Parse(r *http.Request, body []byte) ([]alertgate.Event, error)
 }
 
 // BodyMemory is implemented by a Publisher that remembers webhook bodies
@@ -198,7 +211,7 @@ func (h *Handler) handle(r *http.Request, src Source, reqID string, now time.Tim
 		return res, alertgate.WrapError(alertgate.EINVALID, err, "reading body failed")
 	}
 	if src.Auth != nil {
-		if err := src.Auth(r, body); err != nil {
+		if err := src.Auth.Authenticate(r, body); err != nil {
 			return res, err
 		}
 	}
@@ -218,7 +231,7 @@ func (h *Handler) handle(r *http.Request, src Source, reqID string, now time.Tim
 			return alertgate.PublishResult{Duplicates: n}, nil
 		}
 	}
-	events, err := src.Parse(r, body)
+	events, err := src.Parser.Parse(r, body)
 	if err != nil {
 		if alertgate.ErrorCode(err) == alertgate.EINTERNAL {
 			err = alertgate.WrapError(alertgate.EINVALID, err, "body: %v", err)
@@ -271,26 +284,31 @@ func appendResult(b []byte, res alertgate.PublishResult) []byte {
 
 // TokenAuth accepts "Authorization: Bearer <token>" or HTTP basic auth with
 // the token as password (Alertmanager's http_config offers both). An empty
-// token accepts every request.
-func TokenAuth(token string) func(*http.Request, []byte) error {
+// token accepts every request: TokenAuth returns nil then, an open endpoint.
+func TokenAuth(token string) Authenticator {
 	if token == "" {
 		return nil
 	}
-	return func(r *http.Request, _ []byte) error {
-		got := ""
-		if _, pw, ok := r.BasicAuth(); ok {
-			got = pw
-		} else if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-			got = strings.TrimSpace(a[7:])
-		}
-		if got == "" {
-			return alertgate.Errorf(alertgate.EUNAUTHORIZED, "missing credentials")
-		}
-		if !SecretEqual(got, token) {
-			return alertgate.Errorf(alertgate.EUNAUTHORIZED, "bad credentials")
-		}
-		return nil
+	return tokenAuth{token: token}
+}
+
+// tokenAuth is the Authenticator of TokenAuth.
+type tokenAuth struct{ token string }
+
+func (a tokenAuth) Authenticate(r *http.Request, _ []byte) error {
+	got := ""
+	if _, pw, ok := r.BasicAuth(); ok {
+		got = pw
+	} else if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		got = strings.TrimSpace(h[7:])
 	}
+	if got == "" {
+		return alertgate.Errorf(alertgate.EUNAUTHORIZED, "missing credentials")
+	}
+	if !SecretEqual(got, a.token) {
+		return alertgate.Errorf(alertgate.EUNAUTHORIZED, "bad credentials")
+	}
+	return nil
 }
 
 // SecretEqual compares in constant time, whatever the lengths: both sides are

@@ -6,8 +6,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/config"
 )
 
 // appendResult must write what json.Encoder writes for the same result, so
@@ -35,6 +37,28 @@ func TestValidRequestID(t *testing.T) {
 	} {
 		if got, want := validRequestID(id), re.MatchString(id); got != want {
 			t.Errorf("validRequestID(%q)=%v, want %v", id, got, want)
+		}
+	}
+}
+
+// A source without credentials configured is an open endpoint: its Auth is
+// a nil interface (which the handler skips), not an authenticator holding
+// nothing, which would reject every request.
+func TestSourcesOpenWithoutCredentials(t *testing.T) {
+	open := Sources(config.Ingest{}, time.Now)
+	closed := Sources(config.Ingest{
+		Alertmanager: config.TokenAuth{Token: "a"}, Datadog: config.TokenAuth{Token: "d"}, Events: config.TokenAuth{Token: "e"},
+		Sentry: config.Sentry{LegacyToken: "s"},
+	}, time.Now)
+	for i, src := range open {
+		if src.Auth != nil {
+			t.Errorf("%s without credentials: Auth=%#v, want nil", src.Name, src.Auth)
+		}
+		if closed[i].Auth == nil {
+			t.Errorf("%s with credentials: Auth=nil, want an authenticator", closed[i].Name)
+		}
+		if src.Parser == nil {
+			t.Errorf("%s: no parser", src.Name)
 		}
 	}
 }

@@ -18,27 +18,48 @@ func Sources(cfg config.Ingest, now func() time.Time) []Source {
 		{
 			Name:     alertgate.SourceAlertmanager,
 			Auth:     TokenAuth(cfg.Alertmanager.Token.Value()),
-			Parse:    func(_ *http.Request, b []byte) ([]alertgate.Event, error) { return alertmanager.Parse(b) },
+			Parser:   alertmanagerParser{},
 			BodyOnly: true,
 		},
 		{
 			Name:     alertgate.SourceDatadog,
 			Auth:     TokenAuth(cfg.Datadog.Token.Value()),
-			Parse:    func(_ *http.Request, b []byte) ([]alertgate.Event, error) { return datadog.Parse(b) },
+			Parser:   datadogParser{},
 			BodyOnly: true,
 		},
 		{
 			Name:     alertgate.SourceEvents,
 			Auth:     TokenAuth(cfg.Events.Token.Value()),
-			Parse:    func(_ *http.Request, b []byte) ([]alertgate.Event, error) { return events.Parse(b) },
+			Parser:   eventsParser{},
 			BodyOnly: true,
 		},
 		{
-			Name:  alertgate.SourceSentry,
-			Auth:  sentryAuth(cfg.Sentry, now),
-			Parse: parseSentry,
+			Name:   alertgate.SourceSentry,
+			Auth:   newSentryAuth(cfg.Sentry, now),
+			Parser: sentryParser{},
 		},
 	}
+}
+
+// alertmanagerParser parses Alertmanager's webhook (version 4).
+type alertmanagerParser struct{}
+
+func (alertmanagerParser) Parse(_ *http.Request, body []byte) ([]alertgate.Event, error) {
+	return alertmanager.Parse(body)
+}
+
+// datadogParser parses a Datadog monitor webhook.
+type datadogParser struct{}
+
+func (datadogParser) Parse(_ *http.Request, body []byte) ([]alertgate.Event, error) {
+	return datadog.Parse(body)
+}
+
+// eventsParser parses alertgate's own events format.
+type eventsParser struct{}
+
+func (eventsParser) Parse(_ *http.Request, body []byte) ([]alertgate.Event, error) {
+	return events.Parse(body)
 }
 
 // Sentry's headers.
@@ -50,29 +71,45 @@ const (
 
 // sentryAuth verifies the integration platform's signature, or the legacy
 // WebHooks plugin's token in the URL (?token=…), which cannot sign.
-func sentryAuth(cfg config.Sentry, now func() time.Time) func(*http.Request, []byte) error {
-	secret, legacy := cfg.ClientSecret.Value(), cfg.LegacyToken.Value()
-	if secret == "" && legacy == "" {
-		return nil
-	}
-	return func(r *http.Request, body []byte) error {
-		if sig := r.Header.Get(headerSentrySignature); sig != "" {
-			if secret == "" {
-				return alertgate.Errorf(alertgate.EUNAUTHORIZED, "signed request but no client secret configured")
-			}
-			if !sentry.VerifySignature(secret, body, sig) {
-				return alertgate.Errorf(alertgate.EUNAUTHORIZED, "bad signature")
-			}
-			return sentry.CheckTimestamp(r.Header.Get(headerSentryTimestamp), now(), cfg.MaxAge.D())
-		}
-		if tok := r.URL.Query().Get("token"); tok != "" && legacy != "" && SecretEqual(tok, legacy) {
-			return nil
-		}
-		return alertgate.Errorf(alertgate.EUNAUTHORIZED, "missing signature or token")
-	}
+type sentryAuth struct {
+	secret, legacy string
+	maxAge         time.Duration
+	now            func() time.Time
 }
 
-func parseSentry(r *http.Request, body []byte) ([]alertgate.Event, error) {
+// newSentryAuth returns nil, an open endpoint, when cfg sets neither a
+// client secret nor a legacy token.
+func newSentryAuth(cfg config.Sentry, now func() time.Time) Authenticator {
+	a := sentryAuth{secret: cfg.ClientSecret.Value(), legacy: cfg.LegacyToken.Value(), maxAge: cfg.MaxAge.D(), now: now}
+	if a.secret == "" && a.legacy == "" {
+		return nil
+	}
+	return a
+}
+
+func (a sentryAuth) Authenticate(r *http.Request, body []byte) error {
+	if sig := r.Header.Get(headerSentrySignature); sig != "" {
+		if a.secret == "" {
+			return alertgate.Errorf(alertgate.EUNAUTHORIZED, "signed request but no client secret configured")
+		}
+		if !sentry.VerifySignature(a.secret, body, sig) {
+			return alertgate.Errorf(alertgate.EUNAUTHORIZED, "bad signature")
+		}
+		return sentry.CheckTimestamp(r.Header.Get(headerSentryTimestamp), a.now(), a.maxAge)
+	}
+	if tok := r.URL.Query().Get("token"); tok != "" && a.legacy != "" && SecretEqual(tok, a.legacy) {
+		return nil
+	}
+	return alertgate.Errorf(alertgate.EUNAUTHORIZED, "missing signature or token")
+}
+
+// sentryParser parses Sentry's integration platform webhooks, whose resource
+// the Sentry-Hook-Resource header names, and the legacy WebHooks plugin's,
+// which has no such header. It reads a header, so a Sentry source is not
+// BodyOnly.
+type sentryParser struct{}
+
+func (sentryParser) Parse(r *http.Request, body []byte) ([]alertgate.Event, error) {
 	if res := r.Header.Get(headerSentryResource); res != "" {
 		return sentry.Parse(res, body)
 	}

@@ -164,7 +164,7 @@ func (r *Router) Process(ctx context.Context, ev alertgate.Event) (Result, error
 	why := r.Routes.Classify(&ev)
 	m := r.Routes.Route(ev)
 	m.KindWhy = why
-	d, err := r.Policy.Apply(ctx, ev, withoutSteps(m), r.emit)
+	d, err := r.Policy.Apply(ctx, ev, m, r)
 	if err != nil {
 		return Result{}, err
 	}
@@ -172,24 +172,16 @@ func (r *Router) Process(ctx context.Context, ev alertgate.Event) (Result, error
 	return Result{Event: ev, KindWhy: why, Match: m, Decision: d}, nil
 }
 
-// withoutSteps is m with its runbook's steps left out of what is stored:
-// a notification names its runbook (id, title, URL), and the PagerDuty
-// sink reads the steps by id when it sends the page. The steps were half
-// of every NOTIFY message, copied at each hop of the page path.
-func withoutSteps(m alertgate.Match) alertgate.Match {
-	if m.Runbook != nil && m.Runbook.ID != "" {
-		m.Runbook = m.Runbook.WithoutSteps()
-	}
-	return m
-}
-
-// emit publishes the decision's notifications. Nothing else is written
-// here: a page's log record comes from its sink, and a digest item is
-// pending for as long as it sits in NOTIFY after its team's digest cursor.
-func (r *Router) emit(ctx context.Context, ns []alertgate.Notification) error {
+// Emit publishes a decision's notifications to NOTIFY (the policy's
+// dedup.Emitter). Nothing else is written here: a page's log record comes
+// from its sink, and a digest item is pending for as long as it sits in
+// NOTIFY after its team's digest cursor.
+func (r *Router) Emit(ctx context.Context, ns []alertgate.Notification) error {
 	_, err := r.Bus.PublishNotifications(ctx, ns)
 	return err
 }
+
+var _ dedup.Emitter = (*Router)(nil)
 
 // Running reports whether the consumer is consuming.
 func (r *Router) Running() error {

@@ -90,7 +90,7 @@ func (s *Set) Get(id string) (*Runbook, bool) {
 }
 
 // Steps returns the steps of the runbook with the given id, as a page
-// carries them (the PagerDuty sink's lookup for stored pages).
+// carries them (the PagerDuty sink attaches them when it sends a page).
 func (s *Set) Steps(id string) (string, bool) {
 	r, ok := s.Get(id)
 	if !ok {
@@ -134,7 +134,7 @@ func (s *Set) Match(lset map[string]string) *Runbook {
 	return best
 }
 
-// Choose returns the runbook a page carries, following DESIGN.md: the
+// Choose returns the runbook a page names, following DESIGN.md: the
 // route's runbook, else the most specific matching runbook, else the
 // event's own runbook URL (sourceURL), else nil.
 //
@@ -142,8 +142,9 @@ func (s *Set) Match(lset map[string]string) *Runbook {
 // nothing: `alertgate check` reports such a route, but if it ships anyway
 // the on-call engineer is better served by the closest runbook than by none.
 //
-// URLs point at publicURL + "/runbooks/" + id, served by the gateway. A new
-// value is returned on every call, so the caller may modify it.
+// URLs point at publicURL + "/runbooks/" + id, served by the gateway. The
+// steps are not part of it: Steps gives them by id. A new value is returned
+// on every call, so the caller may modify it.
 func (s *Set) Choose(routeRunbook string, lset map[string]string, sourceURL, publicURL string) *alertgate.Runbook {
 	why := WhyRoute
 	r, ok := s.Get(routeRunbook)
@@ -155,7 +156,6 @@ func (s *Set) Choose(routeRunbook string, lset map[string]string, sourceURL, pub
 			ID:    r.ID,
 			Title: r.Title,
 			URL:   strings.TrimRight(publicURL, "/") + "/runbooks/" + r.ID,
-			Steps: r.Steps(),
 			Why:   why,
 		}
 	}

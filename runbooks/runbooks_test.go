@@ -128,8 +128,8 @@ func TestChoose(t *testing.T) {
 				t.Fatalf("URL=%v, want %v", got, want)
 			}
 			if tt.wantID == "" {
-				if got.Steps != "" || got.Title != "" {
-					t.Fatalf("source runbook has steps or title: %+v", got)
+				if got.Title != "" {
+					t.Fatalf("source runbook has a title: %+v", got)
 				}
 				return
 			}
@@ -137,8 +137,10 @@ func TestChoose(t *testing.T) {
 			if got, want := got.Title, r.Title; got != want {
 				t.Fatalf("Title=%v, want %v", got, want)
 			}
-			if got, want := got.Steps, "# Steps for "+tt.wantID+"\n\n1. Look."; got != want {
-				t.Fatalf("Steps=%q, want %q", got, want)
+			// The steps the page gets with it, by its id.
+			steps, ok := s.Steps(got.ID)
+			if got, want := steps, "# Steps for "+tt.wantID+"\n\n1. Look."; !ok || got != want {
+				t.Fatalf("Steps(%q)=%q, %v; want %q", tt.wantID, got, ok, want)
 			}
 		})
 	}
@@ -154,8 +156,8 @@ func TestChoose(t *testing.T) {
 	// Each call returns a fresh value: a sink editing it cannot change the next page.
 	t.Run("Fresh", func(t *testing.T) {
 		a := s.Choose("", checkout, "", "")
-		a.Steps = "edited"
-		if b := s.Choose("", checkout, "", ""); b.Steps == "edited" {
+		a.Title = "edited"
+		if b := s.Choose("", checkout, "", ""); b.Title == "edited" {
 			t.Fatalf("Choose returned shared state")
 		}
 	})
@@ -196,12 +198,12 @@ func TestCapSteps(t *testing.T) {
 		})
 	}
 
-	// Through Choose, on a runbook far over 8 KiB of multi-byte text.
+	// Through Choose and Steps, on a runbook far over 8 KiB of multi-byte text.
 	t.Run("Page", func(t *testing.T) {
 		body := strings.Repeat("1. Redémarrer le service « checkout » — vérifier 😀\n", 400)
 		src := "---\nid: long\ntitle: Long\nmatch: ['service=\"long\"']\n---\n" + body
 		s := load(t, map[string]string{"long.md": src})
-		got := s.Choose("", map[string]string{"service": "long"}, "", "http://x").Steps
+		got, _ := s.Steps(s.Choose("", map[string]string{"service": "long"}, "", "http://x").ID)
 		if len(got) > maxSteps || !utf8.ValidString(got) || !strings.HasSuffix(got, "…(truncated, see link)") {
 			t.Fatalf("Steps: %d bytes, valid UTF-8 %v, ends %q", len(got), utf8.ValidString(got), got[len(got)-40:])
 		}

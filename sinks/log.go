@@ -56,7 +56,6 @@ func (l *Log) Put(ctx context.Context, r alertgate.Record) {
 // record is a KV write on the paging path, and those made it three times
 // larger.
 func summary(n alertgate.Notification) alertgate.Notification {
-	n.Runbook = n.Runbook.WithoutSteps()
 	e := n.Event
 	n.Event = alertgate.Event{
 		ID: e.ID, Source: e.Source, Kind: e.Kind, Key: e.Key, Episode: e.Episode, Status: e.Status, Severity: e.Severity,

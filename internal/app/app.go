@@ -119,8 +119,8 @@ func (g *Gateway) Start(ctx context.Context) error {
 	nlog := &sinks.Log{KV: g.Bus.Notifications, JS: g.Bus.JS, Logger: g.Logger}
 	g.Policy = &dedup.Policy{
 		Incidents: g.Bus.Incidents, Bugs: g.Bus.Bugs,
-		Settings:   PolicySettings(cfg),
-		OnConflict: func(b string) { g.Metrics.KVConflicts.WithLabelValues(b).Inc() },
+		Settings:  PolicySettings(cfg),
+		Conflicts: g.Metrics,
 	}
 	g.Router = &routes.Router{Bus: g.Bus, Routes: g.Routes, Policy: g.Policy, Logger: g.Logger, Metrics: g.Metrics}
 	if err := g.Router.Start(runCtx); err != nil {
@@ -135,7 +135,9 @@ func (g *Gateway) Start(ctx context.Context) error {
 		g.HTTPClient = sinks.NewHTTPClient()
 	}
 	pd := pagerduty.New(cfg.PagerDuty.EventsURL, keys, cfg.PagerDuty.RateLimit, cfg.PublicURL, g.HTTPClient)
-	pd.Steps = rb.Steps
+	if rb != nil { // a nil *Set would make a non-nil Runbooks
+		pd.Runbooks = rb
+	}
 	if teams := pd.Teams(); len(teams) < len(cfg.Teams) {
 		g.Logger.Warn("some teams have no pagerduty_routing_key: their pages are dry-run (logged and listed at /v1/notifications)", "paging_teams", teams)
 	}

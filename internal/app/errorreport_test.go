@@ -88,6 +88,11 @@ func TestSentryReportsHandlerPanic(t *testing.T) {
 	}
 }
 
+// panickingParser panics with its text on every body.
+type panickingParser string
+
+func (p panickingParser) Parse(*http.Request, []byte) ([]alertgate.Event, error) { panic(string(p)) }
+
 // TestSentryReportsServerHandlerPanic wires the middleware as Gateway.Start
 // does, as web.Server's Wrap (inside its recoverer), with an ingest
 // parser that panics.
@@ -100,8 +105,8 @@ func TestSentryReportsServerHandlerPanic(t *testing.T) {
 	m := metrics.New()
 	srv := &web.Server{
 		Ingest: (&ingest.Handler{MaxBodyBytes: 1 << 20, Log: logger, Metrics: m, Now: time.Now}).Endpoints([]ingest.Source{{
-			Name:  alertgate.Source("events"),
-			Parse: func(*http.Request, []byte) ([]alertgate.Event, error) { panic(marker) },
+			Name:   alertgate.Source("events"),
+			Parser: panickingParser(marker),
 		}}),
 		Logger: logger, Metrics: m, Wrap: sentryMiddleware,
 	}

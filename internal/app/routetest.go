@@ -13,20 +13,42 @@ import (
 // RouteAnswer is what the router would do with one event, as
 // `alertgate route test` and `alertgate explain` print it.
 type RouteAnswer struct {
-	Key       string             `json:"key"`
-	Episode   string             `json:"episode,omitempty"`
-	Status    alertgate.Status   `json:"status"`
-	Kind      alertgate.Kind     `json:"kind"`
-	KindWhy   string             `json:"kind_why"`
-	Route     int                `json:"route"`
-	RouteWhy  string             `json:"route_why"`
-	Team      string             `json:"team"`
-	Runbook   *alertgate.Runbook `json:"runbook,omitempty"`
-	WouldPage string             `json:"would_page"`
+	Key       string           `json:"key"`
+	Episode   string           `json:"episode,omitempty"`
+	Status    alertgate.Status `json:"status"`
+	Kind      alertgate.Kind   `json:"kind"`
+	KindWhy   string           `json:"kind_why"`
+	Route     int              `json:"route"`
+	RouteWhy  string           `json:"route_why"`
+	Team      string           `json:"team"`
+	Runbook   *RouteRunbook    `json:"runbook,omitempty"`
+	WouldPage string           `json:"would_page"`
 	// Pages is true when a first occurrence of this event reaches PagerDuty
 	// (a firing incident, or a bug class on a page_bugs route), whether the
 	// team has a routing key or runs dry.
 	Pages bool `json:"pages"`
+}
+
+// RouteRunbook is the runbook a page would name, with the steps PagerDuty
+// would get with it.
+type RouteRunbook struct {
+	ID    string `json:"id"`
+	Title string `json:"title,omitempty"`
+	URL   string `json:"url"`
+	Steps string `json:"steps,omitempty"`
+	Why   string `json:"why,omitempty"`
+}
+
+// routeRunbook is r with its steps read from rb (nil for no runbook).
+func routeRunbook(r *alertgate.Runbook, rb *runbooks.Set) *RouteRunbook {
+	if r == nil {
+		return nil
+	}
+	a := &RouteRunbook{ID: r.ID, Title: r.Title, URL: r.URL, Why: r.Why}
+	if r.ID != "" {
+		a.Steps, _ = rb.Steps(r.ID)
+	}
+	return a
 }
 
 // RouteEvents classifies and routes events exactly as the router does.
@@ -40,7 +62,7 @@ func RouteEvents(cfg *config.Config, rb *runbooks.Set, evs []alertgate.Event) []
 		why := rt.Classify(&ev)
 		m := rt.Route(ev)
 		a := RouteAnswer{Key: ev.Key, Episode: ev.Episode, Status: ev.Status, Kind: ev.Kind, KindWhy: why,
-			Route: m.Route, RouteWhy: m.RouteWhy, Team: m.Team, Runbook: m.Runbook}
+			Route: m.Route, RouteWhy: m.RouteWhy, Team: m.Team, Runbook: routeRunbook(m.Runbook, rb)}
 		team, _ := cfg.Team(m.Team)
 		dry := ""
 		if team.PagerDutyRoutingKey == "" {

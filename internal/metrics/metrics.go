@@ -141,3 +141,9 @@ func (m *Metrics) Init(teams []string) {
 		m.NoRunbook.WithLabelValues(t)
 	}
 }
+
+// KVConflict counts a compare-and-set race lost on bucket (the policy's
+// dedup.ConflictCounter).
+func (m *Metrics) KVConflict(bucket string) {
+	m.KVConflicts.WithLabelValues(bucket).Inc()
+}

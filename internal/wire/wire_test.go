@@ -15,7 +15,7 @@ func sample() alertgate.Notification {
 	return alertgate.Notification{
 		ID: "page:alertmanager:v1:abc:ep1:1", Sink: alertgate.SinkPagerDuty, Team: "payments", Type: alertgate.TypePage,
 		Key: "alertmanager:v1:abc", Episode: "ep1", DedupKey: "alertmanager:v1:abc/0123456789abcdef",
-		Runbook: &alertgate.Runbook{ID: "checkout", URL: "http://alertgate.test/runbooks/checkout", Steps: "1. look\n2. fix"},
+		Runbook: &alertgate.Runbook{ID: "checkout", Title: "Checkout", URL: "http://alertgate.test/runbooks/checkout", Why: "route"},
 		Event: alertgate.Event{
 			ID: "e1", Source: alertgate.SourceAlertmanager, Kind: alertgate.KindIncident, Key: "alertmanager:v1:abc", Episode: "ep1",
 			Status: alertgate.StatusFiring, Severity: alertgate.SeverityCritical, Title: "5xx <high> & \"rising\" \u2028 ☃",

@@ -33,7 +33,10 @@ const (
 
 // Notifier sends to PagerDuty.
 type Notifier struct {
+	// client is go-pagerduty's client set up for the Events API; each
+	// request goes through a copy of it (see send).
 	client *pd.Client
+	hc     *http.Client      // sends every request (send.Do)
 	keys   map[string]string // team -> routing key
 	// perMinute is the rate limit per routing key (PagerDuty allows about 120).
 	perMinute int
@@ -42,11 +45,17 @@ type Notifier struct {
 	now       func() time.Time
 	// client names alertgate in PagerDuty; clientURL links back to it.
 	clientURL string
-	// Steps returns the steps of the runbook with an id, for a notification
-	// stored without them (NOTIFY keeps the runbook's id, title and URL;
-	// the text, often the largest part of a page, is read when the page is
-	// sent). Nil: only steps carried by the notification are sent.
-	Steps func(id string) (string, bool)
+	// Runbooks gives the steps of the runbook a page names, attached when
+	// the page is sent (a notification names its runbook by id). Nil: none
+	// are loaded, and a page naming one says so.
+	Runbooks Runbooks
+}
+
+// Runbooks are the runbooks loaded where pages are sent (runbooks.Set).
+type Runbooks interface {
+	// Steps returns the text of runbook id as a page carries it; false
+	// when no runbook has that id.
+	Steps(id string) (string, bool)
 }
 
 // New returns a Notifier for eventsURL (e.g. https://events.pagerduty.com)
@@ -56,13 +65,11 @@ func New(eventsURL string, keys map[string]string, perMinute int, publicURL stri
 		hc = &http.Client{}
 	}
 	c := pd.NewClient("", pd.WithV2EventsAPIEndpoint(strings.TrimRight(eventsURL, "/")))
-	// go-pagerduty drops response headers on errors and misreads the Events
-	// API's error body; this keeps Retry-After and the error text.
-	c.HTTPClient = retryAfterClient{hc}
+	c.HTTPClient = hc
 	if perMinute < 1 {
 		perMinute = 120
 	}
-	return &Notifier{client: c, keys: keys, perMinute: perMinute, limiters: map[string]*rate.Limiter{}, now: time.Now, clientURL: strings.TrimRight(publicURL, "/")}
+	return &Notifier{client: c, hc: hc, keys: keys, perMinute: perMinute, limiters: map[string]*rate.Limiter{}, now: time.Now, clientURL: strings.TrimRight(publicURL, "/")}
 }
 
 // Enabled reports whether team has a routing key.
@@ -102,14 +109,14 @@ func (n *Notifier) Notify(ctx context.Context, note alertgate.Notification) (boo
 	if err != nil {
 		return false, err
 	}
-	info := new(respInfo)
-	_, err = n.client.ManageEventWithContext(context.WithValue(ctx, respInfoKey{}, info), ev)
+	s := n.newSend()
+	_, err = s.client.ManageEventWithContext(ctx, ev)
 	if err == nil {
 		return false, nil
 	}
 	var apiErr pd.APIError
 	if errors.As(err, &apiErr) {
-		text := info.text
+		text := s.text
 		if text == "" {
 			text = apiErrorText(apiErr)
 		}
@@ -117,7 +124,7 @@ func (n *Notifier) Notify(ctx context.Context, note alertgate.Notification) (boo
 		// must not carry the secret even if the server echoes it back.
 		// Redact before cutting, or a cut could leave part of the key.
 		text = truncate(strings.ReplaceAll(text, key, "[routing key]"), maxErrorText)
-		herr := &sinks.HTTPError{Status: apiErr.StatusCode, After: info.after, Body: text}
+		herr := &sinks.HTTPError{Status: apiErr.StatusCode, After: s.after, Body: text}
 		return sinks.Retryable(apiErr.StatusCode), herr
 	}
 	// Network errors, timeouts, undecodable answers: worth another try.
@@ -182,15 +189,17 @@ func (n *Notifier) Event(routingKey string, note alertgate.Notification) (*pd.V2
 	}
 	if note.Runbook != nil {
 		details["runbook_url"] = note.Runbook.URL
-		steps := note.Runbook.Steps
-		if steps == "" && note.Runbook.ID != "" && n.Steps != nil {
-			var ok bool
-			if steps, ok = n.Steps(note.Runbook.ID); !ok {
-				steps = "runbook " + note.Runbook.ID + " is no longer loaded here: see runbook_url"
+		if id := note.Runbook.ID; id != "" {
+			steps, ok := "", false
+			if n.Runbooks != nil {
+				steps, ok = n.Runbooks.Steps(id)
 			}
-		}
-		if steps != "" {
-			details["runbook"] = steps
+			if !ok {
+				steps = "runbook " + id + " is no longer loaded here: see runbook_url"
+			}
+			if steps != "" {
+				details["runbook"] = steps
+			}
 		}
 		text := "Runbook"
 		if note.Runbook.Title != "" {
@@ -247,15 +256,27 @@ func truncate(s string, n int) string {
 	return s[:cut] + mark
 }
 
-type respInfoKey struct{}
-
-// respInfo is what go-pagerduty loses from an error response: the
-// Retry-After header, and the Events API's error text (its body is
+// send is one request to the Events API. go-pagerduty drops the headers of
+// an error response and misreads the Events API's error body (it is
 // {"status","message","errors"}, which go-pagerduty decodes as a REST API
-// error wrapped in "error" and so finds nothing in).
-type respInfo struct {
-	after time.Duration
-	text  string
+// error wrapped in "error" and so finds nothing in). A send is the HTTP
+// client of its own copy of the notifier's go-pagerduty client, so that
+// it sees the response of its request, and only that one, and keeps the
+// Retry-After and the error text for Notify.
+type send struct {
+	client pd.Client
+	hc     *http.Client
+	after  time.Duration
+	text   string
+}
+
+// newSend returns a send through a copy of n's client. pd.Client holds its
+// shared state behind pointers and has no lock, so a copy is a client that
+// differs only by its HTTP client.
+func (n *Notifier) newSend() *send {
+	s := &send{client: *n.client, hc: n.hc}
+	s.client.HTTPClient = s
+	return s
 }
 
 // maxErrorBody bounds how much of an error response is read, maxErrorText
@@ -265,27 +286,20 @@ const (
 	maxErrorText = 1024
 )
 
-// retryAfterClient records what go-pagerduty drops from a non-2xx answer
-// into the respInfo the request's context carries.
-type retryAfterClient struct{ hc *http.Client }
-
-func (c retryAfterClient) Do(req *http.Request) (*http.Response, error) {
-	resp, err := c.hc.Do(req)
+// Do sends req and records what go-pagerduty drops from a non-2xx answer.
+func (s *send) Do(req *http.Request) (*http.Response, error) {
+	resp, err := s.hc.Do(req)
 	if err != nil || resp.StatusCode < 300 {
 		return resp, err
 	}
-	info, ok := req.Context().Value(respInfoKey{}).(*respInfo)
-	if !ok {
-		return resp, nil
-	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		info.after = sinks.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		s.after = sinks.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
 	body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	if rerr == nil {
-		info.text = eventsErrorText(body)
+		s.text = eventsErrorText(body)
 	}
 	return resp, nil
 }
@@ -326,4 +340,5 @@ func (n *Notifier) Teams() []string {
 var (
 	_ sinks.Notifier = (*Notifier)(nil)
 	_ sinks.Throttle = (*Notifier)(nil)
+	_ pd.HTTPClient  = (*send)(nil)
 )

@@ -24,6 +24,7 @@ import (
 	"github.com/alertgate/alertgate/internal/backoff"
 	"github.com/alertgate/alertgate/internal/contract"
 	"github.com/alertgate/alertgate/internal/metrics"
+	"github.com/alertgate/alertgate/runbooks"
 	"github.com/alertgate/alertgate/sinks"
 	"github.com/alertgate/alertgate/sinks/pagerduty"
 )
@@ -153,9 +154,19 @@ func fixture(t *testing.T, name string) string {
 
 var runbook = &alertgate.Runbook{
 	ID: "checkout-high-error-rate", Title: "Checkout high error rate",
-	URL:   publicURL + "/runbooks/checkout-high-error-rate",
-	Steps: "1. Check the last deploy.\n2. Roll back if the error rate rose with it.",
-	Why:   "route",
+	URL: publicURL + "/runbooks/checkout-high-error-rate",
+	Why: "route",
+}
+
+// steps are runbook's steps in the runbooks loaded where pages are sent.
+const steps = "1. Check the last deploy.\n2. Roll back if the error rate rose with it."
+
+// loadedRunbooks are the runbooks of a test's notifier: steps by id.
+type loadedRunbooks map[string]string
+
+func (l loadedRunbooks) Steps(id string) (string, bool) {
+	s, ok := l[id]
+	return s, ok
 }
 
 func page(mod ...func(*alertgate.Notification)) alertgate.Notification {
@@ -210,12 +221,7 @@ func TestTrigger(t *testing.T) {
 	pd := newFakePagerDuty(t)
 	n := pd.notifier()
 	// The runbooks loaded where the page is sent.
-	n.Steps = func(id string) (string, bool) {
-		if id == runbook.ID {
-			return "steps as loaded now", true
-		}
-		return "", false
-	}
+	n.Runbooks = loadedRunbooks{runbook.ID: steps, "checkout-latency": "steps as loaded now"}
 	huge := strings.Repeat("🔥", 2000) // 8000 bytes
 	for _, tc := range []struct {
 		name  string
@@ -241,7 +247,7 @@ func TestTrigger(t *testing.T) {
 					{"payload.component", "HighErrorRate"},
 					{"payload.group", "checkout"},
 					{"payload.class", "incident"},
-					{"payload.custom_details.runbook", runbook.Steps},
+					{"payload.custom_details.runbook", steps},
 					{"payload.custom_details.runbook_url", runbook.URL},
 					{"payload.custom_details.alertgate_key", "alertmanager:v1:abc"},
 					{"payload.custom_details.episode", "ep1"},
@@ -339,19 +345,17 @@ func TestTrigger(t *testing.T) {
 			},
 		},
 		{
-			// As the router stores it: the runbook named, its steps read
-			// by id when the page is sent.
+			// The notification names its runbook; the steps are those of
+			// that id in the runbooks loaded when the page is sent.
 			name: "runbook steps read by id",
 			note: page(func(n *alertgate.Notification) {
-				rb := *runbook
-				rb.Steps = ""
-				n.Runbook = &rb
+				n.Runbook = &alertgate.Runbook{ID: "checkout-latency", Title: "Checkout latency", URL: publicURL + "/runbooks/checkout-latency", Why: "match"}
 			}),
 			check: func(t *testing.T, b map[string]any) {
 				if got, want := str(b, "payload.custom_details.runbook"), "steps as loaded now"; got != want {
 					t.Errorf("custom_details.runbook=%q, want %q", got, want)
 				}
-				if got, want := str(b, "payload.custom_details.runbook_url"), runbook.URL; got != want {
+				if got, want := str(b, "payload.custom_details.runbook_url"), publicURL+"/runbooks/checkout-latency"; got != want {
 					t.Errorf("custom_details.runbook_url=%q, want %q", got, want)
 				}
 			},
@@ -389,6 +393,35 @@ func TestTrigger(t *testing.T) {
 				t.Fatalf("Notify: retry=%v, %v", retry, err)
 			}
 			tc.check(t, pd.last(t))
+		})
+	}
+}
+
+// Without runbooks loaded (no runbooks_dir: a nil *runbooks.Set, or no
+// Runbooks at all), a page naming a runbook still goes out, linking it and
+// saying why its steps are missing.
+func TestTriggerWithoutRunbooks(t *testing.T) {
+	pd := newFakePagerDuty(t)
+	for _, tc := range []struct {
+		name string
+		set  pagerduty.Runbooks
+	}{
+		{"nil Runbooks", nil},
+		{"nil set", (*runbooks.Set)(nil)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := pd.notifier()
+			n.Runbooks = tc.set
+			if retry, err := n.Notify(t.Context(), page()); err != nil {
+				t.Fatalf("Notify: retry=%v, %v", retry, err)
+			}
+			b := pd.last(t)
+			if got, want := str(b, "payload.custom_details.runbook"), "runbook "+runbook.ID+" is no longer loaded here: see runbook_url"; got != want {
+				t.Errorf("custom_details.runbook=%q, want %q", got, want)
+			}
+			if got, want := str(b, "payload.custom_details.runbook_url"), runbook.URL; got != want {
+				t.Errorf("custom_details.runbook_url=%q, want %q", got, want)
+			}
 		})
 	}
 }
@@ -495,6 +528,44 @@ func TestNotifyAnswers(t *testing.T) {
 				t.Fatalf("err %v does not implement sinks.RetryAfter", err)
 			}
 		})
+	}
+}
+
+// Concurrent requests through one notifier each get their own answer's
+// Retry-After and error text, never another request's.
+func TestNotifyConcurrentAnswersStayApart(t *testing.T) {
+	pd := newFakePagerDuty(t)
+	pd.answerFor = func(body map[string]any) answer {
+		dk, _ := body["dedup_key"].(string)
+		var i int
+		_, _ = fmt.Sscanf(dk, "dk-%d", &i)
+		if i%2 == 0 {
+			return answer{status: 429, retryAfter: fmt.Sprint(i + 1), body: fmt.Sprintf(`{"status":"throttle event","message":"slow down %d"}`, i)}
+		}
+		return answer{status: 400, body: fmt.Sprintf(`{"status":"invalid event","message":"bad %d"}`, i)}
+	}
+	n := pd.notifier()
+	const requests = 20
+	errs := make([]error, requests)
+	var wg sync.WaitGroup
+	for i := range requests {
+		wg.Go(func() {
+			_, errs[i] = n.Notify(t.Context(), page(func(n *alertgate.Notification) { n.DedupKey = fmt.Sprintf("dk-%d", i) }))
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		var herr *sinks.HTTPError
+		if !errors.As(err, &herr) {
+			t.Fatalf("request %d: err=%v, want an HTTPError", i, err)
+		}
+		wantStatus, wantText, wantAfter := 400, fmt.Sprintf("bad %d", i), time.Duration(0)
+		if i%2 == 0 {
+			wantStatus, wantText, wantAfter = 429, fmt.Sprintf("slow down %d", i), time.Duration(i+1)*time.Second
+		}
+		if herr.Status != wantStatus || herr.After != wantAfter || herr.Body != wantText {
+			t.Errorf("request %d: status=%d after=%v body=%q, want %d %v %q", i, herr.Status, herr.After, herr.Body, wantStatus, wantAfter, wantText)
+		}
 	}
 }
 
