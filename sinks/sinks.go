@@ -173,7 +173,7 @@ func ConsumerName(s alertgate.Sink) string { return "sink-" + string(s) }
 func (w *Worker) Start(ctx context.Context) error {
 	cons, err := w.Bus.Notify.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:       ConsumerName(w.Sink),
-		FilterSubject: bus.SubjectNotify + "." + string(w.Sink) + ".>",
+		FilterSubject: bus.DeliverySubject(w.Sink, ">"),
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		// A delivery in hand sends InProgress (handle's heartbeat), so the
 		// ack wait only has to cover a message lost on its way to us (a

@@ -172,7 +172,7 @@ func deliveredOnceUnacked(t *testing.T, b *bus.Bus) {
 	t.Helper()
 	cons, err := b.Notify.CreateOrUpdateConsumer(t.Context(), jetstream.ConsumerConfig{
 		Durable:       sinks.ConsumerName(alertgate.SinkPagerDuty),
-		FilterSubject: bus.SubjectNotify + ".pagerduty.>",
+		FilterSubject: bus.DeliverySubject(alertgate.SinkPagerDuty, ">"),
 		AckPolicy:     jetstream.AckExplicitPolicy,
 	})
 	if err != nil {
