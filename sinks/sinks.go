@@ -1,7 +1,8 @@
 // Package sinks delivers notifications from the NOTIFY stream to external
 // systems, one subpackage per system (pagerduty, slack), each with a
-// Notifier. The Worker here is shared: it consumes a sink's subjects on a
-// durable consumer, asks the notifier to deliver, retries transient failures
+// Notifier. The Worker here is shared: it consumes what its sink delivers
+// (bus.DeliverySubject: PagerDuty's pages and resolves, Slack's digests) on
+// a durable consumer, asks the notifier to deliver, retries transient failures
 // with exponential backoff scheduled through JetStream redelivery (so a
 // restart keeps the schedule), and dead-letters permanent failures and
 // exhausted retries.
