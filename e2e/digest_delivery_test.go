@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -57,6 +58,123 @@ func platformClass(t *testing.T, g *harness.Gateway) map[string]any {
 		t.Fatalf("the new class is listed %d times: %v", len(got), got)
 	}
 	return got[0]
+}
+
+// A new bug class is listed at /v1/notifications as soon as it is decided,
+// pending, newest first among the log's records, and then in its digest's
+// state: dry_run for a team without a webhook, sent for one with it;
+// listed once all along.
+func TestDigestItemsPendingUntilDigested(t *testing.T) {
+	clock := harness.NewClockAt(time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC))
+	slackSrv := harness.NewSlack(t)
+	g := harness.Start(t, harness.Options{Config: digestConfig, Slack: slackSrv, Now: clock.Now})
+
+	postBug(t, g, "pend-1", "pend-dry", "PendingDryError", "dry")
+	postBug(t, g, "pend-2", "pend-plat", "PendingPlatformError", "web")
+	g.Settle(t)
+	clock.FastForward(time.Minute)
+	// A page delivered in between: its record is newer than the two
+	// classes, older than the next one.
+	g.MustAccept(t, "/v1/ingest/alertmanager", harness.AMWebhook(harness.AMAlert{Fingerprint: "pe01", Status: "firing", StartsAt: t0}), nil)
+	g.Settle(t)
+	clock.FastForward(time.Minute)
+	postBug(t, g, "pend-3", "pend-later", "PendingLaterError", "dry")
+	g.Settle(t)
+
+	order := map[string]int{}
+	for i, n := range g.Notifications(t) {
+		switch {
+		case n["type"] == "page":
+			order["page"] = i
+		case n["type"] == "bug_new":
+			if n["state"] != "pending" {
+				t.Fatalf("%v before any digest: state %v, want pending", n["key"], n["state"])
+			}
+			if _, twice := order[n["key"].(string)]; twice {
+				t.Fatalf("%v listed twice", n["key"])
+			}
+			order[n["key"].(string)] = i
+		}
+	}
+	for _, key := range []string{"events:pend-dry", "events:pend-plat", "events:pend-later", "page"} {
+		if _, ok := order[key]; !ok {
+			t.Fatalf("%s not listed: %v", key, g.Notifications(t))
+		}
+	}
+	if !(order["events:pend-later"] < order["page"] && order["page"] < order["events:pend-dry"] && order["page"] < order["events:pend-plat"]) {
+		t.Fatalf("not newest first: %v", order)
+	}
+	if dry := listed(t, g, "bug_new", "events:pend-dry")[0]; dry["team"] != "dryrun" || dry["sink"] != "slack" || dry["title"] != "PendingDryError" {
+		t.Fatalf("pending item=%v, want team dryrun, sink slack and its title", dry)
+	}
+
+	clock.FastForward(15 * time.Minute)
+	waitFor(t, 30*time.Second, "the classes in their digests' state", func() bool {
+		d, p := listed(t, g, "bug_new", "events:pend-dry"), listed(t, g, "bug_new", "events:pend-plat")
+		return len(d) == 1 && d[0]["state"] == "dry_run" && len(p) == 1 && p[0]["state"] == "sent"
+	})
+	g.Settle(t)
+	for _, key := range []string{"events:pend-dry", "events:pend-plat", "events:pend-later"} {
+		if got := listed(t, g, "bug_new", key); len(got) != 1 || got[0]["state"] == "pending" {
+			t.Fatalf("%s after the digests: %v, want one record in its digest's state", key, got)
+		}
+	}
+	var dryDigest map[string]any
+	for _, n := range g.Notifications(t) {
+		if n["type"] == "digest" && n["team"] == "dryrun" {
+			dryDigest = n
+		}
+	}
+	body, _ := json.Marshal(dryDigest["body"])
+	if dryDigest["state"] != "dry_run" || !strings.Contains(string(body), "PendingDryError") || !strings.Contains(string(body), "PendingLaterError") {
+		t.Fatalf("dry-run digest=%v", dryDigest)
+	}
+	if got := len(slackSrv.Accepted("platform")); got != 1 {
+		t.Fatalf("platform digests=%d, want 1", got)
+	}
+	if len(slackSrv.Requests()) != len(slackSrv.Accepted("")) || len(slackSrv.Accepted("dryrun")) != 0 {
+		t.Fatalf("Slack requests: %d, accepted %d, to dryrun %d", len(slackSrv.Requests()), len(slackSrv.Accepted("")), len(slackSrv.Accepted("dryrun")))
+	}
+}
+
+// With more items waiting than the list's limit (a storm of new classes
+// before the window ends), the newest are listed, not the first decided.
+func TestDigestPendingNewestWithinLimit(t *testing.T) {
+	clock := harness.NewClockAt(time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC))
+	g := harness.Start(t, harness.Options{Config: digestConfig, Slack: harness.NewSlack(t), Now: clock.Now})
+	var storm []map[string]any
+	for i := range 25 {
+		storm = append(storm, map[string]any{"id": fmt.Sprintf("st-%02d", i), "kind": "bug", "key": fmt.Sprintf("storm-%02d", i), "title": "StormError", "service": "dry", "severity": "error"})
+	}
+	body, err := json.Marshal(storm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.MustAccept(t, "/v1/ingest/events", body, nil)
+	g.Settle(t)
+	var want []string
+	for i := range 5 {
+		clock.FastForward(time.Second)
+		postBug(t, g, fmt.Sprintf("nw-%d", i), fmt.Sprintf("newest-%d", i), "NewestError", "dry")
+		g.Settle(t)
+		want = append([]string{fmt.Sprintf("events:newest-%d=pending", i)}, want...)
+	}
+	var out struct {
+		Notifications []map[string]any `json:"notifications"`
+	}
+	if code := g.Get(t, "/v1/notifications?limit=5", &out); code != http.StatusOK {
+		t.Fatalf("GET /v1/notifications?limit=5: %d", code)
+	}
+	var got []string
+	for _, n := range out.Notifications {
+		got = append(got, fmt.Sprintf("%v=%v", n["key"], n["state"]))
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("listed %v, want %v", got, want)
+	}
+	if all := listed(t, g, "bug_new", ""); len(all) != 30 {
+		t.Fatalf("listed %d classes with the default limit, want 30", len(all))
+	}
 }
 
 // Slack refuses a channel's digest (404 channel_not_found): it is
@@ -176,6 +294,9 @@ func TestDigestFlushRepeatedAfterCrash(t *testing.T) {
 	}
 	if got := info.State.Subjects[bus.DigestSubject("platform")]; got != 1 {
 		t.Fatalf("platform digests stored=%d, want 1", got)
+	}
+	if got := listed(t, g, "bug_new", "events:repeat-later"); len(got) != 1 || got[0]["state"] != "pending" {
+		t.Fatalf("the class decided after the store: %v, want pending", got)
 	}
 
 	flushDigests(t, g)

@@ -174,6 +174,8 @@ func (g *Gateway) Start(ctx context.Context) error {
 	if err := g.Digester.Start(runCtx, cfg.NATS.Replicas); err != nil {
 		return err
 	}
+	// /v1/notifications lists the bug items waiting for their digest.
+	nlog.Pending = g.Digester
 
 	ih := &ingest.Handler{Publisher: g.Bus, MaxBodyBytes: cfg.Ingest.MaxBodyBytes, Log: g.Logger, Metrics: g.Metrics, Now: g.Now}
 	srv := &web.Server{

@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -458,6 +459,11 @@ func (d *Digester) read(ctx context.Context, subjects []string, from, until uint
 		return 0, 0, false, err
 	}
 	defer d.drop(cons)
+	return readFrom(cons, pending, until, limit, visit)
+}
+
+// readFrom is read on a consumer with pending messages to deliver.
+func readFrom(cons jetstream.Consumer, pending, until uint64, limit int, visit func(alertgate.Notification)) (upTo, n uint64, more bool, err error) {
 	want := min(pending, uint64(max(limit, 1)))
 	for n < want {
 		batch, err := cons.Fetch(int(min(want-n, 500)), jetstream.FetchMaxWait(5*time.Second))
@@ -520,6 +526,97 @@ func (d *Digester) drop(cons jetstream.Consumer) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = d.Bus.Notify.DeleteConsumer(ctx, cons.CachedInfo().Name)
+}
+
+// Pending lists the bug items no digest carries yet, newest first: those
+// after each team's cursor, at most limit in all (sinks.PendingLister).
+func (d *Digester) Pending(ctx context.Context, limit int) ([]alertgate.Notification, error) {
+	if d.states == nil || limit < 1 {
+		return nil, nil
+	}
+	var all []alertgate.Notification
+	for _, team := range d.Teams {
+		st, _, err := d.state(ctx, team)
+		if err != nil {
+			return nil, err
+		}
+		items, err := d.newest(ctx, bus.NotifySubject(alertgate.SinkSlack, team), st.Cursor, limit)
+		if err != nil {
+			return nil, fmt.Errorf("team %s: %w", team, err)
+		}
+		all = append(all, items...)
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].CreatedAt.After(all[j].CreatedAt) })
+	return all[:min(len(all), limit)], nil
+}
+
+// newest returns the last limit notifications of subject after cursor,
+// newest first, each ID once.
+func (d *Digester) newest(ctx context.Context, subject string, cursor uint64, limit int) ([]alertgate.Notification, error) {
+	last, err := d.Bus.Notify.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if last.Sequence <= cursor {
+		return nil, nil
+	}
+	subjects := []string{subject}
+	cons, n, err := d.consumer(ctx, subjects, cursor+1)
+	if err != nil {
+		return nil, err
+	}
+	if n > uint64(limit) {
+		d.drop(cons)
+		from, err := d.tail(ctx, subject, cursor+1, last.Sequence, limit)
+		if err != nil {
+			return nil, err
+		}
+		if cons, n, err = d.consumer(ctx, subjects, from); err != nil {
+			return nil, err
+		}
+	}
+	defer d.drop(cons)
+	var out []alertgate.Notification
+	seen := map[string]bool{}
+	_, _, _, err = readFrom(cons, n, last.Sequence, limit, func(n alertgate.Notification) {
+		if !seen[n.ID] {
+			seen[n.ID] = true
+			out = append(out, n)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// tail returns the sequence from which the last limit messages of subject
+// in [from, last] begin, when more than limit are left after from. A
+// backlog larger than limit (a storm of new bug classes) is searched by
+// the count of what is left after a sequence, a few dozen probes at most,
+// rather than read.
+func (d *Digester) tail(ctx context.Context, subject string, from, last uint64, limit int) (uint64, error) {
+	// More than limit are left after lo, at most limit after hi (last
+	// itself is one).
+	lo, hi := from, last
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		cons, n, err := d.consumer(ctx, []string{subject}, mid)
+		if err != nil {
+			return 0, err
+		}
+		d.drop(cons)
+		if n > uint64(limit) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi, nil
 }
 
 // itemsBudget bounds the bytes of item references one digest record
@@ -699,3 +796,5 @@ func (d *Digester) Busy(ctx context.Context) (bool, error) {
 	}
 	return false, nil
 }
+
+var _ sinks.PendingLister = (*Digester)(nil)
