@@ -75,7 +75,8 @@ type Notification struct {
 	Body json.RawMessage `json:"body,omitempty"`
 	// Items are the bug items a digest carries. They have no log record
 	// of their own (one per bug class would cost a KV subject each): the
-	// notification log lists them from their digest's record.
+	// notification log lists them from their digest's record, and as
+	// pending, from NOTIFY, until a digest carries them.
 	Items []DigestItem `json:"items,omitempty"`
 }
 

@@ -36,7 +36,7 @@ const (
 // Subjects.
 const (
 	SubjectAlerts     = "alerts"     // alerts.<source>
-	SubjectNotify     = "notify"     // notify.<sink>.<team>
+	SubjectNotify     = "notify"     // notify.<sink>.<team>, notify.digest.<team>: see NotifySubject
 	SubjectDeadLetter = "deadletter" // deadletter.<sink>.<team>
 )
 

@@ -153,36 +153,86 @@ func (b *Bus) RememberBody(src alertgate.Source, body []byte, events int) {
 	b.stored.AddBody(string(src), body, events)
 }
 
-// PublishNotifications stores notifications in NOTIFY on
-// notify.<sink>.<team>. A page carries its ID as Nats-Msg-Id, so the same
-// decision taken twice is stored once. A Slack item does not: the server
-// keeps every Msg-Id of the window in memory (about 100 bytes each, 100 MB
-// for a million new bug classes in five minutes), and a copy is harmless
-// there, since the digest lists each item ID once.
+// PublishNotifications stores notifications in NOTIFY, each on its
+// subject (NotifySubjectOf). A notification carries its ID as Nats-Msg-Id,
+// so the same decision taken twice is stored once; a digest item does
+// not: the server keeps every Msg-Id of the window in memory (about 100
+// bytes each, 100 MB for a million new bug classes in five minutes), and a
+// copy is harmless there, since the digest lists each item ID once.
 func (b *Bus) PublishNotifications(ctx context.Context, ns []alertgate.Notification) (alertgate.PublishResult, error) {
 	msgs := make([]*nats.Msg, 0, len(ns))
 	for i := range ns {
-		data, err := wire.Marshal(&ns[i])
+		m, err := NotifyMsg(&ns[i])
 		if err != nil {
 			return alertgate.PublishResult{}, err
-		}
-		m := nats.NewMsg(NotifySubject(ns[i].Sink, ns[i].Team))
-		m.Data = data
-		if ns[i].Sink != alertgate.SinkSlack {
-			m.Header.Set(jetstream.MsgIDHeader, ns[i].ID)
-		}
-		m.Header.Set(HeaderKey, ns[i].Key)
-		if ns[i].Event.RequestID != "" {
-			m.Header.Set(HeaderRequestID, ns[i].Event.RequestID)
 		}
 		msgs = append(msgs, m)
 	}
 	return b.publishAll(ctx, msgs, nil)
 }
 
-// NotifySubject is the NOTIFY subject of a sink and team.
+// NotifyMsg is the NOTIFY message of n, as PublishNotifications stores it.
+func NotifyMsg(n *alertgate.Notification) (*nats.Msg, error) {
+	data, err := wire.Marshal(n)
+	if err != nil {
+		return nil, err
+	}
+	m := nats.NewMsg(NotifySubjectOf(*n))
+	m.Data = data
+	if !digestItem(*n) {
+		m.Header.Set(jetstream.MsgIDHeader, n.ID)
+	}
+	m.Header.Set(HeaderKey, n.Key)
+	if n.Event.RequestID != "" {
+		m.Header.Set(HeaderRequestID, n.Event.RequestID)
+	}
+	return m, nil
+}
+
+// NOTIFY's subjects, by who reads them:
+//   - notify.pagerduty.<team>: pages and resolves. The PagerDuty worker
+//     delivers them; the team's digest lists them as incidents opened and
+//     resolved.
+//   - notify.slack.<team>: digest items (new bug classes, regressions,
+//     spikes). Only the digester reads them, into the team's digest:
+//     nothing delivers them one by one.
+//   - notify.digest.<team>: the team's rendered digests, which the Slack
+//     worker delivers. Apart from the items, so that the digester's reads
+//     and its per-subject counts of waiting items never see them.
+
+// NotifySubject is the subject of the notifications the router decides
+// for a sink and team: pages and resolves, or digest items.
 func NotifySubject(sink alertgate.Sink, team string) string {
 	return SubjectNotify + "." + string(sink) + "." + team
+}
+
+// DigestSubject is the subject of a team's digests.
+func DigestSubject(team string) string { return SubjectNotify + "." + subjectDigests + "." + team }
+
+const subjectDigests = "digest"
+
+// NotifySubjectOf is the subject n is stored on.
+func NotifySubjectOf(n alertgate.Notification) string {
+	if n.Type == alertgate.TypeDigest {
+		return DigestSubject(n.Team)
+	}
+	return NotifySubject(n.Sink, n.Team)
+}
+
+// DeliverySubject is the subject a sink's worker consumes for team (">"
+// for every team): what the sink delivers one at a time. Slack delivers
+// digests only; its items reach Slack inside them.
+func DeliverySubject(sink alertgate.Sink, team string) string {
+	if sink == alertgate.SinkSlack {
+		return DigestSubject(team)
+	}
+	return NotifySubject(sink, team)
+}
+
+// digestItem reports whether n is a digest item: read into its team's
+// digest, never delivered on its own.
+func digestItem(n alertgate.Notification) bool {
+	return n.Sink == alertgate.SinkSlack && n.Type != alertgate.TypeDigest
 }
 
 // publishTimeout bounds the wait for JetStream's acknowledgements of one

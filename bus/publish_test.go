@@ -230,15 +230,17 @@ func TestBatchIDIgnoresOrder(t *testing.T) {
 	}
 }
 
-// A page is stored once however often it is published (its ID is its
-// Nats-Msg-Id); a Slack item has no Msg-Id, so a copy is stored again and
-// left to the digest, which lists each ID once.
+// A page or a digest is stored once however often it is published (its
+// ID is its Nats-Msg-Id); a Slack item has no Msg-Id, so a copy is stored
+// again and left to the digest, which lists each ID once. A digest has a
+// subject of its own, apart from the items.
 func TestPublishNotificationsMsgIDs(t *testing.T) {
 	b := openBus(t)
 	page := alertgate.Notification{ID: "page-1", Sink: alertgate.SinkPagerDuty, Team: "payments", Type: alertgate.TypePage, Key: "k1"}
 	item := alertgate.Notification{ID: "digest:bug-1", Sink: alertgate.SinkSlack, Team: "payments", Type: alertgate.TypeBugNew, Key: "k2"}
-	for i, want := range []alertgate.PublishResult{{Accepted: 2}, {Accepted: 1, Duplicates: 1}} {
-		res, err := b.PublishNotifications(t.Context(), []alertgate.Notification{page, item})
+	digest := alertgate.Notification{ID: "digest:payments:1:1", Sink: alertgate.SinkSlack, Team: "payments", Type: alertgate.TypeDigest, Key: "digest:payments"}
+	for i, want := range []alertgate.PublishResult{{Accepted: 3}, {Accepted: 1, Duplicates: 2}} {
+		res, err := b.PublishNotifications(t.Context(), []alertgate.Notification{page, item, digest})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -249,6 +251,7 @@ func TestPublishNotificationsMsgIDs(t *testing.T) {
 	for subject, want := range map[string]uint64{
 		NotifySubject(alertgate.SinkPagerDuty, "payments"): 1,
 		NotifySubject(alertgate.SinkSlack, "payments"):     2,
+		DigestSubject("payments"):                          1,
 	} {
 		info, err := b.Notify.Info(t.Context(), jetstream.WithSubjectFilter(subject))
 		if err != nil {
@@ -264,6 +267,28 @@ func TestPublishNotificationsMsgIDs(t *testing.T) {
 	}
 	if got := m.Header.Get(jetstream.MsgIDHeader); got != page.ID {
 		t.Errorf("page Msg-Id %q, want %q", got, page.ID)
+	}
+}
+
+// Each sink's worker consumes what it delivers one at a time: PagerDuty
+// its pages and resolves, Slack the digests and never their items.
+func TestDeliverySubject(t *testing.T) {
+	for _, tc := range []struct {
+		n    alertgate.Notification
+		sink alertgate.Sink
+	}{
+		{alertgate.Notification{Sink: alertgate.SinkPagerDuty, Team: "payments", Type: alertgate.TypePage}, alertgate.SinkPagerDuty},
+		{alertgate.Notification{Sink: alertgate.SinkPagerDuty, Team: "payments", Type: alertgate.TypeResolve}, alertgate.SinkPagerDuty},
+		{alertgate.Notification{Sink: alertgate.SinkSlack, Team: "payments", Type: alertgate.TypeDigest}, alertgate.SinkSlack},
+		{alertgate.Notification{Sink: alertgate.SinkSlack, Team: "payments", Type: alertgate.TypeBugNew}, ""},
+		{alertgate.Notification{Sink: alertgate.SinkSlack, Team: "payments", Type: alertgate.TypeBugSpike}, ""},
+	} {
+		subject := NotifySubjectOf(tc.n)
+		for _, sink := range []alertgate.Sink{alertgate.SinkPagerDuty, alertgate.SinkSlack} {
+			if got, want := subject == DeliverySubject(sink, tc.n.Team), sink == tc.sink; got != want {
+				t.Errorf("%s %s on %s: delivered by %s=%v, want %v", tc.n.Sink, tc.n.Type, subject, sink, got, want)
+			}
+		}
 	}
 }
 

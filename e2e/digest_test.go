@@ -314,18 +314,19 @@ func TestDigestEarlyFlush(t *testing.T) {
 }
 
 // checkDigests waits until no flush is under way, then runs one digest
-// check to completion, as the loop would on its next tick.
+// check to completion, as the loop would on its next tick, and waits for
+// the Slack worker to deliver what it stored.
 func checkDigests(t *testing.T, g *harness.Gateway) {
 	t.Helper()
 	digestsIdle(t, g)
 	if err := g.Digester.CheckAll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	digestsIdle(t, g)
+	g.Settle(t)
 }
 
-// flushDigests sends every team's digest now, whether or not its window
-// has ended.
+// flushDigests stores every team's digest now, whether or not its window
+// has ended, and waits for the Slack worker to deliver them.
 func flushDigests(t *testing.T, g *harness.Gateway) {
 	t.Helper()
 	digestsIdle(t, g)
@@ -334,6 +335,7 @@ func flushDigests(t *testing.T, g *harness.Gateway) {
 			t.Fatalf("flush %s: %v", team, err)
 		}
 	}
+	g.Settle(t)
 }
 
 // digestsIdle waits until no instance holds a flush lock: a message Slack

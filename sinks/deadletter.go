@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/alertgate/alertgate"
@@ -26,8 +25,6 @@ type DeadLetter struct {
 type DeadLetters struct {
 	Bus *bus.Bus
 	Log *Log
-	// Resend delivers a dead digest again (digests are not in NOTIFY).
-	Resend func(ctx context.Context, n alertgate.Notification) error
 }
 
 // List returns up to limit dead letters, newest first, with the state the
@@ -53,8 +50,9 @@ func (d *DeadLetters) List(ctx context.Context, limit int) ([]DeadLetter, error)
 
 // Replay re-enqueues the dead letters whose notification ID is id (every
 // one still dead when id is ""), after the cause was fixed. Each goes back
-// to NOTIFY with a fresh Nats-Msg-Id and its log record reset to pending,
-// so the sink delivers it once more, with its original dedup key.
+// to NOTIFY on its own subject (a digest on its team's digest subject)
+// with a fresh Nats-Msg-Id and its log record reset to pending, so its
+// sink's worker delivers it once more, with its original dedup key.
 func (d *DeadLetters) Replay(ctx context.Context, id string) ([]string, error) {
 	all, err := d.List(ctx, 1<<20)
 	if err != nil {
@@ -69,24 +67,11 @@ func (d *DeadLetters) Replay(ctx context.Context, id string) ([]string, error) {
 		}
 		done[n.ID] = true
 		d.Log.Put(ctx, alertgate.Record{Notification: n, State: alertgate.StatePending, UpdatedAt: time.Now()})
-		if n.Type == alertgate.TypeDigest {
-			if d.Resend == nil {
-				return replayed, fmt.Errorf("%s: digests cannot be replayed here", n.ID)
-			}
-			if err := d.Resend(ctx, n); err != nil {
-				return replayed, fmt.Errorf("%s: %w", n.ID, err)
-			}
-			replayed = append(replayed, n.ID)
-			continue
-		}
-		data, err := wire.Marshal(&n)
+		m, err := bus.NotifyMsg(&n)
 		if err != nil {
 			return replayed, err
 		}
-		m := nats.NewMsg(bus.NotifySubject(n.Sink, n.Team))
-		m.Data = data
 		m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("replay:%d:%s", dl.Seq, n.ID))
-		m.Header.Set(bus.HeaderKey, n.Key)
 		if _, err := d.Bus.JS.PublishMsg(ctx, m); err != nil {
 			return replayed, fmt.Errorf("%s: %w", n.ID, err)
 		}

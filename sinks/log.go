@@ -2,6 +2,7 @@ package sinks
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,6 +21,17 @@ type Log struct {
 	// JS reads the bucket's stream for List.
 	JS     jetstream.JetStream
 	Logger *slog.Logger
+	// Pending, if set, lists the notifications decided that no delivery
+	// carries yet, for List: they have no record of their own.
+	Pending PendingLister
+}
+
+// PendingLister lists notifications that wait, without a log record, for
+// a delivery to carry them: the digest items after each team's digest
+// cursor. A record per item would cost a KV subject per bug class.
+type PendingLister interface {
+	// Pending returns up to limit of them, newest first.
+	Pending(ctx context.Context, limit int) ([]alertgate.Notification, error)
 }
 
 func logKey(id string) string { return alertgate.Hash(id) }
@@ -64,10 +76,11 @@ func summary(n alertgate.Notification) alertgate.Notification {
 	return n
 }
 
-// List returns up to limit records, most recently updated first, a
-// digest's items just before the digest. It reads the bucket's stream
-// backwards by sequence: with history 1 the surviving message of each key
-// is its latest state.
+// List returns up to limit records, newest first: the log's, most
+// recently updated first with a digest's items just before the digest,
+// and the pending notifications (state pending, as of their decision)
+// merged in by time. It reads the bucket's stream backwards by sequence:
+// with history 1 the surviving message of each key is its latest state.
 func (l *Log) List(ctx context.Context, limit int) ([]alertgate.Record, error) {
 	s, err := l.JS.Stream(ctx, "KV_"+l.KV.Bucket())
 	if err != nil {
@@ -86,5 +99,45 @@ func (l *Log) List(ctx context.Context, limit int) ([]alertgate.Record, error) {
 		return nil, err
 	}
 	// A digest counts once toward the read limit but lists its items too.
-	return out[:min(len(out), limit)], nil
+	out = out[:min(len(out), limit)]
+	if l.Pending == nil {
+		return out, nil
+	}
+	pending, err := l.Pending.Pending(ctx, limit)
+	if err != nil {
+		return nil, fmt.Errorf("pending notifications: %w", err)
+	}
+	return mergePending(out, pending, limit), nil
+}
+
+// mergePending merges recs (newest first) with the pending notifications
+// (newest first) into at most limit records. A pending notification the
+// log already lists is left out: a digest is recorded (pending) just
+// before it is stored, and its items are still after the cursor until it
+// moves.
+func mergePending(recs []alertgate.Record, pending []alertgate.Notification, limit int) []alertgate.Record {
+	listed := make(map[string]bool, len(recs))
+	for _, r := range recs {
+		listed[r.ID] = true
+	}
+	out := make([]alertgate.Record, 0, min(limit, len(recs)+len(pending)))
+	i := 0
+	for _, n := range pending {
+		if listed[n.ID] {
+			continue
+		}
+		for i < len(recs) && !recs[i].UpdatedAt.Before(n.CreatedAt) && len(out) < limit {
+			out = append(out, recs[i])
+			i++
+		}
+		if len(out) == limit {
+			return out
+		}
+		listed[n.ID] = true
+		out = append(out, alertgate.Record{Notification: summary(n), State: alertgate.StatePending, UpdatedAt: n.CreatedAt})
+	}
+	for ; i < len(recs) && len(out) < limit; i++ {
+		out = append(out, recs[i])
+	}
+	return out
 }

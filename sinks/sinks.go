@@ -1,7 +1,8 @@
 // Package sinks delivers notifications from the NOTIFY stream to external
 // systems, one subpackage per system (pagerduty, slack), each with a
-// Notifier. The Worker here is shared: it consumes a sink's subjects on a
-// durable consumer, asks the notifier to deliver, retries transient failures
+// Notifier. The Worker here is shared: it consumes what its sink delivers
+// (bus.DeliverySubject: PagerDuty's pages and resolves, Slack's digests) on
+// a durable consumer, asks the notifier to deliver, retries transient failures
 // with exponential backoff scheduled through JetStream redelivery (so a
 // restart keeps the schedule), and dead-letters permanent failures and
 // exhausted retries.
@@ -173,7 +174,7 @@ func ConsumerName(s alertgate.Sink) string { return "sink-" + string(s) }
 func (w *Worker) Start(ctx context.Context) error {
 	cons, err := w.Bus.Notify.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:       ConsumerName(w.Sink),
-		FilterSubject: bus.SubjectNotify + "." + string(w.Sink) + ".>",
+		FilterSubject: bus.DeliverySubject(w.Sink, ">"),
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		// A delivery in hand sends InProgress (handle's heartbeat), so the
 		// ack wait only has to cover a message lost on its way to us (a

@@ -172,7 +172,7 @@ func deliveredOnceUnacked(t *testing.T, b *bus.Bus) {
 	t.Helper()
 	cons, err := b.Notify.CreateOrUpdateConsumer(t.Context(), jetstream.ConsumerConfig{
 		Durable:       sinks.ConsumerName(alertgate.SinkPagerDuty),
-		FilterSubject: bus.SubjectNotify + ".pagerduty.>",
+		FilterSubject: bus.DeliverySubject(alertgate.SinkPagerDuty, ">"),
 		AckPolicy:     jetstream.AckExplicitPolicy,
 	})
 	if err != nil {
@@ -474,5 +474,41 @@ func TestWorkerThrottle(t *testing.T) {
 				t.Fatalf("throttled=%v, want %v", got, tc.throttled)
 			}
 		})
+	}
+}
+
+// The Slack worker delivers digests and never their items, which share
+// the sink but are read by the digester alone.
+func TestWorkerSlackDeliversDigestsOnly(t *testing.T) {
+	ctx := t.Context()
+	b := openBus(t)
+	f := &fakeNotifier{script: []result{ok}}
+	w := newWorker(b, f, 3)
+	w.Sink = alertgate.SinkSlack
+	item := alertgate.Notification{ID: "digest:bug_new:k", Sink: alertgate.SinkSlack, Team: "payments", Type: alertgate.TypeBugNew, Key: "k", CreatedAt: time.Now()}
+	digest := alertgate.Notification{ID: "digest:payments:1:1", Sink: alertgate.SinkSlack, Team: "payments", Type: alertgate.TypeDigest, Key: "digest:payments",
+		CreatedAt: time.Now(), Body: []byte(`{"text":"digest"}`), Items: []alertgate.DigestItem{{ID: item.ID, Type: item.Type, Key: item.Key}}}
+	if _, err := b.PublishNotifications(ctx, []alertgate.Notification{item, digest}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	poll(t, func() bool { r, _ := w.Log.Get(ctx, digest.ID); return r.State == alertgate.StateSent },
+		func() string { return "digest not delivered" })
+	cons, err := b.JS.Consumer(ctx, bus.StreamNotify, sinks.ConsumerName(alertgate.SinkSlack))
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll(t, func() bool {
+		info, err := cons.Info(ctx)
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.AckFloor.Stream > 0
+	}, func() string { return "consumer not drained" })
+	if got := f.ncalls(); got != 1 || f.calls[0].ID != digest.ID {
+		t.Fatalf("Notify calls=%d (%v), want the digest only", got, f.calls)
+	}
+	if _, found := w.Log.Get(ctx, item.ID); found {
+		t.Fatal("the item has a record of its own")
 	}
 }

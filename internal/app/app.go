@@ -141,39 +141,49 @@ func (g *Gateway) Start(ctx context.Context) error {
 	if teams := pd.Teams(); len(teams) < len(cfg.Teams) {
 		g.Logger.Warn("some teams have no pagerduty_routing_key: their pages are dry-run (logged and listed at /v1/notifications)", "paging_teams", teams)
 	}
-	g.Workers = []*sinks.Worker{{
-		Sink: alertgate.SinkPagerDuty, Notifier: pd, Bus: g.Bus, Log: nlog, Logger: g.Logger, Metrics: g.Metrics,
-		Attempts: cfg.Delivery.Attempts, Timeout: cfg.Delivery.Timeout.D(), MaxAge: cfg.Delivery.MaxAge.D(), Now: g.Now,
-		Backoff: backoff.Backoff{Min: cfg.Delivery.MinBackoff.D(), Max: cfg.Delivery.MaxBackoff.D()},
-	}}
-	for _, w := range g.Workers {
-		if err := w.Start(runCtx); err != nil {
-			return err
-		}
-	}
-
 	hooks := map[string]string{}
 	teams := make([]string, 0, len(cfg.Teams))
 	for _, t := range cfg.Teams {
 		hooks[t.Name] = t.SlackWebhookURL.Value()
 		teams = append(teams, t.Name)
 	}
+	sl := slack.New(hooks, g.HTTPClient)
+	if with := sl.Teams(); len(with) < len(cfg.Teams) {
+		g.Logger.Warn("some teams have no slack_webhook_url: their digests are dry-run (logged and listed at /v1/notifications)", "slack_teams", with)
+	}
+	// Every sink delivers through the same worker: attempts, backoff,
+	// Retry-After, dead letters, dry-run, the log and the metrics.
+	worker := func(sink alertgate.Sink, n sinks.Notifier) *sinks.Worker {
+		return &sinks.Worker{
+			Sink: sink, Notifier: n, Bus: g.Bus, Log: nlog, Logger: g.Logger, Metrics: g.Metrics,
+			Attempts: cfg.Delivery.Attempts, Timeout: cfg.Delivery.Timeout.D(), MaxAge: cfg.Delivery.MaxAge.D(), Now: g.Now,
+			Backoff: backoff.Backoff{Min: cfg.Delivery.MinBackoff.D(), Max: cfg.Delivery.MaxBackoff.D()},
+		}
+	}
+	g.Workers = []*sinks.Worker{worker(alertgate.SinkPagerDuty, pd), worker(alertgate.SinkSlack, sl)}
+	for _, w := range g.Workers {
+		if err := w.Start(runCtx); err != nil {
+			return err
+		}
+	}
+
 	host, _ := os.Hostname()
 	g.Digester = &slack.Digester{
-		Bus: g.Bus, Policy: g.Policy, Notifier: slack.New(hooks, g.HTTPClient), Log: nlog, Logger: g.Logger, Metrics: g.Metrics,
-		Teams: teams, Interval: cfg.Slack.DigestInterval.D(), Tick: g.DigestTick, MaxItems: g.DigestMaxItems, Attempts: cfg.Delivery.Attempts, Timeout: cfg.Delivery.Timeout.D(),
-		Backoff:   backoff.Backoff{Min: cfg.Delivery.MinBackoff.D(), Max: cfg.Delivery.MaxBackoff.D()},
+		Bus: g.Bus, Policy: g.Policy, Log: nlog, Logger: g.Logger,
+		Teams: teams, Interval: cfg.Slack.DigestInterval.D(), Tick: g.DigestTick, MaxItems: g.DigestMaxItems,
 		PublicURL: cfg.PublicURL, Instance: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), nuid.Next()), Now: g.Now,
 	}
 	if err := g.Digester.Start(runCtx, cfg.NATS.Replicas); err != nil {
 		return err
 	}
+	// /v1/notifications lists the bug items waiting for their digest.
+	nlog.Pending = g.Digester
 
 	ih := &ingest.Handler{Publisher: g.Bus, MaxBodyBytes: cfg.Ingest.MaxBodyBytes, Log: g.Logger, Metrics: g.Metrics, Now: g.Now}
 	srv := &web.Server{
 		Bus: g.Bus, Ingest: ih.Endpoints(ingest.Sources(cfg.Ingest, g.Now)), Policy: g.Policy, Routes: g.Routes,
 		Runbooks: rb, Log: nlog, Logger: g.Logger, Metrics: g.Metrics,
-		Dead: &sinks.DeadLetters{Bus: g.Bus, Log: nlog, Resend: g.Digester.Resend},
+		Dead: &sinks.DeadLetters{Bus: g.Bus, Log: nlog},
 	}
 	srv.Wrap = sentryMiddleware
 	srv.Ready = g.running

@@ -263,7 +263,7 @@ func (g *Gateway) idle() bool {
 		return false
 	}
 	for _, w := range g.Workers {
-		if !caughtUp(g.Bus.Notify, sinks.ConsumerName(w.Sink), bus.SubjectNotify+"."+string(w.Sink)+".>") {
+		if !caughtUp(g.Bus.Notify, sinks.ConsumerName(w.Sink), bus.DeliverySubject(w.Sink, ">")) {
 			return false
 		}
 	}

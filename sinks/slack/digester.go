@@ -6,25 +6,32 @@
 // NOTIFY. Bug items have their own subject (notify.slack.<team>); incidents
 // opened and resolved are the team's pages themselves (notify.pagerduty.<team>),
 // read again here rather than copied. Each team has a cursor in the KV bucket
-// "digests": the last NOTIFY sequence a sent digest covered. A flush reads
-// the items after the cursor, renders, sends, and only then advances the
-// cursor by compare-and-set. A restart before the send loses nothing (the
-// items are still after the cursor); the items are never in two digests
-// (the cursor moves past them once), and an item stored twice (the router
-// deciding an event again after a crash) is listed once, unless a digest
-// went out between the two copies. A per-team lock in the bucket
-// "digest_locks" (entries expire) makes one instance at a time flush a
-// channel when several share a NATS cluster.
+// "digests": the last NOTIFY sequence a stored digest covered. A flush reads
+// the items after the cursor, renders, stores the digest in NOTIFY as a
+// notification on notify.digest.<team> (which the Slack sink's Worker
+// delivers, with its retries, dead letters and dry-run), and only then
+// advances the cursor by compare-and-set. A restart before the store loses
+// nothing (the items are still after the cursor); a restart between the
+// store and the compare-and-set finds the digest stored (its ID follows
+// from the state it was made from) and commits it instead of storing
+// another. The items are never in two digests (the cursor moves past them
+// once), and an item stored twice (the router deciding an event again
+// after a crash) is listed once, unless a digest went out between the two
+// copies. A per-team lock in the bucket "digest_locks" (entries expire)
+// makes one instance at a time flush a channel when several share a NATS
+// cluster.
 
 package slack
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -33,8 +40,6 @@ import (
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/bus"
 	"github.com/alertgate/alertgate/dedup"
-	"github.com/alertgate/alertgate/internal/backoff"
-	"github.com/alertgate/alertgate/internal/metrics"
 	"github.com/alertgate/alertgate/internal/wire"
 	"github.com/alertgate/alertgate/sinks"
 )
@@ -55,13 +60,12 @@ type State struct {
 
 // Digester flushes team digests.
 type Digester struct {
-	Bus      *bus.Bus
-	Policy   *dedup.Policy
-	Notifier *Notifier
-	Log      *sinks.Log
-	Logger   *slog.Logger
-	Metrics  *metrics.Metrics
-	Teams    []string
+	Bus    *bus.Bus
+	Policy *dedup.Policy
+	// Log gets a digest's first record (pending) just before it is stored.
+	Log    *sinks.Log
+	Logger *slog.Logger
+	Teams  []string
 	// Interval between digests of a channel (slack.digest_interval).
 	Interval time.Duration
 	// EarlyAt pending items flush a channel before its interval ends, at
@@ -75,9 +79,6 @@ type Digester struct {
 	MaxItems int
 	// Tick is how often channels are checked.
 	Tick      time.Duration
-	Attempts  int
-	Timeout   time.Duration
-	Backoff   backoff.Backoff
 	PublicURL string
 	// Instance names this process in the lock.
 	Instance string
@@ -223,9 +224,10 @@ func (d *Digester) check(ctx context.Context, team string, subjectCount uint64, 
 		// (a read of every bug class) wait for the window's end.
 		scan = nil
 	}
-	// A backlog larger than MaxItems goes out in several messages, in
-	// this round while the lock is held (each delivery keeps to Slack's
-	// rate); what is left after maxRounds waits for the next tick.
+	// A backlog larger than MaxItems goes out in several messages, stored
+	// in this round while the lock is held (the Slack worker delivers them
+	// at Slack's rate); what is left after maxRounds waits for the next
+	// tick.
 	for range maxRounds {
 		more, err := d.flush(ctx, team, scan)
 		if err != nil || !more {
@@ -235,7 +237,7 @@ func (d *Digester) check(ctx context.Context, team string, subjectCount uint64, 
 	return nil
 }
 
-// maxRounds bounds the messages one check sends to a channel.
+// maxRounds bounds the messages one check stores for a channel.
 const maxRounds = 5
 
 // bugScan reads every bug class once per check round, however many
@@ -265,7 +267,7 @@ func (b *bugScan) recurred(ctx context.Context, team string) ([]*dedup.Bug, erro
 	return b.recurring[team], b.err
 }
 
-// Flush renders and sends the team's digest for the window ending now
+// Flush renders and stores the team's digest for the window ending now
 // (nothing to report: no message, the window still closes). Exported for
 // tests; the loop calls it under the team's lock.
 func (d *Digester) Flush(ctx context.Context, team string) error {
@@ -277,20 +279,40 @@ func (d *Digester) Flush(ctx context.Context, team string) error {
 	}
 }
 
-// flush sends the team's digest; with scan nil it is an early flush of the
-// waiting items only, and the window stays open. more says items were left
-// for another message: this one was then an early flush too.
+// flush stores the team's digest; with scan nil it is an early flush of
+// the waiting items only, and the window stays open. more says items were
+// left for another message: this one was then an early flush too.
 func (d *Digester) flush(ctx context.Context, team string, scan *bugScan) (more bool, err error) {
 	st, rev, err := d.state(ctx, team)
 	if err != nil {
 		return false, err
 	}
 	now := d.Now()
-	items, upTo, count, more, err := d.readItems(ctx, team, st.Cursor)
+	id := digestID(team, st)
+	stored, err := d.stored(ctx, team, id, st.Cursor)
 	if err != nil {
 		return false, err
 	}
-	if more {
+	until := uint64(math.MaxUint64)
+	if stored != nil {
+		// A flush from this state stored its digest and stopped before
+		// moving the cursor: read what the digest covered again, to
+		// commit it as it was made.
+		until = stored.upTo
+		if !stored.closes {
+			scan = nil
+		} else if scan == nil {
+			scan = &bugScan{policy: d.Policy}
+		}
+	}
+	items, upTo, count, more, err := d.readItems(ctx, team, st.Cursor, until)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case stored != nil:
+		upTo, more = max(upTo, until), false
+	case more:
 		scan = nil
 	}
 	dg, bugs, err := d.build(ctx, team, st.WindowStart, now, items, scan)
@@ -307,12 +329,13 @@ func (d *Digester) flush(ctx context.Context, team string, scan *bugScan) (more 
 	if upTo > next.Cursor {
 		next.Cursor = upTo
 	}
-	if msg := Render(dg); msg != nil {
-		id := fmt.Sprintf("digest:%s:%d:%d", team, next.Cursor, now.Unix())
-		state := d.deliver(ctx, team, id, msg, d.itemRefs(team, items))
-		if state == "" {
-			return false, ctx.Err() // shutting down: keep the cursor, flush next time
+	msg := Render(dg)
+	if stored == nil && msg != nil {
+		if err := d.store(ctx, team, id, msg, items, next.Cursor, scan != nil, now); err != nil {
+			return false, err
 		}
+	}
+	if stored != nil || msg != nil {
 		next.LastDigest = id
 		next.Digests++
 	}
@@ -328,55 +351,272 @@ func (d *Digester) flush(ctx context.Context, team string, scan *bugScan) (more 
 	return more, nil
 }
 
-// readItems returns the team's items after cursor (at most MaxItems), the
-// last sequence read, how many messages that was, and whether more are
-// waiting. Of the team's PagerDuty messages only incidents are items: a
-// bug that pages is already a bug item.
-func (d *Digester) readItems(ctx context.Context, team string, cursor uint64) (items []alertgate.Notification, upTo, n uint64, more bool, err error) {
-	cons, err := d.Bus.Notify.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{bus.NotifySubject(alertgate.SinkSlack, team), bus.NotifySubject(alertgate.SinkPagerDuty, team)},
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    cursor + 1,
+// digestID is the ID (and Nats-Msg-Id) of the digest flushed from st: the
+// team, its window and the first NOTIFY sequence the digest covers. A
+// flush repeated from the same state makes the same ID; a stored digest
+// moves the cursor past its items or closes its window, so the next one
+// has another. The last sequence covered is not part of it: a repeated
+// flush may find more items waiting.
+func digestID(team string, st State) string {
+	return fmt.Sprintf("digest:%s:%d:%d", team, st.WindowStart.UnixMilli(), st.Cursor+1)
+}
+
+// Headers of a digest's NOTIFY message: what a repeated flush needs to
+// commit it as it was made.
+const (
+	headerUpTo   = "Alertgate-Digest-Up-To"  // the cursor after it: the last NOTIFY sequence covered
+	headerCloses = "Alertgate-Digest-Closes" // "true": it closed its window
+)
+
+// storedDigest is a digest found stored before its cursor moved.
+type storedDigest struct {
+	upTo   uint64
+	closes bool
+}
+
+// stored finds the digest id among the team's digests stored after
+// cursor (every digest made from that cursor is stored after it):
+// usually the last committed one and nothing else.
+func (d *Digester) stored(ctx context.Context, team, id string, cursor uint64) (*storedDigest, error) {
+	subject := bus.DigestSubject(team)
+	for seq := cursor + 1; ; {
+		m, err := d.Bus.Notify.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if m.Header.Get(jetstream.MsgIDHeader) == id {
+			upTo, err := strconv.ParseUint(m.Header.Get(headerUpTo), 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("digest %s: %s: %w", id, headerUpTo, err)
+			}
+			return &storedDigest{upTo: upTo, closes: m.Header.Get(headerCloses) == "true"}, nil
+		}
+		seq = m.Sequence + 1
+	}
+}
+
+// store records the digest as pending and stores it in NOTIFY, where the
+// Slack sink's worker delivers it; cursor is the cursor after it. The
+// record comes first: the worker's own records must not be overwritten,
+// and the items stay listed from the moment the cursor moves past them.
+func (d *Digester) store(ctx context.Context, team, id string, msg *slackapi.WebhookMessage, items []alertgate.Notification, cursor uint64, closes bool, now time.Time) error {
+	body, err := encode(msg)
+	if err != nil {
+		return fmt.Errorf("digest %s: %w", id, err)
+	}
+	n := alertgate.Notification{
+		ID: id, Sink: alertgate.SinkSlack, Team: team, Type: alertgate.TypeDigest, Key: "digest:" + team,
+		CreatedAt: now, Body: body, Items: d.itemRefs(team, items),
+	}
+	n.Event.Title = msg.Text
+	m, err := bus.NotifyMsg(&n)
+	if err != nil {
+		return fmt.Errorf("digest %s: %w", id, err)
+	}
+	m.Header.Set(headerUpTo, strconv.FormatUint(cursor, 10))
+	if closes {
+		m.Header.Set(headerCloses, "true")
+	}
+	d.Log.Put(ctx, alertgate.Record{Notification: n, State: alertgate.StatePending, UpdatedAt: now})
+	if _, err := d.Bus.JS.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("store digest %s: %w", id, err)
+	}
+	d.Logger.Info("digest stored for delivery", "sink", "slack", "team", team, "digest", id, "items", len(items))
+	return nil
+}
+
+// readItems returns the team's items after cursor (at most MaxItems, none
+// after until), the last sequence read, how many messages that was, and
+// whether more are waiting. Of the team's PagerDuty messages only
+// incidents are items: a bug that pages is already a bug item.
+func (d *Digester) readItems(ctx context.Context, team string, cursor, until uint64) (items []alertgate.Notification, upTo, n uint64, more bool, err error) {
+	// A Slack item can be stored twice (it has no Nats-Msg-Id: see
+	// bus.PublishNotifications); the copy is read and passed over.
+	seen := map[string]bool{}
+	subjects := []string{bus.NotifySubject(alertgate.SinkSlack, team), bus.NotifySubject(alertgate.SinkPagerDuty, team)}
+	upTo, n, more, err = d.read(ctx, subjects, cursor+1, until, d.MaxItems, func(it alertgate.Notification) {
+		if (it.Sink == alertgate.SinkSlack || it.Event.Kind == alertgate.KindIncident) && !seen[it.ID] {
+			seen[it.ID] = true
+			items = append(items, it)
+		}
 	})
 	if err != nil {
 		return nil, 0, 0, false, err
 	}
-	info, err := cons.Info(ctx)
+	return items, upTo, n, more, nil
+}
+
+// read hands the notifications of subjects from sequence from on to
+// visit, at most limit messages and none after until. It returns the last
+// sequence read, how many messages that was, and whether more are
+// waiting.
+func (d *Digester) read(ctx context.Context, subjects []string, from, until uint64, limit int, visit func(alertgate.Notification)) (upTo, n uint64, more bool, err error) {
+	cons, pending, err := d.consumer(ctx, subjects, from)
 	if err != nil {
-		return nil, 0, 0, false, err
+		return 0, 0, false, err
 	}
-	want := min(info.NumPending, uint64(max(d.MaxItems, 1)))
-	// A Slack item can be stored twice (it has no Nats-Msg-Id: see
-	// bus.PublishNotifications); the copy is read and passed over.
-	seen := map[string]bool{}
+	defer d.drop(cons)
+	return readFrom(cons, pending, until, limit, visit)
+}
+
+// readFrom is read on a consumer with pending messages to deliver.
+func readFrom(cons jetstream.Consumer, pending, until uint64, limit int, visit func(alertgate.Notification)) (upTo, n uint64, more bool, err error) {
+	want := min(pending, uint64(max(limit, 1)))
 	for n < want {
 		batch, err := cons.Fetch(int(min(want-n, 500)), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
-			return nil, 0, 0, false, err
+			return 0, 0, false, err
 		}
-		got := 0
+		got, past := 0, false
 		for m := range batch.Messages() {
 			got++
-			n++
-			md, err := m.Metadata()
-			if err == nil && md.Sequence.Stream > upTo {
-				upTo = md.Sequence.Stream
+			var seq uint64
+			if md, err := m.Metadata(); err == nil {
+				seq = md.Sequence.Stream
 			}
+			if past || seq > until {
+				past = true // the rest of the batch is drained, not read
+				continue
+			}
+			n++
+			upTo = max(upTo, seq)
 			var it alertgate.Notification
-			if wire.Unmarshal(m.Data(), &it) == nil && (it.Sink == alertgate.SinkSlack || it.Event.Kind == alertgate.KindIncident) && !seen[it.ID] {
-				seen[it.ID] = true
-				items = append(items, it)
+			if wire.Unmarshal(m.Data(), &it) == nil {
+				visit(it)
 			}
 		}
 		if err := batch.Error(); err != nil {
-			return nil, 0, 0, false, err
+			return 0, 0, false, err
 		}
 		if got == 0 {
-			// NumPending said more: never send a partial digest quietly.
-			return nil, 0, 0, false, fmt.Errorf("read %d of %d digest items", n, want)
+			// The count said more: never send a partial digest quietly.
+			return 0, 0, false, fmt.Errorf("read %d of %d digest items", n, want)
+		}
+		if past {
+			return upTo, n, true, nil
 		}
 	}
-	return items, upTo, n, n < info.NumPending, nil
+	return upTo, n, n < pending, nil
+}
+
+// consumer opens a short-lived consumer of NOTIFY on subjects from
+// sequence from, and says how many of their messages it has to deliver.
+// drop deletes it; it also expires soon after its last use.
+func (d *Digester) consumer(ctx context.Context, subjects []string, from uint64) (jetstream.Consumer, uint64, error) {
+	cons, err := d.Bus.Notify.CreateConsumer(ctx, jetstream.ConsumerConfig{
+		FilterSubjects: subjects,
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    from,
+		AckPolicy:      jetstream.AckNonePolicy,
+		// Only this reader reads it: no replicas, nothing on disk.
+		MemoryStorage:     true,
+		Replicas:          1,
+		InactiveThreshold: time.Minute,
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return cons, cons.CachedInfo().NumPending, nil
+}
+
+func (d *Digester) drop(cons jetstream.Consumer) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = d.Bus.Notify.DeleteConsumer(ctx, cons.CachedInfo().Name)
+}
+
+// Pending lists the bug items no digest carries yet, newest first: those
+// after each team's cursor, at most limit in all (sinks.PendingLister).
+func (d *Digester) Pending(ctx context.Context, limit int) ([]alertgate.Notification, error) {
+	if d.states == nil || limit < 1 {
+		return nil, nil
+	}
+	var all []alertgate.Notification
+	for _, team := range d.Teams {
+		st, _, err := d.state(ctx, team)
+		if err != nil {
+			return nil, err
+		}
+		items, err := d.newest(ctx, bus.NotifySubject(alertgate.SinkSlack, team), st.Cursor, limit)
+		if err != nil {
+			return nil, fmt.Errorf("team %s: %w", team, err)
+		}
+		all = append(all, items...)
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].CreatedAt.After(all[j].CreatedAt) })
+	return all[:min(len(all), limit)], nil
+}
+
+// newest returns the last limit notifications of subject after cursor,
+// newest first, each ID once.
+func (d *Digester) newest(ctx context.Context, subject string, cursor uint64, limit int) ([]alertgate.Notification, error) {
+	last, err := d.Bus.Notify.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if last.Sequence <= cursor {
+		return nil, nil
+	}
+	subjects := []string{subject}
+	cons, n, err := d.consumer(ctx, subjects, cursor+1)
+	if err != nil {
+		return nil, err
+	}
+	if n > uint64(limit) {
+		d.drop(cons)
+		from, err := d.tail(ctx, subject, cursor+1, last.Sequence, limit)
+		if err != nil {
+			return nil, err
+		}
+		if cons, n, err = d.consumer(ctx, subjects, from); err != nil {
+			return nil, err
+		}
+	}
+	defer d.drop(cons)
+	var out []alertgate.Notification
+	seen := map[string]bool{}
+	_, _, _, err = readFrom(cons, n, last.Sequence, limit, func(n alertgate.Notification) {
+		if !seen[n.ID] {
+			seen[n.ID] = true
+			out = append(out, n)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// tail returns the sequence from which the last limit messages of subject
+// in [from, last] begin, when more than limit are left after from. A
+// backlog larger than limit (a storm of new bug classes) is searched by
+// the count of what is left after a sequence, a few dozen probes at most,
+// rather than read.
+func (d *Digester) tail(ctx context.Context, subject string, from, last uint64, limit int) (uint64, error) {
+	// More than limit are left after lo, at most limit after hi (last
+	// itself is one).
+	lo, hi := from, last
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		cons, n, err := d.consumer(ctx, []string{subject}, mid)
+		if err != nil {
+			return 0, err
+		}
+		d.drop(cons)
+		if n > uint64(limit) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi, nil
 }
 
 // itemsBudget bounds the bytes of item references one digest record
@@ -529,101 +769,6 @@ func (d *Digester) incidentItem(ctx context.Context, it alertgate.Notification) 
 	return in
 }
 
-// deliver sends the digest with retries and returns the items' final
-// state; "" when ctx ended first.
-func (d *Digester) deliver(ctx context.Context, team, id string, msg *slackapi.WebhookMessage, items []alertgate.DigestItem) alertgate.DeliveryState {
-	body, _ := json.Marshal(msg)
-	rec := alertgate.Record{
-		Notification: alertgate.Notification{ID: id, Sink: alertgate.SinkSlack, Team: team, Type: alertgate.TypeDigest, Key: "digest:" + team, CreatedAt: d.Now(), Body: body, Items: items},
-	}
-	log := d.Logger.With("sink", "slack", "team", team, "digest", id, "items", len(items))
-	if !d.Notifier.Enabled(team) {
-		rec.State, rec.UpdatedAt = alertgate.StateDryRun, d.Now()
-		d.Log.Put(ctx, rec)
-		d.Metrics.Notifications.WithLabelValues("slack", string(alertgate.TypeDigest), string(alertgate.StateDryRun)).Inc()
-		log.Info("dry-run digest: team has no Slack webhook", "text", msg.Text)
-		return alertgate.StateDryRun
-	}
-	var last error
-	for attempt := 1; attempt <= d.Attempts; attempt++ {
-		sctx, cancel := context.WithTimeout(ctx, d.timeout())
-		retry, err := d.Notifier.Send(sctx, team, msg)
-		cancel()
-		rec.Attempts = attempt
-		if err == nil {
-			d.Metrics.DeliveryAttempt.WithLabelValues("slack", "ok").Inc()
-			d.Metrics.Notifications.WithLabelValues("slack", string(alertgate.TypeDigest), string(alertgate.StateSent)).Inc()
-			rec.State, rec.UpdatedAt = alertgate.StateSent, d.Now()
-			d.Log.Put(ctx, rec)
-			log.Info("digest delivered", "attempt", attempt)
-			return alertgate.StateSent
-		}
-		last = err
-		if ctx.Err() != nil {
-			return ""
-		}
-		if !retry {
-			d.Metrics.DeliveryAttempt.WithLabelValues("slack", "permanent").Inc()
-			break
-		}
-		d.Metrics.DeliveryAttempt.WithLabelValues("slack", "retry").Inc()
-		if attempt == d.Attempts {
-			break
-		}
-		wait := d.Backoff.Delay(attempt)
-		var ra sinks.RetryAfter
-		if errors.As(err, &ra) && ra.RetryAfter() > wait {
-			wait = ra.RetryAfter()
-		}
-		// The wait happens under the team's lock: keep it well inside its TTL.
-		wait = min(wait, lockTTL/4)
-		log.Warn("digest delivery failed, will retry", "attempt", attempt, "err", err, "retry_in", wait)
-		rec.State, rec.LastError, rec.UpdatedAt = alertgate.StateRetrying, err.Error(), d.Now()
-		d.Log.Put(ctx, rec)
-		select {
-		case <-ctx.Done():
-			return ""
-		case <-time.After(wait):
-		}
-	}
-	reason := "permanent"
-	if rec.Attempts >= d.Attempts {
-		reason = "exhausted"
-	}
-	rec.State, rec.LastError, rec.UpdatedAt = alertgate.StateDead, last.Error(), d.Now()
-	if err := d.Bus.PublishDeadLetter(ctx, rec.Notification, last.Error()); err != nil {
-		log.Error("dead-letter publish failed", "err", err)
-	}
-	d.Log.Put(ctx, rec)
-	d.Metrics.DeadLetters.WithLabelValues("slack", reason).Inc()
-	d.Metrics.Notifications.WithLabelValues("slack", string(alertgate.TypeDigest), string(alertgate.StateDead)).Inc()
-	log.Error("digest dead-lettered", "reason", reason, "err", last)
-	return alertgate.StateDead
-}
-
-// Resend delivers a dead-lettered digest again (alertgate deadletter replay).
-func (d *Digester) Resend(ctx context.Context, n alertgate.Notification) error {
-	var msg slackapi.WebhookMessage
-	if err := json.Unmarshal(n.Body, &msg); err != nil {
-		return fmt.Errorf("digest body: %w", err)
-	}
-	switch state := d.deliver(ctx, n.Team, n.ID, &msg, n.Items); state {
-	case alertgate.StateSent, alertgate.StateDryRun:
-		return nil
-	default:
-		return fmt.Errorf("digest still not delivered (%s)", state)
-	}
-}
-
-// timeout bounds one Slack attempt (delivery.timeout): a hung webhook must
-// not hold the team's lock.
-func (d *Digester) timeout() time.Duration {
-	if d.Timeout > 0 {
-		return d.Timeout
-	}
-	return 10 * time.Second
-}
-
 // Running reports whether the flush loop runs.
 func (d *Digester) Running() error {
 	if d.done == nil {
@@ -651,3 +796,5 @@ func (d *Digester) Busy(ctx context.Context) (bool, error) {
 	}
 	return false, nil
 }
+
+var _ sinks.PendingLister = (*Digester)(nil)

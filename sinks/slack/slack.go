@@ -1,8 +1,9 @@
 // Package slack renders a team's digest (new bug classes, regressions,
 // spikes, recurring counts, incidents opened and resolved, pages without a
-// runbook) as a Block Kit message within Slack's limits, and delivers it to
-// the team channel's incoming webhook, at most one message per second per
-// webhook. Rendering is pure; only Notifier does I/O.
+// runbook) as a Block Kit message within Slack's limits, stores it in
+// NOTIFY as a notification (Digester), and delivers it through the sinks
+// Worker to the team channel's incoming webhook, at most one message per
+// second per webhook (Notifier). Rendering is pure.
 package slack
 
 import (
@@ -22,6 +23,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 	"golang.org/x/time/rate"
 
+	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/sinks"
 )
 
@@ -40,7 +42,7 @@ type Notifier struct {
 
 // New returns a Notifier for the teams' webhook URLs (team -> URL). Teams
 // with an empty URL are not Enabled. A nil hc means a default client; the
-// caller's context bounds each Send.
+// caller's context bounds each Notify.
 func New(webhooks map[string]string, hc *http.Client) *Notifier {
 	if hc == nil {
 		hc = &http.Client{}
@@ -81,26 +83,41 @@ func (n *Notifier) limiter(webhook string) *rate.Limiter {
 	return l
 }
 
-// Send posts msg to team's webhook. Success is only HTTP 200 with the body
-// "ok". On failure, retry says whether trying again may help: yes for 429
-// (the error carries Retry-After, see sinks.RetryAfter), 5xx and network
-// errors; no for other 4xx (invalid_payload, channel_not_found,
-// channel_is_archived, …) and for a 200 that is not "ok". Errors name the
-// team, never the webhook URL.
-func (n *Notifier) Send(ctx context.Context, team string, msg *slackapi.WebhookMessage) (retry bool, err error) {
-	webhook := n.webhooks[team]
+// Reserve takes note's turn under its webhook's rate limit (the Worker
+// waits for it before Notify; sinks.Throttle).
+func (n *Notifier) Reserve(note alertgate.Notification) time.Duration {
+	webhook := n.webhooks[note.Team]
 	if webhook == "" {
+		return 0
+	}
+	return n.limiter(webhook).Reserve().Delay()
+}
+
+// Notify posts a digest (its Body is the Slack message) to the team's
+// webhook now; the rate limit is the caller's (Reserve). Success is only
+// HTTP 200 with the body "ok". On failure, retry says whether trying again
+// may help: yes for 429 (the error carries Retry-After, see
+// sinks.RetryAfter), 5xx and network errors; no for other 4xx
+// (invalid_payload, channel_not_found, channel_is_archived, …) and for a
+// 200 that is not "ok". Errors name the team, never the webhook URL.
+func (n *Notifier) Notify(ctx context.Context, note alertgate.Notification) (retry bool, err error) {
+	team := note.Team
+	webhook := n.webhooks[team]
+	switch {
+	case webhook == "":
 		return false, fmt.Errorf("slack: team %q has no webhook", team)
+	case note.Type != alertgate.TypeDigest:
+		// Items reach Slack inside their team's digest only.
+		return false, fmt.Errorf("slack: team %q: a %s notification is not sent on its own", team, note.Type)
+	case len(note.Body) == 0:
+		return false, fmt.Errorf("slack: team %q: digest %s has no message", team, note.ID)
 	}
-	if msg == nil {
-		return false, fmt.Errorf("slack: team %q: no message", team)
-	}
-	body, err := encode(msg)
+	// NOTIFY's encoding (internal/wire) writes the message's strings with
+	// escapes of its own; Slack gets the message as encoding/json writes
+	// it, as the goldens show.
+	body, err := json.Marshal(json.RawMessage(note.Body))
 	if err != nil {
-		return false, fmt.Errorf("slack: team %q: encode: %w", team, err)
-	}
-	if err := n.limiter(webhook).Wait(ctx); err != nil {
-		return true, fmt.Errorf("slack: team %q: rate limit wait: %w", team, err)
+		return false, fmt.Errorf("slack: team %q: digest %s: %w", team, note.ID, err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, webhook, bytes.NewReader(body))
 	if err != nil {
@@ -132,7 +149,7 @@ func (n *Notifier) Send(ctx context.Context, team string, msg *slackapi.WebhookM
 	return retry, fmt.Errorf("slack: team %q: %w", team, herr)
 }
 
-// encode is the request body; the goldens are it, indented.
+// encode is the request body of msg; the goldens are it, indented.
 func encode(msg *slackapi.WebhookMessage) ([]byte, error) { return json.Marshal(msg) }
 
 // redact drops net/http's *url.Error, whose text is the full webhook URL,
@@ -161,3 +178,8 @@ func scrub(s, webhook string) string {
 	}
 	return s
 }
+
+var (
+	_ sinks.Notifier = (*Notifier)(nil)
+	_ sinks.Throttle = (*Notifier)(nil)
+)

@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	slackapi "github.com/slack-go/slack"
 	"golang.org/x/time/rate"
 
+	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/internal/contract"
 	"github.com/alertgate/alertgate/sinks"
 )
@@ -83,7 +85,18 @@ func reply(status int, body string, header ...string) func(http.ResponseWriter, 
 	}
 }
 
-func TestSend(t *testing.T) {
+// digestFor is a digest notification for team carrying msg, as the
+// Digester stores it.
+func digestFor(t *testing.T, team string, msg *slackapi.WebhookMessage) alertgate.Notification {
+	t.Helper()
+	body, err := encode(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return alertgate.Notification{ID: "digest:" + team + ":1:1", Sink: alertgate.SinkSlack, Team: team, Type: alertgate.TypeDigest, Key: "digest:" + team, Body: body}
+}
+
+func TestNotify(t *testing.T) {
 	f, srv := newFakeSlack(t)
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
@@ -141,7 +154,7 @@ func TestSend(t *testing.T) {
 			}
 			f.script(path, tc.answer)
 			n := New(map[string]string{"payments": webhook}, srv.Client())
-			retry, err := n.Send(context.Background(), "payments", Render(typical()))
+			retry, err := n.Notify(context.Background(), digestFor(t, "payments", Render(typical())))
 			if got, want := err == nil, tc.ok; got != want {
 				t.Fatalf("err=%v, want success %v", err, want)
 			}
@@ -183,15 +196,18 @@ func TestSend(t *testing.T) {
 	}
 }
 
-func TestSendNotEnabled(t *testing.T) {
+func TestNotifyNotEnabled(t *testing.T) {
 	n := New(map[string]string{"payments": "", "platform": "  "}, nil)
 	for _, team := range []string{"payments", "platform", "unknown"} {
 		if n.Enabled(team) {
 			t.Fatalf("Enabled(%q)=true, want false", team)
 		}
-		retry, err := n.Send(context.Background(), team, Render(typical()))
+		if got := n.Reserve(digestFor(t, team, Render(typical()))); got != 0 {
+			t.Fatalf("Reserve(%q)=%v, want no wait", team, got)
+		}
+		retry, err := n.Notify(context.Background(), digestFor(t, team, Render(typical())))
 		if err == nil || retry {
-			t.Fatalf("Send(%q)=(%v, %v), want a permanent error", team, retry, err)
+			t.Fatalf("Notify(%q)=(%v, %v), want a permanent error", team, retry, err)
 		}
 		if !strings.Contains(err.Error(), team) {
 			t.Fatalf("error %q does not name the team", err)
@@ -228,53 +244,78 @@ func TestLimiter(t *testing.T) {
 	}
 }
 
-// TestSendWaitsForLimiter checks that Send takes its turn: with the
-// webhook's token spent, a Send whose context cannot wait the second out
-// fails at once (rate.Limiter knows the wait up front) without posting,
-// and asks for a retry.
-func TestSendWaitsForLimiter(t *testing.T) {
+// TestReserve checks that each delivery takes its webhook's turn: the
+// first at once, the next a second later, a team sharing the webhook after
+// that, while another webhook has its own turns. The Worker waits for the
+// turn (sinks.Throttle); Notify itself posts at once.
+func TestReserve(t *testing.T) {
 	f, srv := newFakeSlack(t)
 	path, other := "/services/"+secret+"/limited", "/services/"+secret+"/other"
 	f.script(path, reply(200, "ok"))
 	f.script(other, reply(200, "ok"))
-	n := New(map[string]string{"payments": srv.URL + path, "platform": srv.URL + other}, srv.Client())
+	n := New(map[string]string{"payments": srv.URL + path, "checkout": srv.URL + path, "platform": srv.URL + other}, srv.Client())
 	msg := Render(typical())
-
-	if _, err := n.Send(context.Background(), "payments", msg); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		team     string
+		min, max time.Duration
+	}{
+		{"payments", 0, 0},
+		{"payments", 500 * time.Millisecond, time.Second},
+		{"checkout", 1500 * time.Millisecond, 2 * time.Second},
+		{"platform", 0, 0},
+	} {
+		if got := n.Reserve(digestFor(t, tc.team, msg)); got < tc.min || got > tc.max {
+			t.Fatalf("Reserve(%s)=%v, want %v to %v", tc.team, got, tc.min, tc.max)
+		}
+		if _, err := n.Notify(context.Background(), digestFor(t, tc.team, msg)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
-	defer cancel()
-	retry, err := n.Send(ctx, "payments", msg)
-	if err == nil || !retry {
-		t.Fatalf("Send right after a send=(%v, %v), want a retryable error", retry, err)
-	}
-	if strings.Contains(err.Error(), srv.URL) || strings.Contains(err.Error(), secret) {
-		t.Fatalf("error %q shows the webhook", err)
-	}
-	if got, want := f.count(path), 1; got != want {
+	if got, want := f.count(path), 3; got != want {
 		t.Fatalf("posts=%d, want %d", got, want)
-	}
-	// Another webhook has its own turn.
-	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel2()
-	if _, err := n.Send(ctx2, "platform", msg); err != nil {
-		t.Fatal(err)
 	}
 	if got, want := f.count(other), 1; got != want {
 		t.Fatalf("posts=%d, want %d", got, want)
 	}
 }
 
-// TestSendCanceled gives up at once on a canceled context, and says so.
-func TestSendCanceled(t *testing.T) {
+// Only digests go to Slack: an item reaches it inside its team's digest,
+// and a digest without a message, or with a broken one, is refused; none
+// is posted nor worth a retry.
+func TestNotifyOnlyDigests(t *testing.T) {
+	f, srv := newFakeSlack(t)
+	path := "/services/" + secret + "/only"
+	f.script(path, reply(200, "ok"))
+	n := New(map[string]string{"payments": srv.URL + path}, srv.Client())
+	item := digestFor(t, "payments", Render(typical()))
+	item.Type = alertgate.TypeBugNew
+	empty := digestFor(t, "payments", Render(typical()))
+	empty.Body = nil
+	broken := digestFor(t, "payments", Render(typical()))
+	broken.Body = broken.Body[:len(broken.Body)/2]
+	for _, note := range []alertgate.Notification{item, empty, broken} {
+		retry, err := n.Notify(context.Background(), note)
+		if err == nil || retry {
+			t.Fatalf("Notify(%s with %d bytes)=(%v, %v), want a permanent error", note.Type, len(note.Body), retry, err)
+		}
+		if strings.Contains(err.Error(), srv.URL) || strings.Contains(err.Error(), secret) {
+			t.Fatalf("error %q shows the webhook", err)
+		}
+	}
+	if got := f.count(path); got != 0 {
+		t.Fatalf("posts=%d, want none", got)
+	}
+}
+
+// TestNotifyCanceled gives up at once on a canceled context, and says so.
+func TestNotifyCanceled(t *testing.T) {
 	_, srv := newFakeSlack(t)
 	n := New(map[string]string{"payments": srv.URL + "/services/" + secret}, srv.Client())
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	retry, err := n.Send(ctx, "payments", Render(typical()))
+	retry, err := n.Notify(ctx, digestFor(t, "payments", Render(typical())))
 	if !errors.Is(err, context.Canceled) || !retry {
-		t.Fatalf("Send=(%v, %v), want retry with context.Canceled", retry, err)
+		t.Fatalf("Notify=(%v, %v), want retry with context.Canceled", retry, err)
 	}
 }
 
