@@ -63,10 +63,9 @@ func (l *Log) Put(ctx context.Context, r alertgate.Record) {
 }
 
 // summary is what the log keeps of a notification: what /v1/notifications
-// and the status page show. The event's labels, description and links and
-// the runbook's steps stay in NOTIFY (and DEADLETTER, for replays): a page's
-// record is a KV write on the paging path, and those made it three times
-// larger.
+// and the status page show. The event's labels, description and links stay
+// in NOTIFY (and DEADLETTER, for replays): a page's record is a KV write on
+// the paging path, so it carries no more than the lists need.
 func summary(n alertgate.Notification) alertgate.Notification {
 	e := n.Event
 	n.Event = alertgate.Event{
