@@ -253,34 +253,6 @@ type Page[T any] struct {
 	Limit int
 }
 
-// TopBugs walks every bug class once and keeps, of those keep accepts (nil:
-// all), the first limit in the order cmp gives. Memory is that of limit
-// states, whatever the number of classes: at a million classes, reading
-// them all into a list would take gigabytes for a page that shows a
-// hundred.
-func (p *Policy) TopBugs(ctx context.Context, keep func(*Bug) bool, cmp func(a, b *Bug) int, limit int) (Page[Bug], error) {
-	return top(ctx, p.Bugs, keep, cmp, limit)
-}
-
-// TopIncidents is TopBugs for incident states.
-func (p *Policy) TopIncidents(ctx context.Context, keep func(*Incident) bool, cmp func(a, b *Incident) int, limit int) (Page[Incident], error) {
-	return top(ctx, p.Incidents, keep, cmp, limit)
-}
-
-func top[T any](ctx context.Context, kv jetstream.KeyValue, keep func(*T) bool, cmp func(a, b *T) int, limit int) (Page[T], error) {
-	t := NewTop(cmp, limit)
-	err := each(ctx, kv, func(v *T) error {
-		if keep == nil || keep(v) {
-			t.Add(v)
-		}
-		return nil
-	})
-	if err != nil {
-		return Page[T]{}, err
-	}
-	return t.Page(), nil
-}
-
 // Top collects the first Limit values in an order from a stream of them,
 // holding no more than that many.
 type Top[T any] struct {

@@ -12,15 +12,6 @@ import (
 	"github.com/alertgate/alertgate/internal/wire"
 )
 
-// DeadLetter is a notification in the DEADLETTER stream.
-type DeadLetter struct {
-	Seq          uint64                  `json:"seq"`
-	Reason       string                  `json:"reason"`
-	DeadAt       time.Time               `json:"dead_at"`
-	State        alertgate.DeliveryState `json:"state"` // dead, or the state after a replay
-	Notification alertgate.Notification  `json:"notification"`
-}
-
 // DeadLetters lists and replays dead letters.
 type DeadLetters struct {
 	Bus *bus.Bus
@@ -29,10 +20,10 @@ type DeadLetters struct {
 
 // List returns up to limit dead letters, newest first, with the state the
 // notification log has for each (dead until replayed).
-func (d *DeadLetters) List(ctx context.Context, limit int) ([]DeadLetter, error) {
-	out := []DeadLetter{}
+func (d *DeadLetters) List(ctx context.Context, limit int) ([]alertgate.DeadLetter, error) {
+	out := []alertgate.DeadLetter{}
 	err := bus.Backwards(ctx, d.Bus.DeadLetter, limit, func(m *jetstream.RawStreamMsg) bool {
-		dl := DeadLetter{Seq: m.Sequence, Reason: m.Header.Get(bus.HeaderError), DeadAt: m.Time, State: alertgate.StateDead}
+		dl := alertgate.DeadLetter{Seq: m.Sequence, Reason: m.Header.Get(bus.HeaderError), DeadAt: m.Time, State: alertgate.StateDead}
 		if wire.Unmarshal(m.Data, &dl.Notification) != nil {
 			return false
 		}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/dedup"
-	"github.com/alertgate/alertgate/routes"
 )
 
 // Explanation answers "what did alertgate do with this key, and why".
@@ -25,7 +24,7 @@ type Explanation struct {
 
 // Explain finds the state of key (the full alertgate key, or the source's
 // own id such as a fingerprint or a Sentry issue id) and explains it.
-func Explain(ctx context.Context, p *dedup.Policy, rt *routes.Table, source alertgate.Source, key string) (*Explanation, error) {
+func Explain(ctx context.Context, p States, rt Matcher, source alertgate.Source, key string) (*Explanation, error) {
 	candidates := []string{key}
 	if source != "" && !strings.HasPrefix(key, string(source)+":") {
 		candidates = append(candidates, string(source)+":v1:"+key)
@@ -67,7 +66,7 @@ func matchesSuffix(full string, have, want alertgate.Source, key string) bool {
 	return (want == "" || have == want) && strings.HasSuffix(full, ":"+key)
 }
 
-func explainKey(ctx context.Context, p *dedup.Policy, rt *routes.Table, key string) (*Explanation, error) {
+func explainKey(ctx context.Context, p States, rt Matcher, key string) (*Explanation, error) {
 	in, err := p.Incident(ctx, key)
 	if err != nil {
 		return nil, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "state unavailable")
@@ -89,7 +88,7 @@ func explainKey(ctx context.Context, p *dedup.Policy, rt *routes.Table, key stri
 	return nil, nil
 }
 
-func (ex *Explanation) reroute(rt *routes.Table, kind alertgate.Kind) {
+func (ex *Explanation) reroute(rt Matcher, kind alertgate.Kind) {
 	ev := alertgate.Event{Source: ex.Source, Kind: kind, Key: ex.Key, Episode: ex.Episode, Labels: map[string]string{}, Transition: ex.Last.Transition}
 	for k, v := range ex.Last.Labels {
 		ev.Labels[k] = v

@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -16,38 +17,36 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/alertgate/alertgate"
-	"github.com/alertgate/alertgate/bus"
 	"github.com/alertgate/alertgate/dedup"
 	"github.com/alertgate/alertgate/internal/httperr"
 	"github.com/alertgate/alertgate/internal/metrics"
-	"github.com/alertgate/alertgate/routes"
 	"github.com/alertgate/alertgate/runbooks"
-	"github.com/alertgate/alertgate/sinks"
 )
 
-// Server wires handlers to their dependencies.
+// Server serves the read API, the status page, the runbook pages and
+// health from the interfaces above; a nil one answers as unavailable.
 type Server struct {
-	Bus *bus.Bus
 	// Ingest serves POST /v1/ingest/{source} (ingest.Handler.Endpoints).
-	Ingest   http.Handler
-	Policy   *dedup.Policy
-	Routes   *routes.Table
-	Runbooks *runbooks.Set
-	Log      *sinks.Log
-	Dead     *sinks.DeadLetters
-	Logger   *slog.Logger
-	Metrics  *metrics.Metrics
-	// Ready reports whether the consumers run; JetStream is checked here.
-	Ready func() error
-	// Wrap, if set, wraps the endpoints inside the panic recoverer (the
-	// Sentry middleware: it must see a panic before it is recovered).
-	Wrap func(http.Handler) http.Handler
+	Ingest        http.Handler
+	States        States
+	Matcher       Matcher
+	Runbooks      Runbooks
+	Notifications Notifications
+	DeadLetters   DeadLetters
+	Readiness     Readiness
+	Logger        *slog.Logger
+	Metrics       *metrics.Metrics
 
 	bugViews bugViews
 }
 
-// Handler returns the router with every endpoint.
-func (s *Server) Handler() http.Handler {
+// Handler is Routes behind the Recoverer.
+func (s *Server) Handler() http.Handler { return Recoverer(s.Logger, s.Metrics, s.Routes()) }
+
+// Routes returns the router with every endpoint, without a recoverer: the
+// gateway puts its error reporting between the two, where it sees a panic
+// before it is recovered.
+func (s *Server) Routes() http.Handler {
 	r := mux.NewRouter()
 	if s.Ingest != nil {
 		r.Handle("/v1/ingest/{source}", s.Ingest).Methods(http.MethodPost)
@@ -72,16 +71,12 @@ func (s *Server) Handler() http.Handler {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": r.Method + " is not allowed on " + r.URL.Path})
 	})
-	var h http.Handler = r
-	if s.Wrap != nil {
-		h = s.Wrap(h)
-	}
-	return recoverer(s.Logger, s.Metrics, h)
+	return r
 }
 
-// recoverer turns a panic in a handler into a 500 and a log line: one bad
+// Recoverer turns a panic in a handler into a 500 and a log line: one bad
 // request must never take the gateway down.
-func recoverer(log *slog.Logger, m *metrics.Metrics, next http.Handler) http.Handler {
+func Recoverer(log *slog.Logger, m *metrics.Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
@@ -100,9 +95,9 @@ func recoverer(log *slog.Logger, m *metrics.Metrics, next http.Handler) http.Han
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	err := s.Bus.Ready(ctx)
-	if err == nil && s.Ready != nil {
-		err = s.Ready()
+	err := errors.New("no readiness check configured")
+	if s.Readiness != nil {
+		err = s.Readiness.Ready(ctx)
 	}
 	if err != nil {
 		s.Metrics.Ready.Set(0)
@@ -119,7 +114,11 @@ func (s *Server) notifications(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, err)
 		return
 	}
-	recs, err := s.Log.List(r.Context(), limit)
+	if s.Notifications == nil {
+		httperr.Write(w, alertgate.Errorf(alertgate.EUNAVAILABLE, "notification log unavailable"))
+		return
+	}
+	recs, err := s.Notifications.List(r.Context(), limit)
 	if err != nil {
 		httperr.Write(w, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "notification log unavailable"))
 		return
@@ -190,7 +189,11 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, err)
 		return
 	}
-	list, err := s.Dead.List(r.Context(), limit)
+	if s.DeadLetters == nil {
+		httperr.Write(w, alertgate.Errorf(alertgate.EUNAVAILABLE, "dead letters unavailable"))
+		return
+	}
+	list, err := s.DeadLetters.List(r.Context(), limit)
 	if err != nil {
 		httperr.Write(w, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "dead letters unavailable"))
 		return
@@ -201,10 +204,17 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
 // replay re-enqueues dead letters (?id= one notification, else all still
 // dead) once their cause is fixed.
 func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
-	ids, err := s.Dead.Replay(r.Context(), r.URL.Query().Get("id"))
+	if s.DeadLetters == nil {
+		httperr.Write(w, alertgate.Errorf(alertgate.EUNAVAILABLE, "dead letters unavailable"))
+		return
+	}
+	ids, err := s.DeadLetters.Replay(r.Context(), r.URL.Query().Get("id"))
 	if err != nil {
 		if alertgate.ErrorCode(err) == alertgate.EINTERNAL {
-			err = alertgate.WrapError(alertgate.EUNAVAILABLE, err, "replay failed: %v", err)
+			// The cause names infrastructure (a NATS URL): the log has it,
+			// the answer does not.
+			s.Logger.Error("dead letter replay failed", "id", r.URL.Query().Get("id"), "err", err)
+			err = alertgate.WrapError(alertgate.EUNAVAILABLE, err, "replay failed: dead letters unavailable (the gateway log has the error)")
 		}
 		httperr.Write(w, err)
 		return
@@ -248,7 +258,7 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
 		return strings.Compare(a.Key, b.Key)
 	}
 	listPage(w, r, "incidents", "incident state unavailable", func(ctx context.Context, limit int) (dedup.Page[dedup.Incident], error) {
-		return s.Policy.TopIncidents(ctx, keep, latest, limit)
+		return top(ctx, s.States, States.EachIncident, keep, latest, limit)
 	})
 }
 
@@ -264,7 +274,7 @@ func (s *Server) bugs(w http.ResponseWriter, r *http.Request) {
 		return strings.Compare(a.Key, b.Key)
 	}
 	listPage(w, r, "bugs", "bug state unavailable", func(ctx context.Context, limit int) (dedup.Page[dedup.Bug], error) {
-		return s.Policy.TopBugs(ctx, keep, loudest, limit)
+		return top(ctx, s.States, States.EachBug, keep, loudest, limit)
 	})
 }
 
@@ -292,7 +302,11 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, alertgate.Errorf(alertgate.EINVALID, "key: missing (the event key, e.g. alertmanager:v1:<fingerprint>)"))
 		return
 	}
-	ex, err := Explain(r.Context(), s.Policy, s.Routes, alertgate.Source(source), key)
+	if s.States == nil || s.Matcher == nil {
+		httperr.Write(w, alertgate.Errorf(alertgate.EUNAVAILABLE, "state unavailable"))
+		return
+	}
+	ex, err := Explain(r.Context(), s.States, s.Matcher, alertgate.Source(source), key)
 	if err != nil {
 		httperr.Write(w, err)
 		return
@@ -306,25 +320,20 @@ func (s *Server) runbookIndex(w http.ResponseWriter, _ *http.Request) {
 		Match            []string
 	}
 	out := []item{}
-	if s.Runbooks != nil {
-		for _, rb := range s.Runbooks.All() {
-			it := item{ID: rb.ID, Title: rb.Title, Owner: rb.Owner}
-			for _, m := range rb.Match {
-				it.Match = append(it.Match, m.String())
-			}
-			out = append(out, it)
+	for _, rb := range s.allRunbooks() {
+		it := item{ID: rb.ID, Title: rb.Title, Owner: rb.Owner}
+		for _, m := range rb.Match {
+			it.Match = append(it.Match, m.String())
 		}
+		out = append(out, it)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"runbooks": out})
 }
 
 func (s *Server) runbook(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimSuffix(mux.Vars(r)["id"], ".html")
-	var rb *runbooks.Runbook
-	if s.Runbooks != nil {
-		rb, _ = s.Runbooks.Get(id)
-	}
-	if rb == nil {
+	rb, ok := s.getRunbook(id)
+	if !ok {
 		http.Error(w, "no runbook "+strconv.Quote(id), http.StatusNotFound)
 		return
 	}
@@ -345,4 +354,41 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+// getRunbook and allRunbooks read s.Runbooks, which may be unset (no
+// runbooks_dir): no runbooks then.
+func (s *Server) getRunbook(id string) (*runbooks.Runbook, bool) {
+	if s.Runbooks == nil {
+		return nil, false
+	}
+	rb, ok := s.Runbooks.Get(id)
+	return rb, ok && rb != nil
+}
+
+func (s *Server) allRunbooks() []*runbooks.Runbook {
+	if s.Runbooks == nil {
+		return nil
+	}
+	return s.Runbooks.All()
+}
+
+// top walks one kind of state with each and keeps, of those keep accepts
+// (nil: all), the first limit in the order cmp gives: memory is that of
+// limit states, whatever the number of keys.
+func top[T any](ctx context.Context, st States, each func(States, context.Context, func(*T) error) error, keep func(*T) bool, cmp func(a, b *T) int, limit int) (dedup.Page[T], error) {
+	if st == nil {
+		return dedup.Page[T]{}, errors.New("no state configured")
+	}
+	t := dedup.NewTop(cmp, limit)
+	err := each(st, ctx, func(v *T) error {
+		if keep == nil || keep(v) {
+			t.Add(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return dedup.Page[T]{}, err
+	}
+	return t.Page(), nil
 }

@@ -28,7 +28,6 @@ import (
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/dedup"
 	"github.com/alertgate/alertgate/runbooks"
-	"github.com/alertgate/alertgate/sinks"
 )
 
 // The status page at GET / is what on-call opens on a phone: what is open,
@@ -204,18 +203,18 @@ func (s *Server) ui(w http.ResponseWriter, r *http.Request) {
 		incs                   []*dedup.Incident
 		bugs                   bugPage
 		recs                   []alertgate.Record
-		dead                   []sinks.DeadLetter
+		dead                   []alertgate.DeadLetter
 		incErr, bugErr, recErr error
 		deadErr                error
 	)
 	wg.Go(func() {
 		incs, incErr = guard(func() ([]*dedup.Incident, error) {
-			if s.Policy == nil {
+			if s.States == nil {
 				return nil, errors.New("no incident state configured")
 			}
 			// Only the open ones are shown: only they are kept.
 			var open []*dedup.Incident
-			err := s.Policy.EachIncident(ctx, func(in *dedup.Incident) error {
+			err := s.States.EachIncident(ctx, func(in *dedup.Incident) error {
 				if len(in.Open()) > 0 {
 					open = append(open, in)
 				}
@@ -228,34 +227,34 @@ func (s *Server) ui(w http.ResponseWriter, r *http.Request) {
 	var bugsAt time.Time
 	wg.Go(func() {
 		bugs, bugsAt, bugErr = s.bugViews.get(ctx, team+"\x00"+order, func(ctx context.Context) (bugPage, error) {
-			if s.Policy == nil {
+			if s.States == nil {
 				return bugPage{}, errors.New("no bug state configured")
 			}
 			c := newBugCollector(team, order, uiBugLimit)
-			err := s.Policy.EachBug(ctx, c.add)
+			err := s.States.EachBug(ctx, c.add)
 			return c.page(), err
 		})
 	})
 	wg.Go(func() {
 		recs, recErr = guard(func() ([]alertgate.Record, error) {
-			if s.Log == nil || s.Bus == nil {
+			if s.Notifications == nil {
 				return nil, errors.New("no notification log configured")
 			}
-			return s.Log.List(ctx, uiListLimit)
+			return s.Notifications.List(ctx, uiListLimit)
 		})
 	})
 	wg.Go(func() {
-		dead, deadErr = guard(func() ([]sinks.DeadLetter, error) {
-			if s.Dead == nil {
+		dead, deadErr = guard(func() ([]alertgate.DeadLetter, error) {
+			if s.DeadLetters == nil {
 				return nil, errors.New("no dead letters configured")
 			}
-			return s.Dead.List(ctx, uiListLimit)
+			return s.DeadLetters.List(ctx, uiListLimit)
 		})
 	})
 	wg.Wait()
 
 	page := uiPage{CSS: uiCSS, Now: stampOf(now), Refresh: uiRefreshSeconds}
-	page.Incidents.Rows = buildIncidentRows(incs, now, func(id string) bool { _, ok := s.Runbooks.Get(id); return ok })
+	page.Incidents.Rows = buildIncidentRows(incs, now, func(id string) bool { _, ok := s.getRunbook(id); return ok })
 	page.Incidents.Err = s.uiError("incidents", "Open incidents could not be read", incErr)
 
 	page.Bugs.Team, page.Bugs.Sort = team, order
@@ -275,7 +274,7 @@ func (s *Server) ui(w http.ResponseWriter, r *http.Request) {
 	page.Notifications.Err = s.uiError("notifications", "The notification log could not be read", recErr)
 	page.DeadLetters.Rows = buildDeadLetterRows(dead, uiListLimit)
 	page.DeadLetters.Err = s.uiError("deadletters", "Dead letters could not be read", deadErr)
-	page.Runbooks.Rows = buildRunbookRows(s.Runbooks.All())
+	page.Runbooks.Rows = buildRunbookRows(s.allRunbooks())
 
 	var buf bytes.Buffer
 	if err := renderUI(&buf, page); err != nil {
@@ -502,8 +501,8 @@ func buildNotificationRows(recs []alertgate.Record, limit int) []notificationRow
 }
 
 // buildDeadLetterRows returns up to limit dead letters, newest first.
-func buildDeadLetterRows(dls []sinks.DeadLetter, limit int) []deadLetterRow {
-	dls = append([]sinks.DeadLetter(nil), dls...)
+func buildDeadLetterRows(dls []alertgate.DeadLetter, limit int) []deadLetterRow {
+	dls = append([]alertgate.DeadLetter(nil), dls...)
 	sort.SliceStable(dls, func(i, j int) bool { return dls[i].Seq > dls[j].Seq })
 	if len(dls) > limit {
 		dls = dls[:limit]

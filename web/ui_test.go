@@ -13,7 +13,6 @@ import (
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/dedup"
 	"github.com/alertgate/alertgate/runbooks"
-	"github.com/alertgate/alertgate/sinks"
 )
 
 var uiNow = time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
@@ -267,7 +266,7 @@ func TestUINotificationRows(t *testing.T) {
 }
 
 func TestUIDeadLetterRows(t *testing.T) {
-	dls := []sinks.DeadLetter{{Seq: 2}, {Seq: 9, State: alertgate.StateDead, Reason: "HTTP 400"}, {Seq: 5, State: alertgate.StatePending}}
+	dls := []alertgate.DeadLetter{{Seq: 2}, {Seq: 9, State: alertgate.StateDead, Reason: "HTTP 400"}, {Seq: 5, State: alertgate.StatePending}}
 	rows := buildDeadLetterRows(dls, 2)
 	if got, want := len(rows), 2; got != want {
 		t.Fatalf("rows=%d, want %d", got, want)

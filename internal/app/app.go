@@ -181,13 +181,13 @@ func (g *Gateway) Start(ctx context.Context) error {
 
 	ih := &ingest.Handler{Publisher: g.Bus, MaxBodyBytes: cfg.Ingest.MaxBodyBytes, Log: g.Logger, Metrics: g.Metrics, Now: g.Now}
 	srv := &web.Server{
-		Bus: g.Bus, Ingest: ih.Endpoints(ingest.Sources(cfg.Ingest, g.Now)), Policy: g.Policy, Routes: g.Routes,
-		Runbooks: rb, Log: nlog, Logger: g.Logger, Metrics: g.Metrics,
-		Dead: &sinks.DeadLetters{Bus: g.Bus, Log: nlog},
+		Ingest: ih.Endpoints(ingest.Sources(cfg.Ingest, g.Now)), States: g.Policy, Matcher: g.Routes,
+		Runbooks: rb, Notifications: nlog, DeadLetters: &sinks.DeadLetters{Bus: g.Bus, Log: nlog},
+		Readiness: g, Logger: g.Logger, Metrics: g.Metrics,
 	}
-	srv.Wrap = sentryMiddleware
-	srv.Ready = g.running
-	handler := srv.Handler()
+	// alertgate's own error reporting sits inside the recoverer: it must
+	// see a panic before it is recovered.
+	handler := web.Recoverer(g.Logger, g.Metrics, sentryMiddleware(srv.Routes()))
 	g.listener, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -221,6 +221,15 @@ func (g *Gateway) warnUnauthenticated() {
 	}
 }
 
+// Ready reports whether JetStream answers and every stage consumes
+// (/readyz).
+func (g *Gateway) Ready(ctx context.Context) error {
+	if err := g.Bus.Ready(ctx); err != nil {
+		return err
+	}
+	return g.running()
+}
+
 // running reports whether every stage consumes.
 func (g *Gateway) running() error {
 	if err := g.Router.Running(); err != nil {
@@ -242,7 +251,7 @@ func (g *Gateway) watchLag(ctx context.Context) {
 	for {
 		g.updateLag(ctx)
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if g.Bus.Ready(rctx) == nil && g.running() == nil {
+		if g.Ready(rctx) == nil {
 			g.Metrics.Ready.Set(1)
 		} else {
 			g.Metrics.Ready.Set(0)
@@ -314,3 +323,13 @@ func (g *Gateway) Close(ctx context.Context) error {
 
 // The bus answers byte-identical re-sends for the ingest edge.
 var _ ingest.BodyMemory = (*bus.Bus)(nil)
+
+// What the HTTP surface reads, and what provides it.
+var (
+	_ web.States        = (*dedup.Policy)(nil)
+	_ web.Matcher       = (*routes.Table)(nil)
+	_ web.Runbooks      = (*runbooks.Set)(nil)
+	_ web.Notifications = (*sinks.Log)(nil)
+	_ web.DeadLetters   = (*sinks.DeadLetters)(nil)
+	_ web.Readiness     = (*Gateway)(nil)
+)

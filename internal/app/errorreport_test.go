@@ -94,7 +94,7 @@ type panickingParser string
 func (p panickingParser) Parse(*http.Request, []byte) ([]alertgate.Event, error) { panic(string(p)) }
 
 // TestSentryReportsServerHandlerPanic wires the middleware as Gateway.Start
-// does, as web.Server's Wrap (inside its recoverer), with an ingest
+// does, between web.Server's routes and its recoverer, with an ingest
 // parser that panics.
 func TestSentryReportsServerHandlerPanic(t *testing.T) {
 	sentrySrv := newLoopbackSentry(t, "42")
@@ -108,9 +108,9 @@ func TestSentryReportsServerHandlerPanic(t *testing.T) {
 			Name:   alertgate.Source("events"),
 			Parser: panickingParser(marker),
 		}}),
-		Logger: logger, Metrics: m, Wrap: sentryMiddleware,
+		Logger: logger, Metrics: m,
 	}
-	h := srv.Handler()
+	h := web.Recoverer(logger, m, sentryMiddleware(srv.Routes()))
 	req := httptest.NewRequest(http.MethodPost, "/v1/ingest/events", strings.NewReader(`{}`))
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()

@@ -1,0 +1,56 @@
+package web
+
+import (
+	"context"
+
+	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/dedup"
+	"github.com/alertgate/alertgate/runbooks"
+)
+
+// What the HTTP surface reads, declared here where it is used: the gateway
+// wires JetStream-backed implementations in, the handler tests in-memory
+// ones.
+
+// States reads the policy's stored state (dedup.Policy). A walk hands out
+// one state at a time, so a page of a million classes holds only its top.
+type States interface {
+	Incident(ctx context.Context, key string) (*dedup.Incident, error)
+	Bug(ctx context.Context, key string) (*dedup.Bug, error)
+	// EachIncident and EachBug end early, returning nil, when fn returns
+	// dedup.ErrStop.
+	EachIncident(ctx context.Context, fn func(*dedup.Incident) error) error
+	EachBug(ctx context.Context, fn func(*dedup.Bug) error) error
+}
+
+// Notifications lists the notification log, newest first.
+type Notifications interface {
+	List(ctx context.Context, limit int) ([]alertgate.Record, error)
+}
+
+// DeadLetters lists the notifications their sinks gave up on, newest
+// first, and sends them again once the cause is fixed (every one still
+// dead when id is "").
+type DeadLetters interface {
+	List(ctx context.Context, limit int) ([]alertgate.DeadLetter, error)
+	Replay(ctx context.Context, id string) ([]string, error)
+}
+
+// Matcher is the route table explain asks what the current config does
+// with a key's last labels (routes.Table).
+type Matcher interface {
+	Classify(ev *alertgate.Event) string
+	Route(ev alertgate.Event) alertgate.Match
+}
+
+// Runbooks are the loaded runbooks, served as pages (runbooks.Set).
+type Runbooks interface {
+	Get(id string) (*runbooks.Runbook, bool)
+	All() []*runbooks.Runbook
+}
+
+// Readiness says whether the gateway can do its work: JetStream answers and
+// every stage consumes.
+type Readiness interface {
+	Ready(ctx context.Context) error
+}

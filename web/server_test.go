@@ -1,0 +1,401 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/dedup"
+	"github.com/alertgate/alertgate/internal/metrics"
+)
+
+// The handlers against in-memory fakes of what they read: no JetStream.
+
+var t0 = time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+
+// fakeStates holds states in memory; err fails every read, panicMsg
+// panics in every walk.
+type fakeStates struct {
+	incidents []*dedup.Incident
+	bugs      []*dedup.Bug
+	err       error
+	panicMsg  string
+}
+
+func (f *fakeStates) Incident(_ context.Context, key string) (*dedup.Incident, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	for _, in := range f.incidents {
+		if in.Key == key {
+			return in, nil
+		}
+	}
+	return nil, nil
+}
+
+func (f *fakeStates) Bug(_ context.Context, key string) (*dedup.Bug, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	for _, b := range f.bugs {
+		if b.Key == key {
+			return b, nil
+		}
+	}
+	return nil, nil
+}
+
+func (f *fakeStates) EachIncident(_ context.Context, fn func(*dedup.Incident) error) error {
+	return each(f, f.incidents, fn)
+}
+
+func (f *fakeStates) EachBug(_ context.Context, fn func(*dedup.Bug) error) error {
+	return each(f, f.bugs, fn)
+}
+
+func each[T any](f *fakeStates, all []*T, fn func(*T) error) error {
+	if f.panicMsg != "" {
+		panic(f.panicMsg)
+	}
+	if f.err != nil {
+		return f.err
+	}
+	for _, v := range all {
+		if err := fn(v); errors.Is(err, dedup.ErrStop) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type fakeNotifications struct {
+	recs []alertgate.Record
+	err  error
+}
+
+func (f *fakeNotifications) List(_ context.Context, limit int) ([]alertgate.Record, error) {
+	return f.recs[:min(limit, len(f.recs))], f.err
+}
+
+type fakeDeadLetters struct {
+	list     []alertgate.DeadLetter
+	err      error
+	replayed []string // ids replayed so far
+}
+
+func (f *fakeDeadLetters) List(_ context.Context, limit int) ([]alertgate.DeadLetter, error) {
+	return f.list[:min(limit, len(f.list))], f.err
+}
+
+func (f *fakeDeadLetters) Replay(_ context.Context, id string) ([]string, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	var out []string
+	for _, dl := range f.list {
+		if id == "" || dl.Notification.ID == id {
+			out = append(out, dl.Notification.ID)
+		}
+	}
+	if id != "" && len(out) == 0 {
+		return nil, alertgate.Errorf(alertgate.ENOTFOUND, "no dead letter %q waiting for a replay", id)
+	}
+	f.replayed = append(f.replayed, out...)
+	return out, nil
+}
+
+// fakeMatcher routes service=checkout to payments, everything else to
+// platform.
+type fakeMatcher struct{}
+
+func (fakeMatcher) Classify(ev *alertgate.Event) string {
+	return "default for " + string(ev.Source) + " events"
+}
+func (fakeMatcher) Route(ev alertgate.Event) alertgate.Match {
+	if ev.Labels["service"] == "checkout" {
+		return alertgate.Match{Route: 0, Team: "payments", RouteWhy: "routes[0] matched"}
+	}
+	return alertgate.Match{Route: 1, Team: "platform", RouteWhy: "routes[1] is the catch-all"}
+}
+
+type fakeReadiness struct{ err error }
+
+func (f fakeReadiness) Ready(context.Context) error { return f.err }
+
+func fixtureServer() (*Server, *fakeStates, *fakeNotifications, *fakeDeadLetters) {
+	st := &fakeStates{
+		incidents: []*dedup.Incident{
+			{Key: "alertmanager:v1:aaa", Source: alertgate.SourceAlertmanager, Title: "Checkout 5xx", Team: "payments",
+				Episodes: []dedup.Episode{{ID: "e1", Status: dedup.EpisodeOpen, OpenedAt: t0, DedupKey: "alertmanager:v1:aaa/1"}},
+				Last:     dedup.Last{At: t0.Add(2 * time.Minute), Outcome: dedup.OutcomePaged, Episode: "e1", Labels: map[string]string{"service": "checkout"}}},
+			{Key: "datadog:v1:bbb", Source: alertgate.SourceDatadog, Title: "Disk full", Team: "platform",
+				Episodes: []dedup.Episode{{ID: "e2", Status: dedup.EpisodeResolved, OpenedAt: t0, ResolvedAt: t0.Add(time.Minute)}},
+				Last:     dedup.Last{At: t0.Add(time.Minute), Outcome: dedup.OutcomeResolved}},
+			{Key: "alertmanager:v1:ccc", Source: alertgate.SourceAlertmanager, Title: "Checkout latency", Team: "payments",
+				Episodes: []dedup.Episode{{ID: "e3", Status: dedup.EpisodeOpen, OpenedAt: t0}},
+				Last:     dedup.Last{At: t0.Add(3 * time.Minute), Outcome: dedup.OutcomePaged}},
+		},
+		bugs: []*dedup.Bug{
+			{Key: "sentry:v1:org:111", Source: alertgate.SourceSentry, Title: "KeyError in cart", Team: "payments", Status: dedup.BugOpen, Count: 7, FirstSeen: t0, LastSeen: t0},
+			{Key: "sentry:v1:org:222", Source: alertgate.SourceSentry, Title: "TypeError in search", Team: "platform", Status: dedup.BugOpen, Count: 40, FirstSeen: t0, LastSeen: t0},
+			{Key: "sentry:v1:org:333", Source: alertgate.SourceSentry, Title: "Timeout in cart", Team: "payments", Status: dedup.BugResolved, Count: 3, FirstSeen: t0, LastSeen: t0},
+		},
+	}
+	page := alertgate.Notification{ID: "n1", Sink: alertgate.SinkPagerDuty, Team: "payments", Type: alertgate.TypePage, Key: "alertmanager:v1:aaa",
+		DedupKey: "alertmanager:v1:aaa/1", Runbook: &alertgate.Runbook{ID: "checkout", URL: "http://gw/runbooks/checkout"}, CreatedAt: t0}
+	page.Event.Title = "Checkout 5xx"
+	bug := alertgate.Notification{ID: "n2", Sink: alertgate.SinkSlack, Team: "payments", Type: alertgate.TypeBugNew, Key: "sentry:v1:org:111", CreatedAt: t0}
+	nl := &fakeNotifications{recs: []alertgate.Record{
+		{Notification: bug, State: alertgate.StatePending, UpdatedAt: t0},
+		{Notification: page, State: alertgate.StateSent, Attempts: 1, UpdatedAt: t0},
+	}}
+	dl := &fakeDeadLetters{list: []alertgate.DeadLetter{{Seq: 3, Reason: "HTTP 400: invalid routing key", DeadAt: t0, State: alertgate.StateDead, Notification: page}}}
+	s := &Server{
+		States: st, Matcher: fakeMatcher{}, Notifications: nl, DeadLetters: dl, Readiness: fakeReadiness{},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics.New(),
+	}
+	return s, st, nl, dl
+}
+
+type answer struct {
+	code int
+	body string
+	hdr  http.Header
+}
+
+func serve(s *Server, method, target string) answer {
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(method, target, nil))
+	return answer{rec.Code, rec.Body.String(), rec.Header()}
+}
+
+func decode[T any](t *testing.T, a answer) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(a.body), &v); err != nil {
+		t.Fatalf("body %q: %v", a.body, err)
+	}
+	return v
+}
+
+func TestHandlerErrors(t *testing.T) {
+	storeDown := errors.New("nats: connection closed")
+	for _, tc := range []struct {
+		name         string
+		break_       func(s *Server, st *fakeStates, nl *fakeNotifications, dl *fakeDeadLetters)
+		method, path string
+		code         int
+		// wantErr is in the JSON error; a 503 also carries Retry-After.
+		wantErr string
+	}{
+		// ?limit= is checked before any read, and named.
+		{name: "notifications bad limit", method: "GET", path: "/v1/notifications?limit=abc", code: 400, wantErr: "limit"},
+		{name: "incidents limit zero", method: "GET", path: "/v1/incidents?limit=0", code: 400, wantErr: "limit"},
+		{name: "bugs limit too large", method: "GET", path: "/v1/bugs?limit=10001", code: 400, wantErr: "limit"},
+		{name: "deadletters bad limit", method: "GET", path: "/v1/deadletters?limit=-1", code: 400, wantErr: "limit"},
+		// A store that cannot answer is a 503 the client may retry; its
+		// error text (infrastructure) stays in the log.
+		{name: "notifications store down", break_: func(_ *Server, _ *fakeStates, nl *fakeNotifications, _ *fakeDeadLetters) { nl.err = storeDown },
+			method: "GET", path: "/v1/notifications", code: 503, wantErr: "notification log unavailable"},
+		{name: "incidents store down", break_: func(_ *Server, st *fakeStates, _ *fakeNotifications, _ *fakeDeadLetters) { st.err = storeDown },
+			method: "GET", path: "/v1/incidents", code: 503, wantErr: "incident state unavailable"},
+		{name: "bugs store down", break_: func(_ *Server, st *fakeStates, _ *fakeNotifications, _ *fakeDeadLetters) { st.err = storeDown },
+			method: "GET", path: "/v1/bugs", code: 503, wantErr: "bug state unavailable"},
+		{name: "explain store down", break_: func(_ *Server, st *fakeStates, _ *fakeNotifications, _ *fakeDeadLetters) { st.err = storeDown },
+			method: "GET", path: "/v1/explain?key=x", code: 503, wantErr: "state unavailable"},
+		{name: "deadletters store down", break_: func(_ *Server, _ *fakeStates, _ *fakeNotifications, dl *fakeDeadLetters) { dl.err = storeDown },
+			method: "GET", path: "/v1/deadletters", code: 503, wantErr: "dead letters unavailable"},
+		{name: "replay store down", break_: func(_ *Server, _ *fakeStates, _ *fakeNotifications, dl *fakeDeadLetters) { dl.err = storeDown },
+			method: "POST", path: "/v1/deadletters/replay", code: 503, wantErr: "replay failed"},
+		// Nothing wired: unavailable, never a nil dereference.
+		{name: "no notification log", break_: func(s *Server, _ *fakeStates, _ *fakeNotifications, _ *fakeDeadLetters) { s.Notifications = nil },
+			method: "GET", path: "/v1/notifications", code: 503, wantErr: "notification log unavailable"},
+		{name: "no state", break_: func(s *Server, _ *fakeStates, _ *fakeNotifications, _ *fakeDeadLetters) { s.States = nil },
+			method: "GET", path: "/v1/bugs", code: 503, wantErr: "bug state unavailable"},
+		// Explain needs a key, and says when it never saw one.
+		{name: "explain without key", method: "GET", path: "/v1/explain", code: 400, wantErr: "key: missing"},
+		{name: "explain unknown key", method: "GET", path: "/v1/explain?key=nope", code: 404, wantErr: `"nope"`},
+		{name: "replay unknown id", method: "POST", path: "/v1/deadletters/replay?id=nope", code: 404, wantErr: `"nope"`},
+		{name: "unknown endpoint", method: "GET", path: "/v1/nope", code: 404, wantErr: "no such endpoint: GET /v1/nope"},
+		{name: "wrong method", method: "DELETE", path: "/v1/incidents", code: 405, wantErr: "DELETE is not allowed on /v1/incidents"},
+		{name: "runbook unknown", method: "GET", path: "/runbooks/nope", code: 404},
+		// A panic in a handler is a 500 and a log line, not a dead process.
+		{name: "panic", break_: func(_ *Server, st *fakeStates, _ *fakeNotifications, _ *fakeDeadLetters) { st.panicMsg = "boom" },
+			method: "GET", path: "/v1/incidents", code: 500, wantErr: "internal error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, st, nl, dl := fixtureServer()
+			if tc.break_ != nil {
+				tc.break_(s, st, nl, dl)
+			}
+			a := serve(s, tc.method, tc.path)
+			if a.code != tc.code {
+				t.Fatalf("status=%d, want %d (body %s)", a.code, tc.code, a.body)
+			}
+			if tc.wantErr != "" {
+				got := decode[map[string]string](t, a)["error"]
+				if !strings.Contains(got, tc.wantErr) {
+					t.Fatalf("error=%q, want it to contain %q", got, tc.wantErr)
+				}
+				if strings.Contains(got, "nats") {
+					t.Fatalf("error %q shows the store's own error", got)
+				}
+			}
+			if got := a.hdr.Get("Retry-After"); (tc.code == 503) != (got != "") {
+				t.Fatalf("Retry-After=%q with status %d", got, tc.code)
+			}
+		})
+	}
+}
+
+func TestNotificationsList(t *testing.T) {
+	s, _, _, _ := fixtureServer()
+	a := serve(s, "GET", "/v1/notifications?limit=1")
+	if a.code != 200 {
+		t.Fatalf("status=%d: %s", a.code, a.body)
+	}
+	got := decode[struct{ Notifications []notificationView }](t, a).Notifications
+	if len(got) != 1 {
+		t.Fatalf("%d notifications, want the 1 asked for", len(got))
+	}
+	if n := got[0]; n.ID != "n2" || n.State != alertgate.StatePending || n.Type != alertgate.TypeBugNew {
+		t.Fatalf("first=%+v, want the pending bug_new n2", n)
+	}
+	a = serve(s, "GET", "/v1/notifications")
+	got = decode[struct{ Notifications []notificationView }](t, a).Notifications
+	if len(got) != 2 || got[1].Runbook != "http://gw/runbooks/checkout" || got[1].RunbookID != "checkout" || got[1].DedupKey != "alertmanager:v1:aaa/1" {
+		t.Fatalf("page=%+v, want its runbook URL, id and dedup key", got[1])
+	}
+}
+
+func TestIncidentsAndBugsLists(t *testing.T) {
+	s, _, _, _ := fixtureServer()
+	type incidents struct {
+		Incidents    []dedup.Incident
+		Total, Limit int
+	}
+	// Newest decision first; ?state=open keeps open episodes only.
+	in := decode[incidents](t, serve(s, "GET", "/v1/incidents"))
+	if got := keys(in.Incidents, func(i dedup.Incident) string { return i.Key }); got != "alertmanager:v1:ccc alertmanager:v1:aaa datadog:v1:bbb" {
+		t.Fatalf("order=%s", got)
+	}
+	in = decode[incidents](t, serve(s, "GET", "/v1/incidents?state=open&team=payments&limit=1"))
+	if got := keys(in.Incidents, func(i dedup.Incident) string { return i.Key }); got != "alertmanager:v1:ccc" || in.Total != 2 || in.Limit != 1 {
+		t.Fatalf("open payments, limit 1: %s total=%d limit=%d, want ccc of 2", got, in.Total, in.Limit)
+	}
+	type bugs struct {
+		Bugs         []dedup.Bug
+		Total, Limit int
+	}
+	// Loudest first; ?team= and ?status= filter.
+	b := decode[bugs](t, serve(s, "GET", "/v1/bugs"))
+	if got := keys(b.Bugs, func(b dedup.Bug) string { return b.Key }); got != "sentry:v1:org:222 sentry:v1:org:111 sentry:v1:org:333" || b.Total != 3 || b.Limit != defaultListLimit {
+		t.Fatalf("bugs=%s total=%d limit=%d", got, b.Total, b.Limit)
+	}
+	b = decode[bugs](t, serve(s, "GET", "/v1/bugs?team=payments&status=open"))
+	if got := keys(b.Bugs, func(b dedup.Bug) string { return b.Key }); got != "sentry:v1:org:111" || b.Total != 1 {
+		t.Fatalf("open payments bugs=%s total=%d", got, b.Total)
+	}
+}
+
+func keys[T any](vs []T, key func(T) string) string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = key(v)
+	}
+	return strings.Join(out, " ")
+}
+
+func TestExplain(t *testing.T) {
+	s, _, _, _ := fixtureServer()
+	for _, tc := range []struct {
+		name, query string
+		key, team   string
+	}{
+		// The full key.
+		{"full key", "key=alertmanager:v1:aaa", "alertmanager:v1:aaa", "payments"},
+		// The source's own id: the versioned prefix is added.
+		{"source id", "source=alertmanager&key=aaa", "alertmanager:v1:aaa", "payments"},
+		// The end of a longer key (a Sentry issue id), found by a walk.
+		{"suffix", "source=sentry&key=222", "sentry:v1:org:222", "platform"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := serve(s, "GET", "/v1/explain?"+tc.query)
+			if a.code != 200 {
+				t.Fatalf("status=%d: %s", a.code, a.body)
+			}
+			ex := decode[Explanation](t, a)
+			if ex.Key != tc.key || ex.Route.Team != tc.team {
+				t.Fatalf("key=%q team=%q, want %q %q", ex.Key, ex.Route.Team, tc.key, tc.team)
+			}
+		})
+	}
+}
+
+func TestDeadLettersAndReplay(t *testing.T) {
+	s, _, _, dl := fixtureServer()
+	a := serve(s, "GET", "/v1/deadletters")
+	got := decode[struct {
+		DeadLetters []alertgate.DeadLetter `json:"dead_letters"`
+	}](t, a).DeadLetters
+	if a.code != 200 || len(got) != 1 || got[0].Reason != "HTTP 400: invalid routing key" {
+		t.Fatalf("status=%d dead letters=%+v", a.code, got)
+	}
+	a = serve(s, "POST", "/v1/deadletters/replay?id=n1")
+	if a.code != 200 || strings.Join(decode[struct{ Replayed []string }](t, a).Replayed, ",") != "n1" || strings.Join(dl.replayed, ",") != "n1" {
+		t.Fatalf("replay: status=%d body=%s replayed=%v", a.code, a.body, dl.replayed)
+	}
+	// A read is not a replay.
+	if a := serve(s, "GET", "/v1/deadletters/replay"); a.code != 405 || len(dl.replayed) != 1 {
+		t.Fatalf("GET replay: status=%d replayed=%v", a.code, dl.replayed)
+	}
+}
+
+func TestHealth(t *testing.T) {
+	s, _, _, _ := fixtureServer()
+	if a := serve(s, "GET", "/healthz"); a.code != 200 {
+		t.Fatalf("healthz=%d", a.code)
+	}
+	if a := serve(s, "GET", "/readyz"); a.code != 200 || decode[map[string]string](t, a)["status"] != "ready" {
+		t.Fatalf("readyz=%d %s", a.code, a.body)
+	}
+	s.Readiness = fakeReadiness{err: errors.New("router: stopped consuming")}
+	a := serve(s, "GET", "/readyz")
+	if got := decode[map[string]string](t, a); a.code != 503 || got["status"] != "not ready" || got["error"] != "router: stopped consuming" {
+		t.Fatalf("not ready: %d %s", a.code, a.body)
+	}
+	if a := serve(s, "GET", "/metrics"); a.code != 200 || !strings.Contains(a.body, "alertgate_ready 0") {
+		t.Fatalf("metrics after a failed readyz: %d, want alertgate_ready 0", a.code)
+	}
+}
+
+func TestStatusPageFromInterfaces(t *testing.T) {
+	s, _, _, _ := fixtureServer()
+	a := serve(s, "GET", "/")
+	if a.code != 200 {
+		t.Fatalf("status=%d: %s", a.code, a.body)
+	}
+	for _, want := range []string{
+		"Checkout 5xx", "Checkout latency", // the open incidents
+		"TypeError in search", "KeyError in cart", // bug classes
+		"HTTP 400: invalid routing key", // the dead letter
+	} {
+		if !strings.Contains(a.body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(a.body, "Disk full") {
+		t.Errorf("page lists a resolved incident")
+	}
+}
