@@ -1,11 +1,14 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // FuzzLoad checks that no file panics Load; that it returns either a config
@@ -78,6 +81,82 @@ func FuzzLoad(f *testing.F) {
 		}
 		if last := c.Routes[len(c.Routes)-1]; len(last.Match) != 0 {
 			t.Fatalf("last route matches %v, not everything", last.Match.Strings())
+		}
+	})
+}
+
+// FuzzMatcher checks the matcher syntax of routes and classify rules
+// (parseMatcher, Alertmanager's labels.ParseMatcher) as Load and
+// Matchers.UnmarshalYAML use it: a matcher that parses, printed with String
+// and parsed again, is an equal matcher (type, name, value) that accepts the
+// same label values; and every error quotes the matcher it is about.
+func FuzzMatcher(f *testing.F) {
+	for _, s := range []string{
+		`service="checkout"`, `service=~"checkout|payments"`, `env!="prod"`, `team!~"a.*"`,
+		` a = b `, `a=`, `a=""`, `a="x\"y"`, `a="\n\\"`, `a=x\`, `a="x\"`, `a="é"`, "a=\"\xff\"",
+		"a=\"x\ny\"", `a=~"(a|b)+"`, `a=~(`, `a~x`, `1a="b"`, `{a="b"}`, `a="b",c="d"`, `__name__!~"^$"`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := parseMatcher(s)
+		if err != nil {
+			if !strings.Contains(err.Error(), "'"+s+"'") {
+				t.Fatalf("error %q does not quote the matcher %q", err, s)
+			}
+		} else {
+			back := m.String()
+			m2, err := parseMatcher(back)
+			if err != nil {
+				t.Fatalf("%q printed as %q, which does not parse: %v", s, back, err)
+			}
+			if m2.Type != m.Type || m2.Name != m.Name || m2.Value != m.Value {
+				t.Fatalf("%q printed as %q parses as %q %q %q, want %q %q %q",
+					s, back, m2.Name, m2.Type, m2.Value, m.Name, m.Type, m.Value)
+			}
+			for _, v := range []string{"", m.Value, s, "x", m.Value + "x", strings.ToUpper(m.Value)} {
+				if a, b := m.Matches(v), m2.Matches(v); a != b {
+					t.Fatalf("%q matches %q: %v; printed and parsed again (%q): %v", s, v, a, back, b)
+				}
+				// Matchers looks the label up, an absent one being "".
+				lset := map[string]string{m.Name: v}
+				if v == "" {
+					lset = map[string]string{}
+				}
+				if got := (Matchers{m}).Matches(lset); got != m.Matches(v) {
+					t.Fatalf("Matchers{%q}.Matches(%v)=%v, matcher says %v", s, lset, got, !got)
+				}
+			}
+		}
+
+		// The same string as a YAML list item, through both decoders.
+		item := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s, Line: 7}
+		list := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: []*yaml.Node{item}, Line: 7}
+		var viaYAML Matchers
+		yerr := viaYAML.UnmarshalYAML(list)
+		d := &decoder{lines: map[string]int{}, orig: map[*yaml.Node]string{}}
+		var viaLoad Matchers
+		d.matchers(list, reflect.ValueOf(&viaLoad).Elem(), "routes[2].match")
+		lerr := errors.Join(d.errs...)
+		if err != nil {
+			if yerr == nil || lerr == nil {
+				t.Fatalf("%q: parseMatcher fails (%v), UnmarshalYAML gives %v, Load's decoder %v", s, err, yerr, lerr)
+			}
+			if !strings.Contains(yerr.Error(), "[0]: ") || !strings.Contains(yerr.Error(), "'"+s+"'") {
+				t.Fatalf("UnmarshalYAML error %q does not name item [0] and quote %q", yerr, s)
+			}
+			if !strings.HasPrefix(lerr.Error(), "line 7: routes[2].match[0]: ") || !strings.Contains(lerr.Error(), "'"+s+"'") {
+				t.Fatalf("Load's error %q does not name line 7, routes[2].match[0] and quote %q", lerr, s)
+			}
+			return
+		}
+		if yerr != nil || lerr != nil {
+			t.Fatalf("%q parses, but UnmarshalYAML gives %v and Load's decoder %v", s, yerr, lerr)
+		}
+		for _, got := range []Matchers{viaYAML, viaLoad} {
+			if len(got) != 1 || got[0].String() != m.String() {
+				t.Fatalf("%q decoded from YAML as %q, want [%s]", s, got.Strings(), m)
+			}
 		}
 	})
 }
