@@ -39,6 +39,42 @@ test: tools test-rules ## vet, check formatting, check the alerting rules, run e
 	$(GO) vet ./...
 	ALERTGATE_REQUIRE_ALERTMANAGER=1 ALERTMANAGER_BIN=$(TOOLS)/alertmanager $(GO) test -race -count=1 -timeout 8m ./...
 
+# Every fuzz target, as package:Name. Go fuzzes one target per go test.
+FUZZ_TARGETS := \
+	ingest/alertmanager:FuzzParse \
+	ingest/datadog:FuzzParse \
+	ingest/sentry:FuzzParse \
+	ingest/sentry:FuzzStringPair \
+	ingest/events:FuzzParse \
+	ingest/internal/jsondec:FuzzMatchesEncodingJSON \
+	ingest/internal/jsondec:FuzzString \
+	config:FuzzLoad \
+	config:FuzzMatcher \
+	runbooks:FuzzParse
+FUZZTIME ?= 60s
+# Go spends up to 60 s by default shrinking each new interesting input, which
+# for the larger seeds (config files, runbooks) would eat a whole FUZZTIME;
+# a crasher is still written, shrunk as far as this allows.
+FUZZMINIMIZETIME ?= 5s
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target FUZZTIME long (60s; make fuzz FUZZTIME=5s); fails if one finds a crasher
+	@set -o pipefail; failed=0; summary=""; \
+	for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; log=$$(mktemp); \
+	  echo "== $$pkg $$name"; \
+	  if $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./$$pkg 2>&1 | tee $$log; then \
+	    result="no crasher"; \
+	  else \
+	    result="FAILED: crasher in $$pkg/testdata/fuzz/$$name (or see the output above)"; failed=1; \
+	  fi; \
+	  execs=$$(grep -o 'execs: [0-9]*' $$log | tail -n 1 | cut -d' ' -f2); rm -f $$log; \
+	  if [ -z "$$execs" ] && [ "$$result" = "no crasher" ]; then result="FAILED: no execs: stopped before fuzzing (or no such target)"; failed=1; fi; \
+	  summary+=$$(printf '%-24s %-24s %11s execs  %s' "$$pkg" "$$name" "$${execs:-?}" "$$result")$$'\n'; \
+	done; \
+	printf '\nfuzz, %s per target:\n%s' "$(FUZZTIME)" "$$summary"; \
+	exit $$failed
+
 .PHONY: test-faults
 test-faults: tools ## the longer fault tests: SIGKILL under load, PagerDuty down 30 s
 	$(GO) test -race -count=1 -tags faults -run 'Fault' -timeout 15m ./e2e/

@@ -26,7 +26,10 @@ type decoder struct {
 	// orig is the text of each scalar before ${ENV} expansion: messages
 	// quote that, so a secret from the environment never reaches an error.
 	orig map[*yaml.Node]string
-	errs []error
+	// merging holds the << values being applied, so that one containing
+	// itself (&a {<<: *a}) is an error instead of endless recursion.
+	merging map[*yaml.Node]bool
+	errs    []error
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
@@ -210,6 +213,15 @@ func (d *decoder) merge(n *yaml.Node, v reflect.Value, path string) {
 	for n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
+	if d.merging[n] {
+		d.errorf(n, path, "<< merges an anchor into its own value (a loop)")
+		return
+	}
+	if d.merging == nil {
+		d.merging = map[*yaml.Node]bool{}
+	}
+	d.merging[n] = true
+	defer delete(d.merging, n)
 	switch n.Kind {
 	case yaml.MappingNode:
 		d.mapping(n, v, path)
