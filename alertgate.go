@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Source names the tool an event came from.
@@ -157,6 +158,43 @@ func (e *Event) Finish() {
 	}
 }
 
+// Limits on what identifies an event: the one place they are set. An
+// event's id travels as the Nats-Msg-Id of its ALERTS message, its key as
+// the Alertgate-Key header, and both (with the episode) make up the IDs of
+// its notifications ("page:<key>:<episode>:<cycle>"), which are the
+// Nats-Msg-Id of NOTIFY and DEADLETTER messages. JetStream refuses a
+// message whose headers pass 64 KiB for good (err_code 10097): within
+// these limits every such header stays a few KiB, and an event over them
+// is answered 400 naming the field instead of being retried forever. They
+// are generous for every real source: Alertmanager's fingerprints are 16
+// hex digits, Sentry's and Datadog's ids are numbers. Label values and
+// texts have no limit of their own: the request body bounds them, and the
+// PagerDuty sink cuts a page to PagerDuty's size.
+const (
+	// MaxFieldBytes bounds a source's own field that becomes part of an
+	// id, key or episode (an Alertmanager fingerprint, an events key, id
+	// or episode, a Datadog alert_id), and a label name.
+	MaxFieldBytes = 1024
+	// MaxIdentityBytes bounds an event's id, key and episode: a source's
+	// field with room for the prefix and suffix its parser adds.
+	MaxIdentityBytes = 2 * MaxFieldBytes
+)
+
+// CheckField returns an EINVALID error naming field ("fingerprint: 65536
+// bytes, over the 1024-byte limit") when value is over MaxFieldBytes.
+// Parsers check the source fields an id, key or episode is made of, so
+// that the error names what the sender sent; Validate checks the result.
+func CheckField(field, value string) error {
+	return checkLen(field, value, MaxFieldBytes)
+}
+
+func checkLen(field, value string, limit int) error {
+	if len(value) > limit {
+		return Errorf(EINVALID, "%s: %d bytes, over the %d-byte limit", field, len(value), limit)
+	}
+	return nil
+}
+
 // Validate checks what the pipeline relies on; parsers and the events
 // endpoint return its error as a 400.
 func (e *Event) Validate() error {
@@ -174,7 +212,44 @@ func (e *Event) Validate() error {
 	case e.Kind == KindIncident && e.Episode == "":
 		return Errorf(EINVALID, "episode: missing for an incident")
 	}
-	return nil
+	if err := checkLen("id", e.ID, MaxIdentityBytes); err != nil {
+		return err
+	}
+	if err := checkLen("key", e.Key, MaxIdentityBytes); err != nil {
+		return err
+	}
+	if err := checkLen("episode", e.Episode, MaxIdentityBytes); err != nil {
+		return err
+	}
+	return checkLabelNames(e.Labels)
+}
+
+// checkLabelNames returns an EINVALID error naming the first label name,
+// in sorted order, over MaxFieldBytes (the first, so that the message does
+// not depend on map order).
+func checkLabelNames(labels map[string]string) error {
+	long := ""
+	for name := range labels {
+		if len(name) > MaxFieldBytes && (long == "" || name < long) {
+			long = name
+		}
+	}
+	if long == "" {
+		return nil
+	}
+	return Errorf(EINVALID, "labels: the name %q… is %d bytes, over the %d-byte limit", clip(long, 32), len(long), MaxFieldBytes)
+}
+
+// clip returns at most n bytes of s, cut at a rune boundary, to quote
+// untrusted text in an error.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // Hash returns a short, stable hex digest of parts, used to build IDs and keys

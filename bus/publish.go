@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -251,7 +252,7 @@ func (b *Bus) publishAll(ctx context.Context, msgs []*nats.Msg, sizes []int) (al
 	if len(msgs) == 1 {
 		ack, err := b.JS.PublishMsg(ctx, msgs[0])
 		if err != nil {
-			return res, unavailable(err)
+			return res, publishError(err)
 		}
 		count(&res, ack, size(sizes, 0))
 		return res, nil
@@ -260,7 +261,7 @@ func (b *Bus) publishAll(ctx context.Context, msgs []*nats.Msg, sizes []int) (al
 	for _, m := range msgs {
 		f, err := b.JS.PublishMsgAsync(m, jetstream.WithStallWait(5*time.Second))
 		if err != nil {
-			return res, unavailable(err)
+			return res, publishError(err)
 		}
 		futures = append(futures, f)
 	}
@@ -276,7 +277,7 @@ func (b *Bus) publishAll(ctx context.Context, msgs []*nats.Msg, sizes []int) (al
 		}
 	}
 	if len(errs) > 0 {
-		return res, unavailable(errors.Join(errs...))
+		return res, publishError(errors.Join(errs...))
 	}
 	return res, nil
 }
@@ -298,6 +299,78 @@ func count(r *alertgate.PublishResult, ack *jetstream.PubAck, n int) {
 
 func unavailable(err error) error {
 	return alertgate.WrapError(alertgate.EUNAVAILABLE, err, "jetstream cannot store the event now, retry later")
+}
+
+// Error codes of JetStream refusals that depend on the message alone
+// (nats-server's JSErrCodes), so that a retry gets the same answer.
+var (
+	errCodeMessageTooLarge = jetstream.JSErrCodeStreamMessageExceedsMaximum                                        // 10054: over the stream's max_msg_size
+	errCodeHeaderTooLarge  = jetstream.ErrorCode(server.ApiErrors[server.JSStreamHeaderExceedsMaximumErr].ErrCode) // 10097: headers over 64 KiB
+	errCodeStoreFailed     = jetstream.ErrorCode(server.ApiErrors[server.JSStreamStoreFailedF].ErrCode)            // 10077: "{err}"
+)
+
+// publishError classifies a failed publish. A refusal of the message
+// itself, which no retry changes, is the request's fault: ETOOLARGE (413)
+// for a message over the server's or the stream's size limit, EINVALID
+// (400) for headers JetStream or nats.go refuse; answering those 503 would
+// have the source retry forever and count a bad request against the
+// acceptance SLO. Everything else (timeouts, no responders, a closed
+// connection, a stream missing or out of resources) may pass on a retry:
+// EUNAVAILABLE (503). Of a batch, one permanent refusal decides: a retry
+// would meet it again.
+func publishError(err error) error {
+	if code, msg := refusal(err); code != "" {
+		return alertgate.WrapError(code, err, "jetstream refuses the event for good: %s", msg)
+	}
+	return unavailable(err)
+}
+
+// refusal returns the code and the problem of a permanent refusal found
+// anywhere in err's tree (wrapped or joined errors), "" when there is
+// none. errors.As would stop at the first APIError, and a batch's joined
+// error may hold a permanent one after a transient one.
+func refusal(err error) (code, msg string) {
+	switch err {
+	case nil:
+		return "", ""
+	case nats.ErrMaxPayload:
+		return alertgate.ETOOLARGE, "over the server's max_payload; send it smaller"
+	case nats.ErrBadHeaderMsg:
+		return alertgate.EINVALID, "a message header is invalid"
+	}
+	if je, ok := err.(jetstream.JetStreamError); ok {
+		if e := je.APIError(); e != nil && refused(e) {
+			if e.ErrorCode == errCodeHeaderTooLarge {
+				return alertgate.EINVALID, e.Description + " (an id or key is too long)"
+			}
+			return alertgate.ETOOLARGE, e.Description + "; send it smaller"
+		}
+	}
+	switch x := err.(type) {
+	case interface{ Unwrap() []error }:
+		for _, e := range x.Unwrap() {
+			if code, msg := refusal(e); code != "" {
+				return code, msg
+			}
+		}
+	case interface{ Unwrap() error }:
+		return refusal(x.Unwrap())
+	}
+	return "", ""
+}
+
+// refused reports whether JetStream's answer refuses the message for what
+// it is, not for the state the server is in.
+func refused(e *jetstream.APIError) bool {
+	switch e.ErrorCode {
+	case errCodeMessageTooLarge, errCodeHeaderTooLarge:
+		return true
+	case errCodeStoreFailed:
+		// A file store refuses a record over its block size with this
+		// code; the same code covers storage failures that may pass.
+		return e.Description == server.ErrMsgTooLarge.Error()
+	}
+	return false
 }
 
 // PublishDeadLetter stores a notification that could not be delivered, with the

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/alertmanager/template"
 
@@ -76,6 +77,11 @@ func normalize(a template.Alert, alertsURL string) (alertgate.Event, error) {
 	if a.Fingerprint == "" {
 		return alertgate.Event{}, fmt.Errorf("fingerprint: missing")
 	}
+	// The fingerprint is the key, the episode and most of the ID: checked
+	// here so that the error names it rather than what it became.
+	if err := alertgate.CheckField("fingerprint", a.Fingerprint); err != nil {
+		return alertgate.Event{}, err
+	}
 	var status alertgate.Status
 	switch a.Status {
 	case "firing":
@@ -117,6 +123,9 @@ func normalize(a template.Alert, alertsURL string) (alertgate.Event, error) {
 		ev.OccurredAt = a.EndsAt.UTC()
 	}
 	ev.Finish()
+	if err := ev.Validate(); err != nil {
+		return alertgate.Event{}, err
+	}
 	return ev, nil
 }
 
@@ -159,7 +168,27 @@ func title(a template.Alert) string {
 	if len(parts) == 0 {
 		return name
 	}
-	return name + " {" + strings.Join(parts, ", ") + "}"
+	return truncate(name+" {"+strings.Join(parts, ", ")+"}", maxLabelTitle)
+}
+
+// maxLabelTitle bounds a title made of the labels. A label value may be as
+// large as the body; copied whole into the title it would be in the event
+// twice, and the event could pass JetStream's message limit (1 MiB by
+// default) though the body did not. No sink shows more: PagerDuty's
+// summary is at most 1024 bytes too.
+const maxLabelTitle = 1024
+
+// truncate cuts s to at most n bytes at a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
 }
 
 func firstOf(kv template.KV, keys ...string) string {

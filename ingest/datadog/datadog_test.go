@@ -324,3 +324,24 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A tag name over the label-name limit is a 400 naming it (a monitor id
+// is at most 20 digits already).
+func TestLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"tag name", `{"alert_id": "1", "alert_transition": "Triggered", "tags": "` + strings.Repeat("t", 2000) + `:v"}`,
+			`labels: the name "tttttttttttttttttttttttttttttttt"… is 2000 bytes, over the 1024-byte limit`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.body))
+			if got, want := alertgate.ErrorCode(err), alertgate.EINVALID; got != want {
+				t.Fatalf("code=%q, want %q (err=%v)", got, want, err)
+			}
+			if got := alertgate.ErrorMessage(err); got != tc.want {
+				t.Fatalf("message=%q, want %q", got, tc.want)
+			}
+		})
+	}
+}

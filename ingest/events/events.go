@@ -96,6 +96,13 @@ func (e event) normalize() (alertgate.Event, error) {
 	if strings.TrimSpace(e.Key) == "" {
 		return alertgate.Event{}, alertgate.Errorf(alertgate.EINVALID, "key: missing")
 	}
+	// The sender's id, key and episode become the event's with a prefix:
+	// checked as sent, so that the error names the sender's field and size.
+	for _, f := range [...]struct{ name, value string }{{"id", e.ID}, {"key", e.Key}, {"episode", e.Episode}} {
+		if err := alertgate.CheckField(f.name, f.value); err != nil {
+			return alertgate.Event{}, err
+		}
+	}
 	if e.Status == "" {
 		e.Status = alertgate.StatusFiring
 	}

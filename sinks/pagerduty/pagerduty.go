@@ -231,6 +231,11 @@ func (n *Notifier) Event(routingKey string, note alertgate.Notification) (*pd.V2
 	if ev.Payload.Summary == "" {
 		ev.Payload.Summary = e.Key
 	}
+	// A label or description as large as the webhook would make a body
+	// PagerDuty refuses (over 512 KB): cut it so that the page goes out.
+	if err := fit(ev, maxBody); err != nil {
+		return nil, fmt.Errorf("notification %s: %w", note.ID, err)
+	}
 	return ev, nil
 }
 
