@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"hash/fnv"
 	"sync"
 	"time"
@@ -87,4 +88,18 @@ func Ack(ctx context.Context, m jetstream.Msg) error {
 		}
 	}
 	return err
+}
+
+// Consuming reports whether a stage's consumer consumes: started and not
+// stopped. Readiness asks it of every stage.
+func Consuming(cc jetstream.ConsumeContext) error {
+	if cc == nil {
+		return errors.New("not started")
+	}
+	select {
+	case <-cc.Closed():
+		return errors.New("stopped consuming")
+	default:
+		return nil
+	}
 }

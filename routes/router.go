@@ -2,7 +2,6 @@ package routes
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -185,13 +184,5 @@ var _ dedup.Emitter = (*Router)(nil)
 
 // Running reports whether the consumer is consuming.
 func (r *Router) Running() error {
-	if r.cc == nil {
-		return errors.New("not started")
-	}
-	select {
-	case <-r.cc.Closed():
-		return errors.New("stopped consuming")
-	default:
-		return nil
-	}
+	return bus.Consuming(r.cc)
 }

@@ -404,13 +404,5 @@ func (d *deliveryLog) Error(msg string, args ...any) { d.log(slog.LevelError, ms
 
 // Running reports whether the consumer is consuming.
 func (w *Worker) Running() error {
-	if w.cc == nil {
-		return errors.New("not started")
-	}
-	select {
-	case <-w.cc.Closed():
-		return errors.New("stopped consuming")
-	default:
-		return nil
-	}
+	return bus.Consuming(w.cc)
 }

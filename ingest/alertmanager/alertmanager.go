@@ -12,12 +12,12 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/alertmanager/template"
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/ingest/internal/jsondec"
+	"github.com/alertgate/alertgate/internal/cut"
 )
 
 // message is the webhook body. Alertmanager's notify/webhook.Message embeds
@@ -168,7 +168,7 @@ func title(a template.Alert) string {
 	if len(parts) == 0 {
 		return name
 	}
-	return truncate(name+" {"+strings.Join(parts, ", ")+"}", maxLabelTitle)
+	return cut.Bytes(name+" {"+strings.Join(parts, ", ")+"}", maxLabelTitle)
 }
 
 // maxLabelTitle bounds a title made of the labels. A label value may be as
@@ -177,19 +177,6 @@ func title(a template.Alert) string {
 // default) though the body did not. No sink shows more: PagerDuty's
 // summary is at most 1024 bytes too.
 const maxLabelTitle = 1024
-
-// truncate cuts s to at most n bytes at a rune boundary, marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	const mark = "…"
-	cut := n - len(mark)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + mark
-}
 
 func firstOf(kv template.KV, keys ...string) string {
 	for _, k := range keys {

@@ -14,14 +14,12 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"sync"
 	"time"
-	"unicode/utf8"
 
 	pd "github.com/PagerDuty/go-pagerduty"
-	"golang.org/x/time/rate"
 
 	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/internal/cut"
 	"github.com/alertgate/alertgate/sinks"
 )
 
@@ -38,11 +36,10 @@ type Notifier struct {
 	client *pd.Client
 	hc     *http.Client      // sends every request (send.Do)
 	keys   map[string]string // team -> routing key
-	// perMinute is the rate limit per routing key (PagerDuty allows about 120).
-	perMinute int
-	mu        sync.Mutex
-	limiters  map[string]*rate.Limiter
-	now       func() time.Time
+	// pace is the rate limit per routing key (PagerDuty allows about 120
+	// events a minute).
+	pace *sinks.Pace
+	now  func() time.Time
 	// client names alertgate in PagerDuty; clientURL links back to it.
 	clientURL string
 	// Runbooks gives the steps of the runbook a page names, attached when
@@ -69,33 +66,19 @@ func New(eventsURL string, keys map[string]string, perMinute int, publicURL stri
 	if perMinute < 1 {
 		perMinute = 120
 	}
-	return &Notifier{client: c, hc: hc, keys: keys, perMinute: perMinute, limiters: map[string]*rate.Limiter{}, now: time.Now, clientURL: strings.TrimRight(publicURL, "/")}
+	// A burst of a sixth of the minute: an outage's first pages go out at
+	// once, a storm is spread to stay under PagerDuty's limit.
+	pace := sinks.NewPace(time.Minute/time.Duration(perMinute), perMinute/6)
+	return &Notifier{client: c, hc: hc, keys: keys, pace: pace, now: time.Now, clientURL: strings.TrimRight(publicURL, "/")}
 }
 
 // Enabled reports whether team has a routing key.
 func (n *Notifier) Enabled(team string) bool { return n.keys[team] != "" }
 
-func (n *Notifier) limiter(key string) *rate.Limiter {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	l := n.limiters[key]
-	if l == nil {
-		// Burst of a sixth of the minute: an outage's first pages go out at
-		// once, a storm is spread to stay under PagerDuty's limit.
-		l = rate.NewLimiter(rate.Every(time.Minute/time.Duration(n.perMinute)), max(1, n.perMinute/6))
-		n.limiters[key] = l
-	}
-	return l
-}
-
 // Reserve takes note's turn under its routing key's rate limit (the
 // Worker waits for it before Notify; sinks.Throttle).
 func (n *Notifier) Reserve(note alertgate.Notification) time.Duration {
-	key := n.keys[note.Team]
-	if key == "" {
-		return 0
-	}
-	return n.limiter(key).Reserve().Delay()
+	return n.pace.Reserve(n.keys[note.Team])
 }
 
 // Notify sends one trigger or resolve now; the rate limit is the caller's
@@ -123,7 +106,7 @@ func (n *Notifier) Notify(ctx context.Context, note alertgate.Notification) (boo
 		// The error goes to logs, the notification log and DEADLETTER: it
 		// must not carry the secret even if the server echoes it back.
 		// Redact before cutting, or a cut could leave part of the key.
-		text = truncate(strings.ReplaceAll(text, key, "[routing key]"), maxErrorText)
+		text = cut.Bytes(strings.ReplaceAll(text, key, "[routing key]"), maxErrorText)
 		herr := &sinks.HTTPError{Status: apiErr.StatusCode, After: s.after, Body: text}
 		return sinks.Retryable(apiErr.StatusCode), herr
 	}
@@ -182,7 +165,7 @@ func (n *Notifier) Event(routingKey string, note alertgate.Notification) (*pd.V2
 		details["episode"] = e.Episode
 	}
 	if e.Description != "" {
-		details["description"] = truncate(e.Description, maxDetailText)
+		details["description"] = cut.Bytes(e.Description, maxDetailText)
 	}
 	if e.Transition != "" {
 		details["transition"] = e.Transition
@@ -217,7 +200,7 @@ func (n *Notifier) Event(routingKey string, note alertgate.Notification) (*pd.V2
 		}
 	}
 	ev.Payload = &pd.V2Payload{
-		Summary:   truncate(summary, maxSummary),
+		Summary:   cut.Bytes(summary, maxSummary),
 		Source:    source,
 		Severity:  string(e.Severity),
 		Component: e.Labels["alertname"],
@@ -246,19 +229,6 @@ func (n *Notifier) Event(routingKey string, note alertgate.Notification) (*pd.V2
 func linkable(u string) bool {
 	p, err := url.Parse(u)
 	return err == nil && (p.Scheme == "http" || p.Scheme == "https") && p.Host != ""
-}
-
-// truncate cuts s to at most n bytes at a rune boundary, marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	const mark = "…"
-	cut := n - len(mark)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + mark
 }
 
 // send is one request to the Events API. go-pagerduty drops the headers of

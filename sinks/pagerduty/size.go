@@ -248,7 +248,7 @@ func cutLargest(fs []field, need int) {
 		case f.drop != nil:
 			f.drop()
 		default:
-			f.set(cut(f.s, max(level, f.keep)))
+			f.set(cutEncoded(f.s, max(level, f.keep)))
 		}
 	}
 }
@@ -316,10 +316,10 @@ func omitted(n int, what string) string {
 // marker ends a cut text, saying how many bytes were cut.
 func marker(cut int) string { return "… [truncated " + strconv.Itoa(cut) + " bytes]" }
 
-// cut returns the longest start of s that, with the marker, encodes in at
+// cutEncoded returns the longest start of s that, with the marker, encodes in at
 // most budget bytes, at a rune boundary. The marker's room is reserved for
 // the largest count it may say, so the result is never over budget.
-func cut(s string, budget int) string {
+func cutEncoded(s string, budget int) string {
 	room := budget - jsonLen(marker(len(s)))
 	n, i := 0, 0
 	for i < len(s) {

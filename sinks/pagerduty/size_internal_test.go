@@ -42,21 +42,21 @@ func TestJSONLenIsEncodingJSON(t *testing.T) {
 func TestCut(t *testing.T) {
 	for _, s := range []string{strings.Repeat("x", 1000), strings.Repeat("🔥", 300), strings.Repeat("<", 500), strings.Repeat("\xff", 400)} {
 		for _, budget := range []int{keepDetail, 100, 333} {
-			got := cut(s, budget)
+			got := cutEncoded(s, budget)
 			b, _ := json.Marshal(got)
 			if len(b)-2 > budget {
-				t.Fatalf("cut(%.8q…, %d) encodes in %d bytes", s, budget, len(b)-2)
+				t.Fatalf("cutEncoded(%.8q…, %d) encodes in %d bytes", s, budget, len(b)-2)
 			}
 			start, mark, ok := strings.Cut(got, "… [truncated ")
 			if !ok || !strings.HasPrefix(s, start) || mark != strings.TrimPrefix(marker(len(s)-len(start)), "… [truncated ") {
-				t.Fatalf("cut(%.8q…, %d)=%q, want a start of s and the marker of what it took", s, budget, got)
+				t.Fatalf("cutEncoded(%.8q…, %d)=%q, want a start of s and the marker of what it took", s, budget, got)
 			}
 			if utf8.ValidString(s) && !utf8.ValidString(start) {
-				t.Fatalf("cut(%.8q…, %d) split a rune", s, budget)
+				t.Fatalf("cutEncoded(%.8q…, %d) split a rune", s, budget)
 			}
 			// One more rune would not have fit.
 			if _, size := utf8.DecodeRuneInString(s[len(start):]); jsonLen(start+s[len(start):len(start)+size])+jsonLen(marker(len(s))) <= budget {
-				t.Fatalf("cut(%.8q…, %d) kept %d bytes: room for more", s, budget, len(start))
+				t.Fatalf("cutEncoded(%.8q…, %d) kept %d bytes: room for more", s, budget, len(start))
 			}
 		}
 	}

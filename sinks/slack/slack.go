@@ -17,11 +17,9 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
-	"golang.org/x/time/rate"
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/sinks"
@@ -35,9 +33,9 @@ type Notifier struct {
 	hc       *http.Client
 	webhooks map[string]string // team -> webhook URL, a secret
 	now      func() time.Time
-
-	mu       sync.Mutex
-	limiters map[string]*rate.Limiter // webhook URL -> its limiter
+	// pace is the limit per webhook: Slack allows about one message per
+	// second per channel.
+	pace *sinks.Pace
 }
 
 // New returns a Notifier for the teams' webhook URLs (team -> URL). Teams
@@ -53,7 +51,7 @@ func New(webhooks map[string]string, hc *http.Client) *Notifier {
 			w[team] = u
 		}
 	}
-	return &Notifier{hc: hc, webhooks: w, now: time.Now, limiters: map[string]*rate.Limiter{}}
+	return &Notifier{hc: hc, webhooks: w, now: time.Now, pace: sinks.NewPace(time.Second, 1)}
 }
 
 // Enabled reports whether team has a webhook; a team without one runs in
@@ -70,27 +68,10 @@ func (n *Notifier) Teams() []string {
 	return out
 }
 
-// limiter is the webhook's: Slack allows about one message per second per
-// channel, and teams sharing a webhook share its limit.
-func (n *Notifier) limiter(webhook string) *rate.Limiter {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	l := n.limiters[webhook]
-	if l == nil {
-		l = rate.NewLimiter(rate.Every(time.Second), 1)
-		n.limiters[webhook] = l
-	}
-	return l
-}
-
 // Reserve takes note's turn under its webhook's rate limit (the Worker
 // waits for it before Notify; sinks.Throttle).
 func (n *Notifier) Reserve(note alertgate.Notification) time.Duration {
-	webhook := n.webhooks[note.Team]
-	if webhook == "" {
-		return 0
-	}
-	return n.limiter(webhook).Reserve().Delay()
+	return n.pace.Reserve(n.webhooks[note.Team])
 }
 
 // Notify posts a digest (its Body is the Slack message) to the team's

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	slackapi "github.com/slack-go/slack"
-	"golang.org/x/time/rate"
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/internal/contract"
@@ -218,36 +217,21 @@ func TestNotifyNotEnabled(t *testing.T) {
 	}
 }
 
-// TestLimiter checks the limit itself, on the limiter's own clock: one
-// message per second per webhook, shared by the teams that post to it.
+// TestLimiter checks the pace: one message per second per webhook,
+// shared by the teams that post to it.
 func TestLimiter(t *testing.T) {
 	n := New(map[string]string{"a": "https://hooks.test/1", "b": "https://hooks.test/1", "c": "https://hooks.test/2"}, nil)
-	l := n.limiter(n.webhooks["a"])
-	if got, want := l.Limit(), rate.Every(time.Second); got != want {
-		t.Fatalf("Limit()=%v, want %v", got, want)
+	note := func(team string) alertgate.Notification { return alertgate.Notification{Team: team} }
+	if got := n.Reserve(note("a")); got != 0 {
+		t.Fatalf("first message waits %v, want none", got)
 	}
-	if got, want := l.Burst(), 1; got != want {
-		t.Fatalf("Burst()=%d, want %d", got, want)
+	if got := n.Reserve(note("b")); got < 900*time.Millisecond || got > time.Second {
+		t.Fatalf("second message to the same webhook waits %v, want about 1s", got)
 	}
-	if got, want := n.limiter(n.webhooks["b"]), l; got != want {
-		t.Fatal("teams sharing a webhook have different limiters")
-	}
-	if n.limiter(n.webhooks["c"]) == l {
-		t.Fatal("two webhooks share a limiter")
-	}
-	now := time.Date(2026, 3, 14, 9, 15, 0, 0, time.UTC)
-	if got, want := l.ReserveN(now, 1).DelayFrom(now), time.Duration(0); got != want {
-		t.Fatalf("first message waits %v, want %v", got, want)
-	}
-	if got, want := l.ReserveN(now, 1).DelayFrom(now), time.Second; got != want {
-		t.Fatalf("second message waits %v, want %v", got, want)
+	if got := n.Reserve(note("c")); got != 0 {
+		t.Fatalf("first message to another webhook waits %v, want none", got)
 	}
 }
-
-// TestReserve checks that each delivery takes its webhook's turn: the
-// first at once, the next a second later, a team sharing the webhook after
-// that, while another webhook has its own turns. The Worker waits for the
-// turn (sinks.Throttle); Notify itself posts at once.
 func TestReserve(t *testing.T) {
 	f, srv := newFakeSlack(t)
 	path, other := "/services/"+secret+"/limited", "/services/"+secret+"/other"
