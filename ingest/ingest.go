@@ -155,8 +155,8 @@ func (h *Handler) Serve(src Source) http.Handler {
 	})
 }
 
-// log logs the outcome of one request with its source and request id. It
-// stands in for a logger made with With on every request: most requests log
+// log logs the outcome of one request with its source and request id,
+// rather than a logger made with With on every request: most requests log
 // nothing (Debug is off), and then this allocates nothing.
 func (h *Handler) log(level slog.Level, msg string, src alertgate.Source, reqID string, attrs ...slog.Attr) {
 	ctx := context.Background()

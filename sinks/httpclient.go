@@ -8,9 +8,9 @@ import (
 
 // NewHTTPClient is the client the sinks share. Go's default keeps two idle
 // connections per host: with a worker's partitions delivering at once,
-// every other request dialed a new connection to PagerDuty (7% of CPU in a
-// storm, and a TIME_WAIT socket each). Bodies are drained on Close so a
-// connection always goes back to the pool, whatever the caller read.
+// most requests would dial a new connection to PagerDuty (a handshake and
+// a TIME_WAIT socket each). Bodies are drained on Close so a connection
+// always goes back to the pool, whatever the caller read.
 func NewHTTPClient() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 256

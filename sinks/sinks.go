@@ -155,8 +155,7 @@ type Worker struct {
 	// Concurrency is how many notifications are delivered at once (one
 	// incident's trigger and resolve stay in order). Default 32: each
 	// delivery is mostly waiting (the sink's answer, the log write, the
-	// confirmed ack), so a few goroutines capped the page rate far below
-	// what the CPU allows.
+	// confirmed ack), so it takes many in flight to keep a core busy.
 	Concurrency int
 
 	cc    jetstream.ConsumeContext
@@ -379,8 +378,8 @@ func (h *heartbeat) stop() {
 }
 
 // deliveryLog writes the lines about one delivery with the fields that
-// identify it. It stands in for a logger made with With per delivery,
-// which formatted those fields again for every message.
+// identify it, formatted once per line written rather than once per
+// delivery (as a logger made with With would).
 type deliveryLog struct {
 	l     *slog.Logger
 	attrs [7]slog.Attr
