@@ -125,15 +125,15 @@ type stage struct {
 
 // stages of alertgate's pipeline, as they appear in a CPU profile.
 var stages = []stage{
-	{"HTTP ingest handler (auth, read, parse, publish, answer)", []string{"github.com/alertgate/alertgate/server.(*Server).Handler.recoverer", "github.com/alertgate/alertgate/ingest.(*Handler).handle"}},
+	{"HTTP ingest handler (auth, read, parse, publish, answer)", []string{"github.com/alertgate/alertgate/web.Recoverer", "github.com/alertgate/alertgate/ingest.(*Handler).handle"}},
 	{"  parse (source payload -> events)", []string{"github.com/alertgate/alertgate/ingest.alertmanagerParser.Parse", "github.com/alertgate/alertgate/ingest.datadogParser.Parse", "github.com/alertgate/alertgate/ingest.eventsParser.Parse", "github.com/alertgate/alertgate/ingest.sentryParser.Parse"}},
 	{"  publish to ALERTS and wait for acks (client side)", []string{"github.com/alertgate/alertgate/bus.(*Bus).PublishEvents"}},
-	{"router: decode, classify, route, policy", []string{"github.com/alertgate/alertgate/router.(*Router).handle"}},
+	{"router: decode, classify, route, policy", []string{"github.com/alertgate/alertgate/routes.(*Router).handle"}},
 	{"  policy (KV get, decide, KV create/update)", []string{"github.com/alertgate/alertgate/dedup.(*Policy).Apply"}},
 	{"  emit notifications (NOTIFY + log KV)", []string{"github.com/alertgate/alertgate/routes.(*Router).Emit"}},
 	{"  decision log line (slog)", []string{"log/slog.(*Logger).Info"}},
-	{"sink worker (PagerDuty delivery)", []string{"github.com/alertgate/alertgate/sinks.(*Worker).handle"}},
-	{"digest (Slack) loop", []string{"github.com/alertgate/alertgate/digest.(*Digester).loop"}},
+	{"sink workers (PagerDuty pages, Slack digests)", []string{"github.com/alertgate/alertgate/sinks.(*Worker).handle"}},
+	{"digest loop (read items, render, store)", []string{"github.com/alertgate/alertgate/sinks/slack.(*Digester).loop"}},
 	{"embedded NATS server: client connections (parse, route, ack)", []string{"github.com/nats-io/nats-server/v2/server.(*client).readLoop"}},
 	{"embedded NATS server: stream store (JetStream)", []string{"github.com/nats-io/nats-server/v2/server.(*stream).processInboundJetStreamMsg", "github.com/nats-io/nats-server/v2/server.(*stream).internalLoop"}},
 	{"embedded NATS server: file store writes", []string{"github.com/nats-io/nats-server/v2/server.(*fileStore).StoreMsg", "github.com/nats-io/nats-server/v2/server.(*fileStore).storeRawMsg"}},
