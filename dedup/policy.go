@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/alertgate/alertgate"
@@ -35,11 +36,52 @@ type ConflictCounter interface {
 
 // Policy applies decisions against state in KV.
 type Policy struct {
-	Incidents jetstream.KeyValue
-	Bugs      jetstream.KeyValue
+	Incidents Bucket
+	Bugs      Bucket
 	Settings  Settings
 	// Conflicts is told of every lost compare-and-set; nil counts nothing.
 	Conflicts ConflictCounter
+}
+
+// Bucket is a state bucket: a jetstream.KeyValue that can also replace a
+// key's value by revision with a per-key TTL, which the KeyValue interface
+// cannot (only Create takes a TTL; Update writes a value without one).
+type Bucket interface {
+	jetstream.KeyValue
+	// UpdateTTL is Update with a TTL: JetStream removes the entry ttl
+	// after this write unless it is written again. ttl 0: kept (Update).
+	UpdateTTL(ctx context.Context, key string, value []byte, revision uint64, ttl time.Duration) (uint64, error)
+}
+
+// NewBucket makes kv a Bucket whose TTL updates are published through js.
+// The bucket needs LimitMarkerTTL for per-key TTLs (bus creates it so).
+func NewBucket(js jetstream.JetStream, kv jetstream.KeyValue) Bucket {
+	return &bucket{KeyValue: kv, js: js}
+}
+
+type bucket struct {
+	jetstream.KeyValue
+	js jetstream.JetStream
+}
+
+// UpdateTTL publishes what KeyValue.Update does (the value on the key's
+// subject, expecting its revision as the subject's last sequence) with a
+// Nats-TTL header: what nats.go's Create does with KeyTTL.
+func (b *bucket) UpdateTTL(ctx context.Context, key string, value []byte, revision uint64, ttl time.Duration) (uint64, error) {
+	if ttl <= 0 {
+		return b.Update(ctx, key, value, revision)
+	}
+	m := &nats.Msg{Subject: "$KV." + b.Bucket() + "." + key, Data: value, Header: nats.Header{}}
+	ack, err := b.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(revision), jetstream.WithMsgTTL(ttl))
+	if err != nil {
+		// As Update reports it (10071, or 10164 on a replicated bucket).
+		var api *jetstream.APIError
+		if errors.As(err, &api) && (api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+			return 0, fmt.Errorf("%w: %w", err, jetstream.ErrKeyRevisionMismatch)
+		}
+		return 0, err
+	}
+	return ack.Sequence, nil
 }
 
 // maxAttempts bounds retries after CAS conflicts; with a handful of routers
@@ -142,11 +184,13 @@ func (p *Policy) Apply(ctx context.Context, ev alertgate.Event, m alertgate.Matc
 		if err != nil {
 			return Decision{}, err
 		}
-		if rev == 0 {
-			_, err = kv.Create(ctx, k, b)
+		var ttl time.Duration
+		if inc, ok := next.(*Incident); ok {
+			ttl = p.incidentTTL(inc)
 		} else {
-			_, err = kv.Update(ctx, k, b, rev)
+			ttl = p.bugTTL(next.(*Bug))
 		}
+		err = put(ctx, kv, k, b, rev, ttl)
 		if isConflict(err) {
 			if p.Conflicts != nil {
 				p.Conflicts.KVConflict(kv.Bucket())
@@ -162,6 +206,51 @@ func (p *Policy) Apply(ctx context.Context, ev alertgate.Event, m alertgate.Matc
 		return d, nil
 	}
 	return Decision{}, fmt.Errorf("state %q: still conflicting after %d attempts", ev.Key, maxAttempts)
+}
+
+// incidentTTL: an incident key with an open episode is kept; one without
+// expires IncidentTTL after its last write.
+func (p *Policy) incidentTTL(st *Incident) time.Duration {
+	for _, e := range st.Episodes {
+		if e.Status == EpisodeOpen {
+			return 0
+		}
+	}
+	return p.Settings.IncidentTTL
+}
+
+// bugTTL: a class expires BugClassTTL after its last write (an occurrence,
+// or a digest counting it soon after one), unless a page_bugs page is
+// open: forgetting the class would leave that page open for good.
+func (p *Policy) bugTTL(st *Bug) time.Duration {
+	if st.PageDedupKey != "" {
+		return 0
+	}
+	return p.Settings.BugClassTTL
+}
+
+// Why per-key TTLs and not the bucket's MaxAge: MaxAge would forget an
+// incident key with an open episode too, and a message's "never" TTL,
+// which exempts it, would have to be on every such entry before MaxAge is
+// set on a bucket an earlier version filled. A TTL per write expresses the
+// rule where the state is known, and a write without one is simply kept.
+// Nor a sweeper: JetStream removes the entries itself, on every replica,
+// without a scan.
+
+// put writes a state entry: created when rev is 0 (Create also takes the
+// place of a key JetStream expired, whose marker remains for a while),
+// else by compare-and-set on rev. ttl 0 keeps the entry.
+func put(ctx context.Context, kv Bucket, k string, b []byte, rev uint64, ttl time.Duration) error {
+	var err error
+	switch {
+	case rev == 0 && ttl > 0:
+		_, err = kv.Create(ctx, k, b, jetstream.KeyTTL(ttl))
+	case rev == 0:
+		_, err = kv.Create(ctx, k, b)
+	default:
+		_, err = kv.UpdateTTL(ctx, k, b, rev, ttl)
+	}
+	return err
 }
 
 func get(ctx context.Context, kv jetstream.KeyValue, k string) ([]byte, uint64, error) {
@@ -336,7 +425,8 @@ func (h *worstFirst[T]) Pop() any {
 }
 
 // MarkDigested records that a digest reported the class up to count. It
-// only moves forward, and retries lost races with the router.
+// only moves forward, and retries lost races with the router. The write
+// keeps the class's expiry (a digest counts a recent occurrence).
 func (p *Policy) MarkDigested(ctx context.Context, key string, count int64) error {
 	k := StateKey(key)
 	for attempt := 0; attempt < maxAttempts; attempt++ {
@@ -356,7 +446,7 @@ func (p *Policy) MarkDigested(ctx context.Context, key string, count int64) erro
 		if err != nil {
 			return err
 		}
-		_, err = p.Bugs.Update(ctx, k, b, rev)
+		err = put(ctx, p.Bugs, k, b, rev, p.bugTTL(&st))
 		if isConflict(err) {
 			if p.Conflicts != nil {
 				p.Conflicts.KVConflict(p.Bugs.Bucket())

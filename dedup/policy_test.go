@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,9 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/bus"
 	"github.com/alertgate/alertgate/internal/natstest"
+	"github.com/alertgate/alertgate/internal/wire"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -57,7 +63,7 @@ func openBus(t *testing.T, o bus.Options) (b *bus.Bus, close func()) {
 }
 
 func newPolicy(b *bus.Bus) *Policy {
-	return &Policy{Incidents: b.Incidents, Bugs: b.Bugs, Settings: testSettings}
+	return &Policy{Incidents: NewBucket(b.JS, b.Incidents), Bugs: NewBucket(b.JS, b.Bugs), Settings: testSettings}
 }
 
 // recorder is an Emitter that remembers every notification it was given.
@@ -339,7 +345,7 @@ func runConcurrent(t *testing.T, o bus.Options) {
 				if got, want := count(outcomes, OutcomeCounted), n-2; got != want {
 					t.Fatalf("counted %v times, want %v (outcomes %v)", got, want, outcomes)
 				}
-				if got, want := strings.Join(distinct(rec.ids(alertgate.SinkSlack)), " "), fmt.Sprintf("digest:bug_new:race:bug digest:bug_spike:race:bug:%d", t0.UnixNano()); got != want {
+				if got, want := strings.Join(distinct(rec.ids(alertgate.SinkSlack)), " "), fmt.Sprintf("digest:bug_new:race:bug:%d digest:bug_spike:race:bug:%d", t0.UnixNano(), t0.UnixNano()); got != want {
 					t.Fatalf("distinct digest IDs=%v, want %v", got, want)
 				}
 				st, err := p.Bug(t.Context(), "race:bug")
@@ -607,5 +613,114 @@ func TestPolicyLostRace(t *testing.T) {
 	}
 	if got, want := d.Outcome, OutcomeDuplicate; got != want {
 		t.Fatalf("outcome after the lost race=%s, want %s", got, want)
+	}
+}
+
+// Buckets made by a version without per-key TTLs are updated in place when
+// alertgate starts: their entries stay (an open episode still resolves with
+// its page's dedup key), and writes from then on carry TTLs that expire.
+func TestStateBucketsUpgradedInPlace(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+
+	// The earlier version's buckets, in the store bus.Open uses.
+	ns, err := server.NewServer(&server.Options{ServerName: "alertgate", JetStream: true, StoreDir: filepath.Join(dir, "jetstream"), DontListen: true, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("embedded server not ready")
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := map[string]jetstream.KeyValue{}
+	for _, name := range []string{bus.BucketIncidents, bus.BucketBugs} {
+		if old[name], err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, History: 1, Storage: jetstream.FileStorage}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open, _ := DecideIncident(nil, incident(incKey, "ep1", alertgate.StatusFiring, t0), payments, testSettings)
+	known, _ := DecideBug(nil, bug(bugKey, alertgate.StatusFiring, t0, 1), payments, testSettings)
+	for name, v := range map[string]any{bus.BucketIncidents: open, bus.BucketBugs: known} {
+		raw, err := wire.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := StateKey(incKey)
+		if name == bus.BucketBugs {
+			key = StateKey(bugKey)
+		}
+		if _, err := old[name].Create(ctx, key, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nc.Close()
+	ns.Shutdown()
+	ns.WaitForShutdown()
+
+	b, _ := openBus(t, bus.Options{DataDir: dir})
+	for _, kv := range []jetstream.KeyValue{b.Incidents, b.Bugs} {
+		st, err := kv.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.LimitMarkerTTL() <= 0 {
+			t.Fatalf("bucket %s: LimitMarkerTTL=%v after the upgrade, want per-key TTLs on", kv.Bucket(), st.LimitMarkerTTL())
+		}
+		if got, want := st.TTL(), time.Duration(0); got != want {
+			t.Fatalf("bucket %s: TTL=%v, want %v (no MaxAge: an open episode is kept)", kv.Bucket(), got, want)
+		}
+	}
+	p := newPolicy(b)
+	p.Settings.IncidentTTL, p.Settings.BugClassTTL = time.Second, time.Second
+	// The earlier state is there: the class is known, the episode open.
+	rec := &recorder{}
+	d, err := p.Apply(ctx, bug(bugKey, alertgate.StatusFiring, t0.Add(time.Minute), 1), payments, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := d.Outcome, OutcomeCounted; got != want {
+		t.Fatalf("bug after the upgrade: outcome=%q, want %q", got, want)
+	}
+	d, err = p.Apply(ctx, incident(incKey, "ep1", alertgate.StatusResolved, t0.Add(time.Minute)), payments, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := d.Outcome, OutcomeResolved; got != want {
+		t.Fatalf("resolve after the upgrade: outcome=%q, want %q", got, want)
+	}
+	if got, want := d.Notifications[0].DedupKey, open.Episodes[0].DedupKey; got != want {
+		t.Fatalf("resolve dedup_key=%q, want the page's %q", got, want)
+	}
+	// Both were written with a TTL of a second: JetStream removes them.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		inc, err1 := p.Incident(ctx, incKey)
+		bg, err2 := p.Bug(ctx, bugKey)
+		if err := errors.Join(err1, err2); err != nil {
+			t.Fatal(err)
+		}
+		if inc == nil && bg == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10s: incident state %v, bug state %v, want both expired", inc != nil, bg != nil)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// A class forgotten is new again, an expired key takes a new state.
+	d, err = p.Apply(ctx, bug(bugKey, alertgate.StatusFiring, t0.Add(time.Hour), 1), payments, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := d.Outcome, OutcomeNew; got != want {
+		t.Fatalf("bug after its TTL: outcome=%q, want %q", got, want)
 	}
 }

@@ -10,6 +10,12 @@
 // the event), so a crash or a lost race re-emits the same IDs, which
 // JetStream's Nats-Msg-Id de-duplication then drops (pages), or the digest
 // lists once (Slack items).
+//
+// State is bounded: each write carries a JetStream per-key TTL, so a bug
+// class unseen for Settings.BugClassTTL is forgotten (and new again when
+// it recurs), as is an incident key without an open episode after
+// Settings.IncidentTTL; a key with an open episode, or a bug class with an
+// open page, is written without one and kept.
 package dedup
 
 import (
