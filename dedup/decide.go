@@ -53,11 +53,12 @@ func eventTime(ev alertgate.Event) time.Time {
 // and seen again: they would otherwise repeat the first life's IDs
 // ("bug_new:<key>" again), and a sink finding such an ID in its log (kept
 // for retention) would take it for sent. It is the class's first
-// occurrence, a time of the stored state, so the outbox re-emits the same
-// IDs. Incident IDs need none: an episode id is not reused across the
-// incident_ttl a forgotten key has been without an open episode (sources
-// make a new one per firing; one that reuses its ids gets a new cycle
-// while the key is remembered).
+// occurrence, a time of the stored state, so a decision re-emitted keeps
+// its IDs. Incident IDs have none, so that the same firing decided from
+// the same state gives the same ID whichever copy of it came: sources make
+// a new episode id per firing, and one that reuses its ids gets a new
+// cycle while the key is remembered (the README asks to keep incident_ttl
+// above retention for a source reusing them after that).
 func stamp(t time.Time) string { return strconv.FormatInt(t.UnixNano(), 10) }
 
 func notification(id string, sink alertgate.Sink, team string, typ alertgate.NotificationType, ev alertgate.Event, reason string) alertgate.Notification {
