@@ -129,7 +129,16 @@ func BenchmarkPolicyApply(b *testing.B) {
 	if _, err := p.Apply(ctx, repeat, benchMatch, emit); err != nil {
 		b.Fatal(err)
 	}
-	run("incident_repeat", func(int) alertgate.Event { return repeat }, dedup.OutcomeDuplicate)
+	// The paging event again while its page is in the outbox (a
+	// redelivery): the page is emitted again, nothing is written.
+	run("incident_redelivered", func(int) alertgate.Event { return repeat }, dedup.OutcomeDuplicate)
+	// Re-sends, each under an ID of its own (Alertmanager's repeat): read,
+	// decide, write.
+	run("incident_repeat", func(i int) alertgate.Event {
+		ev := repeat
+		ev.ID = fmt.Sprintf("%s#%d", repeat.ID, i)
+		return ev
+	}, dedup.OutcomeDuplicate)
 	run("bug_new_class", func(i int) alertgate.Event { return benchBug(fmt.Sprintf("b%d", i), at) }, dedup.OutcomeNew)
 	known := benchBug("1117540176", at)
 	if _, err := p.Apply(ctx, known, benchMatch, emit); err != nil {

@@ -124,6 +124,8 @@ func (g *Gateway) Start(ctx context.Context) error {
 		Conflicts: g.Metrics,
 	}
 	g.Router = &routes.Router{Bus: g.Bus, Routes: g.Routes, Policy: g.Policy, Logger: g.Logger, Metrics: g.Metrics}
+	// The router's acknowledgements settle the policy's outbox entries.
+	g.Policy.Acks = g.Router
 	if err := g.Router.Start(runCtx); err != nil {
 		return err
 	}
