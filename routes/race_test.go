@@ -80,8 +80,8 @@ func TestTwoRoutersRaceOnSharedKeys(t *testing.T) {
 		lose.keys[dedup.StateKey(key)] = ev
 	}
 	var faults atomic.Int64
-	routers, stops := make([]*Router, 2), make([]func(), 2)
-	for i := range routers {
+	stops := make([]func(), 2)
+	for i := range stops {
 		p := policy()
 		r := &Router{Bus: b, Routes: table, Policy: p, Logger: log, Metrics: metrics.New(), Concurrency: 4, AckPoll: 20 * time.Millisecond}
 		p.Acks = r
@@ -91,7 +91,7 @@ func TestTwoRoutersRaceOnSharedKeys(t *testing.T) {
 		}
 		stop := sync.OnceFunc(r.Stop)
 		t.Cleanup(stop)
-		routers[i], stops[i] = r, stop
+		stops[i] = stop
 	}
 
 	for _, msg := range s.messages {
