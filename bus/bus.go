@@ -243,6 +243,11 @@ func batchBytes(maxPayload int64) int {
 	return int(max(min(maxBatchBytes, maxPayload-8<<10), 1<<10))
 }
 
+// stateMarkerTTL is how long the marker JetStream leaves in place of an
+// expired state entry lives: watchers see the key go, then the marker goes
+// too. Nothing of alertgate's reads it (a Get finds no key either way).
+const stateMarkerTTL = time.Minute
+
 // notifyDuplicateWindow is NOTIFY's Msg-Id window (shorter when
 // DuplicateWindow is).
 const notifyDuplicateWindow = 5 * time.Minute
@@ -281,27 +286,37 @@ func (b *Bus) setup(ctx context.Context, o Options) error {
 	if b.DeadLetter, err = stream(StreamDeadLetter, SubjectDeadLetter, o.DuplicateWindow); err != nil {
 		return err
 	}
-	bucket := func(name, desc string, ttl time.Duration) (jetstream.KeyValue, error) {
+	bucket := func(name, desc string, ttl, markers time.Duration) (jetstream.KeyValue, error) {
 		kv, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      name,
-			Description: desc,
-			History:     1,
-			TTL:         ttl,
-			Storage:     jetstream.FileStorage,
-			Replicas:    o.Replicas,
+			Bucket:         name,
+			Description:    desc,
+			History:        1,
+			TTL:            ttl,
+			LimitMarkerTTL: markers,
+			Storage:        jetstream.FileStorage,
+			Replicas:       o.Replicas,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("kv %s: %w", name, err)
 		}
 		return kv, nil
 	}
-	if b.Incidents, err = bucket(BucketIncidents, "incident episodes by key", 0); err != nil {
+	// The state buckets take a TTL per write (the policy forgets a bug
+	// class unseen for dedup.bug_class_ttl, an incident key without an
+	// open episode after dedup.incident_ttl, and keeps the rest), which
+	// needs LimitMarkerTTL; the bucket itself has no MaxAge, so a write
+	// without a TTL is kept. A bucket made by an earlier version (neither)
+	// is updated in place: the server allows turning per-message TTLs on
+	// for an existing stream (not off), keeps every entry, and scans the
+	// stream once for TTLs. Entries written before carry none until their
+	// key is written again.
+	if b.Incidents, err = bucket(BucketIncidents, "incident episodes by key", 0, stateMarkerTTL); err != nil {
 		return err
 	}
-	if b.Bugs, err = bucket(BucketBugs, "bug classes by key", 0); err != nil {
+	if b.Bugs, err = bucket(BucketBugs, "bug classes by key", 0, stateMarkerTTL); err != nil {
 		return err
 	}
-	b.Notifications, err = bucket(BucketNotifications, "delivery state of each notification", o.Retention)
+	b.Notifications, err = bucket(BucketNotifications, "delivery state of each notification", o.Retention, 0)
 	return err
 }
 

@@ -119,6 +119,14 @@ type Route struct {
 type Dedup struct {
 	BugSpike        BugSpike `yaml:"bug_spike"`
 	DuplicateWindow Duration `yaml:"duplicate_window"`
+	// BugClassTTL: a bug class unseen this long is forgotten, and is new
+	// again when it next occurs. A class whose page_bugs page is open is
+	// kept until it is resolved.
+	BugClassTTL Duration `yaml:"bug_class_ttl"`
+	// IncidentTTL: an incident key with no open episode this long is
+	// forgotten. A key with an open episode is kept however long it stays
+	// open, so that its resolve resolves the page.
+	IncidentTTL Duration `yaml:"incident_ttl"`
 }
 
 // BugSpike: more than Count occurrences Within a window notify once.
@@ -194,6 +202,8 @@ func (c *Config) setDefaults() {
 	dur("slack.digest_interval", &c.Slack.DigestInterval, 15*time.Minute)
 	dur("dedup.bug_spike.within", &c.Dedup.BugSpike.Within, time.Hour)
 	dur("dedup.duplicate_window", &c.Dedup.DuplicateWindow, 20*time.Minute)
+	dur("dedup.bug_class_ttl", &c.Dedup.BugClassTTL, 90*24*time.Hour)
+	dur("dedup.incident_ttl", &c.Dedup.IncidentTTL, 30*24*time.Hour)
 	dur("delivery.min_backoff", &c.Delivery.MinBackoff, time.Second)
 	dur("delivery.max_backoff", &c.Delivery.MaxBackoff, 5*time.Minute)
 	dur("delivery.timeout", &c.Delivery.Timeout, 10*time.Second)
@@ -322,6 +332,17 @@ func (c *Config) validate() error {
 	}
 	if c.Dedup.DuplicateWindow < Duration(time.Second) {
 		bad("dedup.duplicate_window", "must be at least 1s, got %s", c.Dedup.DuplicateWindow)
+	}
+	// JetStream's per-key TTL counts whole seconds, from 1s.
+	if c.Dedup.BugClassTTL < Duration(time.Second) {
+		bad("dedup.bug_class_ttl", "must be at least 1s, got %s", c.Dedup.BugClassTTL)
+	}
+	// A resolved episode must be remembered for duplicate_window: a late
+	// re-send of its firing within that time is recognised, not paged.
+	if c.Dedup.IncidentTTL < Duration(time.Second) {
+		bad("dedup.incident_ttl", "must be at least 1s, got %s", c.Dedup.IncidentTTL)
+	} else if c.Dedup.IncidentTTL < c.Dedup.DuplicateWindow && c.Dedup.DuplicateWindow >= Duration(time.Second) {
+		bad("dedup.incident_ttl", "must be at least dedup.duplicate_window (%s): a late re-send of a resolved episode is recognised within it, got %s", c.Dedup.DuplicateWindow, c.Dedup.IncidentTTL)
 	}
 	if c.Retention < c.Dedup.DuplicateWindow {
 		bad("retention", "must be at least dedup.duplicate_window (%s), got %s", c.Dedup.DuplicateWindow, c.Retention)

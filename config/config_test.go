@@ -156,6 +156,8 @@ func TestLoad_Defaults(t *testing.T) {
 		{"dedup.bug_spike.count", c.Dedup.BugSpike.Count, 100},
 		{"dedup.bug_spike.within", c.Dedup.BugSpike.Within.D(), time.Hour},
 		{"dedup.duplicate_window", c.Dedup.DuplicateWindow.D(), 20 * time.Minute},
+		{"dedup.bug_class_ttl", c.Dedup.BugClassTTL.D(), 90 * 24 * time.Hour},
+		{"dedup.incident_ttl", c.Dedup.IncidentTTL.D(), 30 * 24 * time.Hour},
 		{"delivery.attempts", c.Delivery.Attempts, 12},
 		{"delivery.min_backoff", c.Delivery.MinBackoff.D(), time.Second},
 		{"delivery.max_backoff", c.Delivery.MaxBackoff.D(), 5 * time.Minute},
@@ -168,6 +170,48 @@ func TestLoad_Defaults(t *testing.T) {
 		if got, want := tt.got, tt.want; got != want {
 			t.Errorf("%s=%#v, want %#v", tt.name, got, want)
 		}
+	}
+}
+
+// Whole days are accepted wherever a duration is: expiries and retentions
+// are thought of in days.
+func TestLoad_Days(t *testing.T) {
+	c, err := Load([]byte(minimal+`
+retention: 14d
+dedup:
+  bug_class_ttl: 90d
+  incident_ttl: 0d12h
+`), noEnv)
+	if err == nil {
+		t.Fatalf("Load accepted 0d12h (incident_ttl=%s), want an error", c.Dedup.IncidentTTL)
+	}
+	if got, want := err.Error(), `line 10: dedup.incident_ttl: want whole days like 14d, or a duration like 90s, 15m or 2h, got "0d12h"`; got != want {
+		t.Fatalf("error=%q, want %q", got, want)
+	}
+	c, err = Load([]byte(minimal+`
+retention: 14d
+dedup:
+  bug_class_ttl: 90d
+  incident_ttl: 1d
+`), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name      string
+		got, want time.Duration
+	}{
+		{"retention", c.Retention.D(), 14 * 24 * time.Hour},
+		{"dedup.bug_class_ttl", c.Dedup.BugClassTTL.D(), 90 * 24 * time.Hour},
+		{"dedup.incident_ttl", c.Dedup.IncidentTTL.D(), 24 * time.Hour},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("%s=%s, want %s", tt.name, tt.got, tt.want)
+		}
+	}
+	// More days than a duration holds is an error, not a wrapped value.
+	if _, err := parseDuration("106752d"); err == nil {
+		t.Fatal("parseDuration(106752d): no error")
 	}
 }
 

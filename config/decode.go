@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -301,16 +302,25 @@ func (d *decoder) duration(n *yaml.Node, v reflect.Value, path string) {
 
 var days = regexp.MustCompile(`^([0-9]+)d$`)
 
-// parseDuration is time.ParseDuration with a message for people, who write
-// "14d" for a retention.
+// maxDays is the most whole days a time.Duration holds (about 292 years).
+const maxDays = int64(math.MaxInt64 / int64(24*time.Hour))
+
+// parseDuration is time.ParseDuration plus whole days ("90d"), which is
+// how people write retentions and expiries.
 func parseDuration(s string) (Duration, error) {
 	v, err := time.ParseDuration(s)
 	if err == nil {
 		return Duration(v), nil
 	}
 	if m := days.FindStringSubmatch(s); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return 0, fmt.Errorf("want a duration in ms, s, m or h, got %q: write %dh", s, 24*n)
+		n, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil || n > maxDays {
+			return 0, fmt.Errorf("want at most %dd, got %q", maxDays, s)
+		}
+		return Duration(time.Duration(n) * 24 * time.Hour), nil
+	}
+	if strings.Contains(s, "d") {
+		return 0, fmt.Errorf("want whole days like 14d, or a duration like 90s, 15m or 2h, got %q", s)
 	}
 	return 0, fmt.Errorf("want a duration like 90s, 15m or 2h, got %q", s)
 }

@@ -2,6 +2,7 @@ package dedup
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/alertgate/alertgate"
@@ -23,6 +24,12 @@ type Settings struct {
 	// comes within this long after the resolve, and a new cycle of that
 	// episode after it (for sources that reuse episode ids).
 	ReopenAfter time.Duration
+	// BugClassTTL: a bug class unseen this long is forgotten (0: never).
+	// One with an open page_bugs page is kept until it is resolved.
+	BugClassTTL time.Duration
+	// IncidentTTL: an incident key with no open episode this long is
+	// forgotten (0: never). One with an open episode is always kept.
+	IncidentTTL time.Duration
 }
 
 // DedupKey is PagerDuty's dedup_key for an episode: readable where it fits
@@ -41,6 +48,18 @@ func eventTime(ev alertgate.Event) time.Time {
 	}
 	return ev.OccurredAt
 }
+
+// stamp tells apart the notifications of a bug class forgotten (its TTL)
+// and seen again: they would otherwise repeat the first life's IDs
+// ("bug_new:<key>" again), and a sink finding such an ID in its log (kept
+// for retention) would take it for sent. It is the class's first
+// occurrence, a time of the stored state, so a decision re-emitted keeps
+// its IDs. Incident IDs have none, so that the same firing decided from
+// the same state gives the same ID whichever copy of it came: sources make
+// a new episode id per firing, and one that reuses its ids gets a new
+// cycle while the key is remembered (the README asks to keep incident_ttl
+// above retention for a source reusing them after that).
+func stamp(t time.Time) string { return strconv.FormatInt(t.UnixNano(), 10) }
 
 func notification(id string, sink alertgate.Sink, team string, typ alertgate.NotificationType, ev alertgate.Event, reason string) alertgate.Notification {
 	return alertgate.Notification{
@@ -199,13 +218,13 @@ func DecideBug(st *Bug, ev alertgate.Event, m alertgate.Match, s Settings) (*Bug
 		case !next.Notified:
 			next.Notified, next.Status = true, BugOpen
 			d.Outcome, d.Reason = OutcomeNew, "first occurrence of this bug class"
-			typ, id = alertgate.TypeBugNew, "bug_new:"+ev.Key
+			typ, id = alertgate.TypeBugNew, fmt.Sprintf("bug_new:%s:%s", ev.Key, stamp(next.FirstSeen))
 		case next.Status == BugResolved:
 			next.Status = BugOpen
 			next.Regressions++
 			d.Outcome = OutcomeRegression
 			d.Reason = fmt.Sprintf("occurred again after being resolved (regression %d)", next.Regressions)
-			typ, id = alertgate.TypeBugRegression, fmt.Sprintf("bug_regression:%s:%d", ev.Key, next.Resolutions)
+			typ, id = alertgate.TypeBugRegression, fmt.Sprintf("bug_regression:%s:%d:%s", ev.Key, next.Resolutions, stamp(next.FirstSeen))
 		case next.Status == BugMuted: // and the event unmutes it
 			next.Status = BugOpen
 			d.Outcome, d.Reason = OutcomeUnmuted, "the source unresolved a muted class: counted, notifications resume"
@@ -231,7 +250,7 @@ func DecideBug(st *Bug, ev alertgate.Event, m alertgate.Match, s Settings) (*Bug
 			if team == "" {
 				team = m.Team
 			}
-			n := notification(fmt.Sprintf("bug_resolve:%s:%d", ev.Key, next.Resolutions), alertgate.SinkPagerDuty, team, alertgate.TypeResolve, ev, d.Reason)
+			n := notification(fmt.Sprintf("bug_resolve:%s:%d:%s", ev.Key, next.Resolutions, stamp(next.FirstSeen)), alertgate.SinkPagerDuty, team, alertgate.TypeResolve, ev, d.Reason)
 			n.DedupKey = next.PageDedupKey
 			next.PageDedupKey, next.PageTeam = "", ""
 			d.Notifications = append(d.Notifications, n)

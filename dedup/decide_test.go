@@ -16,7 +16,9 @@ import (
 var (
 	t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-	testSettings = Settings{SpikeCount: 5, SpikeWithin: time.Hour, ReopenAfter: 20 * time.Minute}
+	// The TTLs make the policy tests write as the gateway does (with a TTL
+	// when the key may expire); none expires during a test.
+	testSettings = Settings{SpikeCount: 5, SpikeWithin: time.Hour, ReopenAfter: 20 * time.Minute, BugClassTTL: 24 * time.Hour, IncidentTTL: 24 * time.Hour}
 
 	testRunbook = &alertgate.Runbook{ID: "checkout-high-error-rate", URL: "https://alertgate.example.com/runbooks/checkout-high-error-rate"}
 
@@ -26,6 +28,10 @@ var (
 	paymentsPages = alertgate.Match{Route: 2, Team: "payments", PageBugs: true, Runbook: testRunbook}
 	platformPages = alertgate.Match{Route: 3, Team: "platform", PageBugs: true}
 )
+
+// life0 ends the IDs of the bug notifications of a class first seen at t0:
+// a class forgotten and seen again gets IDs of its own.
+var life0 = fmt.Sprintf(":%d", t0.UnixNano())
 
 const (
 	incKey = "alertmanager:v1:0335742509d16c93"
@@ -409,7 +415,7 @@ func TestDecideBug(t *testing.T) {
 	steps := []step{
 		// First occurrence: announced once, in the digest only (no page_bugs).
 		{name: "new", ev: bug(bugKey, alertgate.StatusFiring, at(0), 1), m: payments, outcome: OutcomeNew, count: 1, notes: []string{
-			note(alertgate.SinkSlack, alertgate.TypeBugNew, "payments", "digest:bug_new:"+bugKey, ""),
+			note(alertgate.SinkSlack, alertgate.TypeBugNew, "payments", "digest:bug_new:"+bugKey+life0, ""),
 		}},
 		// Every further occurrence is only counted.
 		{name: "2nd", ev: bug(bugKey, alertgate.StatusFiring, at(time.Minute), 1), m: payments, outcome: OutcomeCounted, count: 2},
@@ -431,7 +437,7 @@ func TestDecideBug(t *testing.T) {
 		{name: "resolved again", ev: bug(bugKey, alertgate.StatusResolved, at(2*time.Hour+time.Minute), 1), m: payments, outcome: OutcomeDuplicate, count: 21},
 		// It occurs again: one regression, keyed by the resolution.
 		{name: "regression", ev: bug(bugKey, alertgate.StatusFiring, at(3*time.Hour), 1), m: payments, outcome: OutcomeRegression, count: 22, notes: []string{
-			note(alertgate.SinkSlack, alertgate.TypeBugRegression, "payments", "digest:bug_regression:"+bugKey+":1", ""),
+			note(alertgate.SinkSlack, alertgate.TypeBugRegression, "payments", "digest:bug_regression:"+bugKey+":1"+life0, ""),
 		}},
 		// Then counted again.
 		{name: "after regression", ev: bug(bugKey, alertgate.StatusFiring, at(3*time.Hour+time.Minute), 1), m: payments, outcome: OutcomeCounted, count: 23},
@@ -478,8 +484,8 @@ func TestDecideBugPageBugs(t *testing.T) {
 	steps := []step{
 		// A page_bugs route pages a new class as well as listing it.
 		{name: "new", ev: bug(bugKey, alertgate.StatusFiring, t0, 1), m: paymentsPages, outcome: OutcomeNew, notes: []string{
-			note(alertgate.SinkSlack, alertgate.TypeBugNew, "payments", "digest:bug_new:"+bugKey, ""),
-			note(alertgate.SinkPagerDuty, alertgate.TypePage, "payments", "bug_new:"+bugKey, pk0),
+			note(alertgate.SinkSlack, alertgate.TypeBugNew, "payments", "digest:bug_new:"+bugKey+life0, ""),
+			note(alertgate.SinkPagerDuty, alertgate.TypePage, "payments", "bug_new:"+bugKey+life0, pk0),
 		}},
 		// A spike is not a new problem: digest only, no page.
 		{name: "spike", ev: bug(bugKey, alertgate.StatusFiring, t0.Add(time.Minute), 4), m: paymentsPages, outcome: OutcomeSpike, notes: []string{
@@ -487,17 +493,17 @@ func TestDecideBugPageBugs(t *testing.T) {
 		}},
 		// Resolved at the source: the open page is resolved with its dedup key.
 		{name: "resolved", ev: bug(bugKey, alertgate.StatusResolved, t0.Add(time.Hour), 1), m: paymentsPages, outcome: OutcomeBugClosed, notes: []string{
-			note(alertgate.SinkPagerDuty, alertgate.TypeResolve, "payments", "bug_resolve:"+bugKey+":1", pk0),
+			note(alertgate.SinkPagerDuty, alertgate.TypeResolve, "payments", "bug_resolve:"+bugKey+":1"+life0, pk0),
 		}},
 		// A regression pages again, with a dedup key of its own.
 		{name: "regression", ev: bug(bugKey, alertgate.StatusFiring, t0.Add(2*time.Hour), 1), m: paymentsPages, outcome: OutcomeRegression, notes: []string{
-			note(alertgate.SinkSlack, alertgate.TypeBugRegression, "payments", "digest:bug_regression:"+bugKey+":1", ""),
-			note(alertgate.SinkPagerDuty, alertgate.TypePage, "payments", "bug_regression:"+bugKey+":1", pk1),
+			note(alertgate.SinkSlack, alertgate.TypeBugRegression, "payments", "digest:bug_regression:"+bugKey+":1"+life0, ""),
+			note(alertgate.SinkPagerDuty, alertgate.TypePage, "payments", "bug_regression:"+bugKey+":1"+life0, pk1),
 		}},
 		// Resolved while the route now names another team: the resolve goes
 		// to the team that was paged.
 		{name: "resolved after route change", ev: bug(bugKey, alertgate.StatusResolved, t0.Add(3*time.Hour), 1), m: platformPages, outcome: OutcomeBugClosed, notes: []string{
-			note(alertgate.SinkPagerDuty, alertgate.TypeResolve, "payments", "bug_resolve:"+bugKey+":2", pk1),
+			note(alertgate.SinkPagerDuty, alertgate.TypeResolve, "payments", "bug_resolve:"+bugKey+":2"+life0, pk1),
 		}},
 		// Resolved again: no page is open any more.
 		{name: "resolved again", ev: bug(bugKey, alertgate.StatusResolved, t0.Add(4*time.Hour), 1), m: paymentsPages, outcome: OutcomeDuplicate},
@@ -505,6 +511,29 @@ func TestDecideBugPageBugs(t *testing.T) {
 	st := run(t, steps, DecideBug, cloneBug, bugLast, nil)
 	if got, want := st.PageDedupKey, ""; got != want {
 		t.Fatalf("PageDedupKey=%q, want %q", got, want)
+	}
+}
+
+// A class forgotten (its TTL) and seen again is new again, under IDs that
+// differ from its first life's: the sinks' log still holds those.
+func TestDecideBugNewAgain(t *testing.T) {
+	first, _ := DecideBug(nil, bug(bugKey, alertgate.StatusFiring, t0, 1), paymentsPages, testSettings)
+	_, d := DecideBug(nil, bug(bugKey, alertgate.StatusFiring, t0.Add(91*24*time.Hour), 1), paymentsPages, testSettings)
+	if got, want := d.Outcome, OutcomeNew; got != want {
+		t.Fatalf("outcome=%q, want %q", got, want)
+	}
+	_, again := DecideBug(first, bug(bugKey, alertgate.StatusFiring, t0.Add(time.Minute), 1), paymentsPages, testSettings)
+	if got, want := again.Outcome, OutcomeCounted; got != want {
+		t.Fatalf("outcome while remembered=%q, want %q", got, want)
+	}
+	_, d0 := DecideBug(nil, bug(bugKey, alertgate.StatusFiring, t0, 1), paymentsPages, testSettings)
+	for i := range d.Notifications {
+		if d.Notifications[i].ID == d0.Notifications[i].ID {
+			t.Fatalf("second life's %s has the first life's ID %q", d.Notifications[i].Type, d.Notifications[i].ID)
+		}
+	}
+	if got, want := d.Notifications[1].ID, fmt.Sprintf("bug_new:%s:%d", bugKey, t0.Add(91*24*time.Hour).UnixNano()); got != want {
+		t.Fatalf("page ID=%q, want %q", got, want)
 	}
 }
 
@@ -533,7 +562,7 @@ func TestDecideBugFirstSeen(t *testing.T) {
 			steps: []step{
 				{name: "resolved", ev: bug(bugKey, alertgate.StatusResolved, t0, 1), m: payments, outcome: OutcomeBugClosed},
 				{name: "occurrence", ev: bug(bugKey, alertgate.StatusFiring, t0.Add(time.Minute), 1), m: payments, outcome: OutcomeNew, count: 1, notes: []string{
-					note(alertgate.SinkSlack, alertgate.TypeBugNew, "payments", "digest:bug_new:"+bugKey, ""),
+					note(alertgate.SinkSlack, alertgate.TypeBugNew, "payments", "digest:bug_new:"+bugKey+life0, ""),
 				}},
 				{name: "again", ev: bug(bugKey, alertgate.StatusFiring, t0.Add(2*time.Minute), 1), m: payments, outcome: OutcomeCounted, count: 2},
 			},
@@ -546,7 +575,7 @@ func TestDecideBugFirstSeen(t *testing.T) {
 				{name: "muted", ev: bug(bugKey, alertgate.StatusMuted, t0, 1), m: payments, outcome: OutcomeMuted},
 				{name: "occurrence while muted", ev: bug(bugKey, alertgate.StatusFiring, t0.Add(time.Minute), 1), m: payments, outcome: OutcomeMuted, count: 1},
 				{name: "unmuted", ev: unresolved(bugKey, t0.Add(2*time.Minute)), m: payments, outcome: OutcomeNew, count: 2, notes: []string{
-					note(alertgate.SinkSlack, alertgate.TypeBugNew, "payments", "digest:bug_new:"+bugKey, ""),
+					note(alertgate.SinkSlack, alertgate.TypeBugNew, "payments", "digest:bug_new:"+bugKey+life0, ""),
 				}},
 				{name: "again", ev: bug(bugKey, alertgate.StatusFiring, t0.Add(3*time.Minute), 1), m: payments, outcome: OutcomeCounted, count: 3},
 			},
@@ -556,7 +585,7 @@ func TestDecideBugFirstSeen(t *testing.T) {
 			name: "batch first",
 			steps: []step{
 				{name: "new batch", ev: bug(bugKey, alertgate.StatusFiring, t0, 3), m: payments, outcome: OutcomeNew, count: 3, notes: []string{
-					note(alertgate.SinkSlack, alertgate.TypeBugNew, "payments", "digest:bug_new:"+bugKey, ""),
+					note(alertgate.SinkSlack, alertgate.TypeBugNew, "payments", "digest:bug_new:"+bugKey+life0, ""),
 				}},
 				{name: "batch", ev: bug(bugKey, alertgate.StatusFiring, t0.Add(time.Minute), 1), m: payments, outcome: OutcomeCounted, count: 4},
 			},

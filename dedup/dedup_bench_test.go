@@ -15,7 +15,9 @@ import (
 )
 
 // benchSettings never spike: bug_counted stays counted however long it runs.
-var benchSettings = dedup.Settings{SpikeCount: math.MaxInt64, SpikeWithin: time.Hour, ReopenAfter: 20 * time.Minute}
+// benchSettings expire keys as the config's defaults do, so a write carries a
+// TTL where the gateway's would.
+var benchSettings = dedup.Settings{SpikeCount: math.MaxInt64, SpikeWithin: time.Hour, ReopenAfter: 20 * time.Minute, BugClassTTL: 90 * 24 * time.Hour, IncidentTTL: 30 * 24 * time.Hour}
 
 var benchMatch = alertgate.Match{Route: 0, Team: "payments", Runbook: &alertgate.Runbook{ID: "checkout-high-error-rate", URL: "http://alertgate.bench/runbooks/checkout-high-error-rate"}}
 
@@ -102,7 +104,7 @@ func BenchmarkPolicyApply(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(bs.Close)
-	p := &dedup.Policy{Incidents: bs.Incidents, Bugs: bs.Bugs, Settings: benchSettings}
+	p := &dedup.Policy{Incidents: dedup.NewBucket(bs.JS, bs.Incidents), Bugs: dedup.NewBucket(bs.JS, bs.Bugs), Settings: benchSettings}
 	var emit discard
 	at := time.Now().UTC()
 	run := func(name string, ev func(i int) alertgate.Event, want string) {
@@ -127,7 +129,16 @@ func BenchmarkPolicyApply(b *testing.B) {
 	if _, err := p.Apply(ctx, repeat, benchMatch, emit); err != nil {
 		b.Fatal(err)
 	}
-	run("incident_repeat", func(int) alertgate.Event { return repeat }, dedup.OutcomeDuplicate)
+	// The paging event again while its page is in the outbox (a
+	// redelivery): the page is emitted again, nothing is written.
+	run("incident_redelivered", func(int) alertgate.Event { return repeat }, dedup.OutcomeDuplicate)
+	// Re-sends, each under an ID of its own (Alertmanager's repeat): read,
+	// decide, write.
+	run("incident_repeat", func(i int) alertgate.Event {
+		ev := repeat
+		ev.ID = fmt.Sprintf("%s#%d", repeat.ID, i)
+		return ev
+	}, dedup.OutcomeDuplicate)
 	run("bug_new_class", func(i int) alertgate.Event { return benchBug(fmt.Sprintf("b%d", i), at) }, dedup.OutcomeNew)
 	known := benchBug("1117540176", at)
 	if _, err := p.Apply(ctx, known, benchMatch, emit); err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/alertgate/alertgate"
@@ -22,8 +23,9 @@ import (
 // them to NOTIFY).
 type Emitter interface {
 	// Emit must be idempotent per notification ID (JetStream's Nats-Msg-Id
-	// makes it so): a decision taken again after a lost race or a
-	// redelivery emits the same notifications again.
+	// makes it so for pages): the notifications of a stored decision are
+	// emitted again when its event is redelivered, and a page may be
+	// emitted again ahead of a later decision's resolve.
 	Emit(ctx context.Context, ns []alertgate.Notification) error
 }
 
@@ -33,13 +35,65 @@ type ConflictCounter interface {
 	KVConflict(bucket string)
 }
 
+// Acks tells which ALERTS messages were acknowledged (the router's
+// consumer's ack floor). The router acknowledges a message only after the
+// notifications of all its events were emitted, so an outbox entry whose
+// message was acknowledged is settled.
+type Acks interface {
+	Acknowledged(seq uint64) bool
+}
+
 // Policy applies decisions against state in KV.
 type Policy struct {
-	Incidents jetstream.KeyValue
-	Bugs      jetstream.KeyValue
+	Incidents Bucket
+	Bugs      Bucket
 	Settings  Settings
 	// Conflicts is told of every lost compare-and-set; nil counts nothing.
 	Conflicts ConflictCounter
+	// Acks settles outbox entries of delivered events; nil settles none of
+	// them (they stay until the outbox is full).
+	Acks Acks
+}
+
+// Bucket is a state bucket: a jetstream.KeyValue that can also replace a
+// key's value by revision with a per-key TTL, which the KeyValue interface
+// cannot (only Create takes a TTL; Update writes a value without one).
+type Bucket interface {
+	jetstream.KeyValue
+	// UpdateTTL is Update with a TTL: JetStream removes the entry ttl
+	// after this write unless it is written again. ttl 0: kept (Update).
+	UpdateTTL(ctx context.Context, key string, value []byte, revision uint64, ttl time.Duration) (uint64, error)
+}
+
+// NewBucket makes kv a Bucket whose TTL updates are published through js.
+// The bucket needs LimitMarkerTTL for per-key TTLs (bus creates it so).
+func NewBucket(js jetstream.JetStream, kv jetstream.KeyValue) Bucket {
+	return &bucket{KeyValue: kv, js: js}
+}
+
+type bucket struct {
+	jetstream.KeyValue
+	js jetstream.JetStream
+}
+
+// UpdateTTL publishes what KeyValue.Update does (the value on the key's
+// subject, expecting its revision as the subject's last sequence) with a
+// Nats-TTL header: what nats.go's Create does with KeyTTL.
+func (b *bucket) UpdateTTL(ctx context.Context, key string, value []byte, revision uint64, ttl time.Duration) (uint64, error) {
+	if ttl <= 0 {
+		return b.Update(ctx, key, value, revision)
+	}
+	m := &nats.Msg{Subject: "$KV." + b.Bucket() + "." + key, Data: value, Header: nats.Header{}}
+	ack, err := b.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(revision), jetstream.WithMsgTTL(ttl))
+	if err != nil {
+		// As Update reports it (10071, or 10164 on a replicated bucket).
+		var api *jetstream.APIError
+		if errors.As(err, &api) && (api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+			return 0, fmt.Errorf("%w: %w", err, jetstream.ErrKeyRevisionMismatch)
+		}
+		return 0, err
+	}
+	return ack.Sequence, nil
 }
 
 // maxAttempts bounds retries after CAS conflicts; with a handful of routers
@@ -98,56 +152,127 @@ func KeyOf(stateKey string) (string, error) {
 	return string(b), err
 }
 
-// Apply decides ev against the stored state of its key, emits the
-// decision's notifications to out, then writes the new state by revision.
-// On a lost race it re-reads and decides again.
+// maxOutbox bounds the outbox entries kept per key. Entries leave when
+// their message is acknowledged, usually within a second; more than a few
+// pending on one key means acknowledgements are not seen (a message failing
+// over and over holds the ack floor back). The oldest is dropped then: it
+// was almost surely emitted, since losing it takes its own router dying
+// between write and emit while seven more decisions on the key go by
+// before its redelivery.
+const maxOutbox = 8
+
+// state is what Apply needs of *Incident and *Bug beyond decide.
+type state[T any] interface {
+	*T
+	outbox() *[]Pending
+}
+
+func (s *Incident) outbox() *[]Pending { return &s.Outbox }
+func (s *Bug) outbox() *[]Pending      { return &s.Outbox }
+
+// Apply decides ev against the stored state of its key, writes the new
+// state with the decision's notifications by revision, then emits them to
+// out. On a lost race it emits nothing, re-reads and decides again. For an
+// event of an ALERTS message, the router calls ApplyDelivered.
 func (p *Policy) Apply(ctx context.Context, ev alertgate.Event, m alertgate.Match, out Emitter) (Decision, error) {
-	kv := p.Bugs
+	return p.ApplyDelivered(ctx, ev, 0, m, out)
+}
+
+// ApplyDelivered is Apply for an event of the ALERTS message at stream
+// sequence seq, which is acknowledged only after this returns without
+// error: its outbox entry is settled by the acknowledgement (Acks).
+//
+// The common path costs one KV write, as before the outbox: the entry
+// rides in the state's own write, and the next write of the key drops it
+// once settled. A redelivered event whose entry is still pending emits it
+// again and writes nothing.
+func (p *Policy) ApplyDelivered(ctx context.Context, ev alertgate.Event, seq uint64, m alertgate.Match, out Emitter) (Decision, error) {
 	if ev.Kind == alertgate.KindIncident {
-		kv = p.Incidents
+		return apply(ctx, p, p.Incidents, ev, seq, m, out, DecideIncident, p.incidentTTL)
 	}
+	return apply(ctx, p, p.Bugs, ev, seq, m, out, DecideBug, p.bugTTL)
+}
+
+// incidentTTL: an incident key with an open episode is kept; one without
+// expires IncidentTTL after its last write.
+func (p *Policy) incidentTTL(st *Incident) time.Duration {
+	for _, e := range st.Episodes {
+		if e.Status == EpisodeOpen {
+			return 0
+		}
+	}
+	return p.Settings.IncidentTTL
+}
+
+// bugTTL: a class expires BugClassTTL after its last write (an occurrence,
+// or a digest counting it soon after one), unless a page_bugs page is
+// open: forgetting the class would leave that page open for good.
+func (p *Policy) bugTTL(st *Bug) time.Duration {
+	if st.PageDedupKey != "" {
+		return 0
+	}
+	return p.Settings.BugClassTTL
+}
+
+// Why per-key TTLs and not the bucket's MaxAge: MaxAge would forget an
+// incident key with an open episode too, and a message's "never" TTL,
+// which exempts it, would have to be on every such entry before MaxAge is
+// set on a bucket an earlier version filled. A TTL per write expresses the
+// rule where the state is known, and a write without one is simply kept.
+// Nor a sweeper: JetStream removes the entries itself, on every replica,
+// without a scan.
+
+func apply[T any, S state[T]](ctx context.Context, p *Policy, kv Bucket, ev alertgate.Event, seq uint64, m alertgate.Match, out Emitter,
+	decide func(S, alertgate.Event, alertgate.Match, Settings) (S, Decision), ttl func(S) time.Duration) (Decision, error) {
 	k := StateKey(ev.Key)
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		raw, rev, err := get(ctx, kv, k)
 		if err != nil {
 			return Decision{}, err
 		}
-		var next any
-		var d Decision
-		if ev.Kind == alertgate.KindIncident {
-			var st *Incident
-			if raw != nil {
-				st = new(Incident)
-				if err := wire.Unmarshal(raw, st); err != nil {
-					return Decision{}, fmt.Errorf("incident state %q: %w", ev.Key, err)
-				}
+		var st S
+		var outbox []Pending
+		if raw != nil {
+			st = S(new(T))
+			if err := wire.Unmarshal(raw, st); err != nil {
+				return Decision{}, fmt.Errorf("%s state %q: %w", ev.Kind, ev.Key, err)
 			}
-			next, d = DecideIncident(st, ev, m, p.Settings)
-		} else {
-			var st *Bug
-			if raw != nil {
-				st = new(Bug)
-				if err := wire.Unmarshal(raw, st); err != nil {
-					return Decision{}, fmt.Errorf("bug state %q: %w", ev.Key, err)
-				}
+			outbox = *st.outbox()
+		}
+		// This event's decision is stored and may not have been emitted
+		// (a crash between the write and the emit, or the write's
+		// acknowledgement lost): emit it, do not decide again.
+		if i := p.pendingOf(outbox, ev.ID); i >= 0 {
+			own := outbox[i].notifications()
+			if err := emit(ctx, out, p.ahead(outbox[:i], ev.ID, own), own); err != nil {
+				return Decision{}, err
 			}
-			next, d = DecideBug(st, ev, m, p.Settings)
+			return Decision{Kind: ev.Kind, Outcome: OutcomeDuplicate, Notifications: own,
+				Reason: fmt.Sprintf("this event was already decided (delivered again): its %d notification(s) emitted again under the same IDs", len(own))}, nil
+		}
+		next, d := decide(st, ev, m, p.Settings)
+		// The new state's outbox: the entries still pending, and this
+		// decision's. A fresh slice: st's may share its array with next's.
+		var pending []Pending
+		for _, e := range outbox {
+			if !p.settled(e, ev.ID) {
+				pending = append(pending, e)
+			}
 		}
 		if len(d.Notifications) > 0 {
-			if err := out.Emit(ctx, d.Notifications); err != nil {
-				return Decision{}, fmt.Errorf("emit: %w", err)
-			}
+			pending = append(pending, pend(ev, seq, d.Notifications))
 		}
+		if len(pending) > maxOutbox {
+			pending = pending[len(pending)-maxOutbox:]
+		}
+		*next.outbox() = pending
 		b, err := wire.Marshal(next)
 		if err != nil {
 			return Decision{}, err
 		}
-		if rev == 0 {
-			_, err = kv.Create(ctx, k, b)
-		} else {
-			_, err = kv.Update(ctx, k, b, rev)
-		}
+		err = put(ctx, kv, k, b, rev, ttl(next))
 		if isConflict(err) {
+			// Nothing was emitted: the winner's state is decided on again.
 			if p.Conflicts != nil {
 				p.Conflicts.KVConflict(kv.Bucket())
 			}
@@ -159,9 +284,86 @@ func (p *Policy) Apply(ctx context.Context, ev alertgate.Event, m alertgate.Matc
 		if err != nil {
 			return Decision{}, fmt.Errorf("write state %q: %w", ev.Key, err)
 		}
+		if len(d.Notifications) > 0 {
+			if err := emit(ctx, out, p.ahead(pending[:len(pending)-1], ev.ID, d.Notifications), d.Notifications); err != nil {
+				return Decision{}, err
+			}
+		}
 		return d, nil
 	}
 	return Decision{}, fmt.Errorf("state %q: still conflicting after %d attempts", ev.Key, maxAttempts)
+}
+
+// settled reports whether an outbox entry was surely emitted, as seen by
+// a decision on event evID. An entry decided outside a delivery (seq 0)
+// is settled for any other event: Apply's caller emits or retries that
+// event before deciding another of its key.
+func (p *Policy) settled(e Pending, evID string) bool {
+	if e.Seq == 0 {
+		return e.EventID != evID
+	}
+	return p.Acks != nil && p.Acks.Acknowledged(e.Seq)
+}
+
+// pendingOf returns the index of event evID's unsettled outbox entry, or -1.
+func (p *Policy) pendingOf(outbox []Pending, evID string) int {
+	if evID == "" {
+		return -1
+	}
+	for i := len(outbox) - 1; i >= 0; i-- {
+		if outbox[i].EventID == evID && !p.settled(outbox[i], evID) {
+			return i
+		}
+	}
+	return -1
+}
+
+// ahead returns what must reach NOTIFY before a decision's notifications
+// own: when own holds a PagerDuty notification (a resolve), the PagerDuty
+// notifications of the earlier entries still pending (its page, decided
+// by a router that may not have emitted it yet). Their IDs are their
+// Nats-Msg-Ids, so a copy already stored is dropped by JetStream. Slack
+// items are left to their own event's redelivery: the digest needs no
+// order, and they carry no Msg-Id.
+func (p *Policy) ahead(earlier []Pending, evID string, own []alertgate.Notification) []alertgate.Notification {
+	if !slices.ContainsFunc(own, func(n alertgate.Notification) bool { return n.Sink == alertgate.SinkPagerDuty }) {
+		return nil
+	}
+	var out []alertgate.Notification
+	for _, e := range earlier {
+		if p.settled(e, evID) {
+			continue
+		}
+		for _, n := range e.notifications() {
+			if n.Sink == alertgate.SinkPagerDuty {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+func emit(ctx context.Context, out Emitter, ahead, own []alertgate.Notification) error {
+	if err := out.Emit(ctx, append(ahead, own...)); err != nil {
+		return fmt.Errorf("emit: %w", err)
+	}
+	return nil
+}
+
+// put writes a state entry: created when rev is 0 (Create also takes the
+// place of a key JetStream expired, whose marker remains for a while),
+// else by compare-and-set on rev. ttl 0 keeps the entry.
+func put(ctx context.Context, kv Bucket, k string, b []byte, rev uint64, ttl time.Duration) error {
+	var err error
+	switch {
+	case rev == 0 && ttl > 0:
+		_, err = kv.Create(ctx, k, b, jetstream.KeyTTL(ttl))
+	case rev == 0:
+		_, err = kv.Create(ctx, k, b)
+	default:
+		_, err = kv.UpdateTTL(ctx, k, b, rev, ttl)
+	}
+	return err
 }
 
 func get(ctx context.Context, kv jetstream.KeyValue, k string) ([]byte, uint64, error) {
@@ -308,7 +510,9 @@ func (h *worstFirst[T]) Pop() any {
 }
 
 // MarkDigested records that a digest reported the class up to count. It
-// only moves forward, and retries lost races with the router.
+// only moves forward, and retries lost races with the router. The write
+// keeps the class's expiry (a digest counts a recent occurrence) and drops
+// the outbox entries settled since: a class seen once keeps no outbox.
 func (p *Policy) MarkDigested(ctx context.Context, key string, count int64) error {
 	k := StateKey(key)
 	for attempt := 0; attempt < maxAttempts; attempt++ {
@@ -324,11 +528,15 @@ func (p *Policy) MarkDigested(ctx context.Context, key string, count int64) erro
 			return nil
 		}
 		st.Digested = count
+		st.Outbox = slices.DeleteFunc(st.Outbox, func(e Pending) bool { return p.settled(e, "") })
+		if len(st.Outbox) == 0 {
+			st.Outbox = nil
+		}
 		b, err := wire.Marshal(&st)
 		if err != nil {
 			return err
 		}
-		_, err = p.Bugs.Update(ctx, k, b, rev)
+		err = put(ctx, p.Bugs, k, b, rev, p.bugTTL(&st))
 		if isConflict(err) {
 			if p.Conflicts != nil {
 				p.Conflicts.KVConflict(p.Bugs.Bucket())

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,9 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/bus"
 	"github.com/alertgate/alertgate/internal/natstest"
+	"github.com/alertgate/alertgate/internal/wire"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -57,7 +63,7 @@ func openBus(t *testing.T, o bus.Options) (b *bus.Bus, close func()) {
 }
 
 func newPolicy(b *bus.Bus) *Policy {
-	return &Policy{Incidents: b.Incidents, Bugs: b.Bugs, Settings: testSettings}
+	return &Policy{Incidents: NewBucket(b.JS, b.Incidents), Bugs: NewBucket(b.JS, b.Bugs), Settings: testSettings}
 }
 
 // recorder is an Emitter that remembers every notification it was given.
@@ -179,10 +185,11 @@ func TestPolicyApplyPersists(t *testing.T) {
 	}
 }
 
-// Notifications are emitted before the state is written: when emit fails,
-// Apply fails and the state is as it was, so the redelivered event decides
-// (and emits, with the same IDs) again.
-func TestPolicyEmitBeforeWrite(t *testing.T) {
+// The state, with the decision's notifications in its outbox, is written
+// before they are emitted: when emit fails, Apply fails with the state
+// already stored, and the event decided again (redelivered) finds its
+// outbox and emits exactly the same notifications, writing nothing more.
+func TestPolicyWriteBeforeEmit(t *testing.T) {
 	ctx := testContext(t)
 	b, _ := openBus(t, bus.Options{DataDir: t.TempDir()})
 	p := newPolicy(b)
@@ -200,42 +207,58 @@ func TestPolicyEmitBeforeWrite(t *testing.T) {
 		ev      alertgate.Event
 		outcome string
 	}{
-		// A first firing: no state yet, none written on failure.
+		// A first firing: the page is in the state written.
 		{name: "page", ev: incident(incKey, "ep1", alertgate.StatusFiring, t0), outcome: OutcomePaged},
-		// A resolve of the open episode: the stored state keeps it open on failure.
+		// A resolve of the open episode: the stored state has it resolved.
 		{name: "resolve", ev: incident(incKey, "ep1", alertgate.StatusResolved, t0.Add(time.Minute)), outcome: OutcomeResolved},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := revision()
+			var revAtEmit uint64
 			failed := &recorder{err: errDown}
-			if _, err := p.Apply(ctx, tc.ev, payments, failed); !errors.Is(err, errDown) {
+			_, err := p.Apply(ctx, tc.ev, payments, emitFunc(func(ctx context.Context, ns []alertgate.Notification) error {
+				revAtEmit = revision()
+				return failed.Emit(ctx, ns)
+			}))
+			if !errors.Is(err, errDown) {
 				t.Fatalf("Apply with failing emit: err=%v, want %v", err, errDown)
 			}
-			if got, want := revision(), before; got != want {
-				t.Fatalf("state revision=%v after a failed emit, want %v (unchanged)", got, want)
+			stored := revision()
+			if stored == before {
+				t.Fatalf("state revision=%v after a failed emit, want a new one (written before the emit)", stored)
+			}
+			if got, want := revAtEmit, stored; got != want {
+				t.Fatalf("revision during emit=%v, want %v (write before emit)", got, want)
 			}
 			if got, want := len(failed.got), 1; got != want {
 				t.Fatalf("failing emit got %v notifications, want %v", got, want)
 			}
-
-			// The retry: emit sees the state not yet written, then it is.
-			var revAtEmit uint64
-			ok := &recorder{}
-			d, err := p.Apply(ctx, tc.ev, payments, emitFunc(func(ctx context.Context, ns []alertgate.Notification) error {
-				revAtEmit = revision()
-				return ok.Emit(ctx, ns)
-			}))
+			st, err := p.Incident(ctx, incKey)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, want := d.Outcome, tc.outcome; got != want {
-				t.Fatalf("outcome=%q, want %q", got, want)
+			if got, want := st.Last.Outcome, tc.outcome; got != want {
+				t.Fatalf("stored outcome=%q, want %q", got, want)
 			}
-			if got, want := revAtEmit, before; got != want {
-				t.Fatalf("revision during emit=%v, want %v (emit before write)", got, want)
+			if got, want := len(st.Outbox), 1; got != want {
+				t.Fatalf("outbox entries=%d, want %d", got, want)
 			}
-			if got := revision(); got == before {
-				t.Fatalf("revision=%v after Apply, want a new one", got)
+			if got, want := notes(st.Outbox[0].notifications()), notes(failed.got); got != want {
+				t.Fatalf("outbox=\n%s\nwant\n%s", got, want)
+			}
+
+			// The event again: its outbox is emitted, nothing decided or
+			// written.
+			ok := &recorder{}
+			d, err := p.Apply(ctx, tc.ev, payments, ok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := d.Outcome, OutcomeDuplicate; got != want {
+				t.Fatalf("outcome=%q, want %q (already decided)", got, want)
+			}
+			if got, want := revision(), stored; got != want {
+				t.Fatalf("revision=%v after the event again, want %v (no write)", got, want)
 			}
 			// The retry emitted exactly what the failed attempt did.
 			if got, want := strings.Join(ok.ids(""), ","), strings.Join(failed.ids(""), ","); got != want {
@@ -244,7 +267,95 @@ func TestPolicyEmitBeforeWrite(t *testing.T) {
 			if got, want := notes(ok.got), notes(failed.got); got != want {
 				t.Fatalf("notifications on retry=\n%s\nwant\n%s", got, want)
 			}
+			if got, want := ok.got[0].Event.ID, tc.ev.ID; got != want {
+				t.Fatalf("re-emitted notification's event=%q, want %q", got, want)
+			}
 		})
+	}
+}
+
+// ackFloor is Acks for tests: messages up to floor are acknowledged.
+type ackFloor struct{ floor atomic.Uint64 }
+
+func (a *ackFloor) Acknowledged(seq uint64) bool { return seq <= a.floor.Load() }
+
+// The router dies between writing a page's state and emitting it. Events
+// of the key keep coming (to another router) before the page's message is
+// redelivered: a re-send finds the episode open and sends nothing, but
+// keeps the pending page; the redelivery emits it; a resolve decided
+// while the page is still unacknowledged emits the page ahead of itself;
+// once acknowledged, the next write drops the entries.
+func TestPolicyOutboxAcrossDeliveries(t *testing.T) {
+	ctx := testContext(t)
+	b, _ := openBus(t, bus.Options{DataDir: t.TempDir()})
+	p := newPolicy(b)
+	acks := &ackFloor{}
+	p.Acks = acks
+	errDown := errors.New("killed")
+	outbox := func() []string {
+		st, err := p.Incident(ctx, incKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, e := range st.Outbox {
+			for _, n := range e.Notifications {
+				ids = append(ids, n.ID)
+			}
+		}
+		return ids
+	}
+	page, resolve := "page:"+incKey+":ep1:1", "resolve:"+incKey+":ep1:1"
+
+	// Message 1: the firing; its state is written, the emit never happens.
+	fire := incident(incKey, "ep1", alertgate.StatusFiring, t0)
+	if _, err := p.ApplyDelivered(ctx, fire, 1, payments, &recorder{err: errDown}); !errors.Is(err, errDown) {
+		t.Fatalf("err=%v, want %v", err, errDown)
+	}
+	// Message 2: a re-send, on another router, acknowledged.
+	rec := &recorder{}
+	d, err := p.ApplyDelivered(ctx, incident(incKey, "ep1", alertgate.StatusFiring, t0.Add(time.Minute)), 2, payments, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := d.Outcome, OutcomeDuplicate; got != want {
+		t.Fatalf("re-send: outcome=%q, want %q", got, want)
+	}
+	if got, want := strings.Join(outbox(), " "), page; got != want {
+		t.Fatalf("outbox after the re-send=%q, want %q (the page still pending)", got, want)
+	}
+	// Message 1 redelivered: the page is emitted, not decided again.
+	d, err = p.ApplyDelivered(ctx, fire, 1, payments, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := d.Outcome, OutcomeDuplicate; got != want {
+		t.Fatalf("redelivery: outcome=%q, want %q", got, want)
+	}
+	if got, want := strings.Join(rec.ids(""), " "), page; got != want {
+		t.Fatalf("emitted=%q, want %q", got, want)
+	}
+	// Message 3: the resolve, before message 1's acknowledgement is seen:
+	// the page goes ahead of it again (NOTIFY drops the copy by its ID).
+	if _, err := p.ApplyDelivered(ctx, incident(incKey, "ep1", alertgate.StatusResolved, t0.Add(time.Hour)), 3, payments, rec); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(rec.ids(""), " "), page+" "+page+" "+resolve; got != want {
+		t.Fatalf("emitted=%q, want %q", got, want)
+	}
+	if got, want := strings.Join(outbox(), " "), page+" "+resolve; got != want {
+		t.Fatalf("outbox=%q, want %q", got, want)
+	}
+	// All three acknowledged: the next write drops both entries.
+	acks.floor.Store(3)
+	if _, err := p.ApplyDelivered(ctx, incident(incKey, "ep1", alertgate.StatusResolved, t0.Add(2*time.Hour)), 4, payments, rec); err != nil {
+		t.Fatal(err)
+	}
+	if got := outbox(); len(got) != 0 {
+		t.Fatalf("outbox=%q after the acknowledgements, want none", got)
+	}
+	if got, want := len(rec.got), 3; got != want {
+		t.Fatalf("emitted %d notifications, want %d", got, want)
 	}
 }
 
@@ -339,7 +450,7 @@ func runConcurrent(t *testing.T, o bus.Options) {
 				if got, want := count(outcomes, OutcomeCounted), n-2; got != want {
 					t.Fatalf("counted %v times, want %v (outcomes %v)", got, want, outcomes)
 				}
-				if got, want := strings.Join(distinct(rec.ids(alertgate.SinkSlack)), " "), fmt.Sprintf("digest:bug_new:race:bug digest:bug_spike:race:bug:%d", t0.UnixNano()); got != want {
+				if got, want := strings.Join(distinct(rec.ids(alertgate.SinkSlack)), " "), fmt.Sprintf("digest:bug_new:race:bug:%d digest:bug_spike:race:bug:%d", t0.UnixNano(), t0.UnixNano()); got != want {
 					t.Fatalf("distinct digest IDs=%v, want %v", got, want)
 				}
 				st, err := p.Bug(t.Context(), "race:bug")
@@ -577,35 +688,216 @@ func TestPolicyList(t *testing.T) {
 	}
 }
 
+// racingBucket is a Bucket on which another router wins the race for each
+// key in lose: before this router's first write of the key goes out, rival
+// writes the key (through its own policy), so the write loses the
+// compare-and-set.
+type racingBucket struct {
+	stateBucket
+	mu    sync.Mutex
+	lose  map[string]bool // state keys whose first write loses
+	rival func(ctx context.Context, key string) error
+}
+
+func (b *racingBucket) race(ctx context.Context, key string) error {
+	b.mu.Lock()
+	lose := b.lose[key]
+	delete(b.lose, key)
+	b.mu.Unlock()
+	if !lose {
+		return nil
+	}
+	return b.rival(ctx, key)
+}
+
+func (b *racingBucket) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
+	if err := b.race(ctx, key); err != nil {
+		return 0, err
+	}
+	return b.stateBucket.Create(ctx, key, value, opts...)
+}
+
+func (b *racingBucket) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
+	if err := b.race(ctx, key); err != nil {
+		return 0, err
+	}
+	return b.stateBucket.Update(ctx, key, value, rev)
+}
+
+func (b *racingBucket) UpdateTTL(ctx context.Context, key string, value []byte, rev uint64, ttl time.Duration) (uint64, error) {
+	if err := b.race(ctx, key); err != nil {
+		return 0, err
+	}
+	return b.stateBucket.UpdateTTL(ctx, key, value, rev, ttl)
+}
+
+// stateBucket names the Bucket embedded in a wrapper (a field named Bucket
+// would hide KeyValue's Bucket method).
+type stateBucket = Bucket
+
 // A competing router writes the key between this router's read and its
 // write: the write loses the compare-and-set, Conflicts is told, and the
-// decision is taken again on the winner's state.
+// decision is taken again on the winner's state. The loser emits nothing
+// of the decision it could not store.
 func TestPolicyLostRace(t *testing.T) {
 	b, _ := openBus(t, bus.Options{})
 	ctx := testContext(t)
-	p := newPolicy(b)
-	var conflicts conflictCount
-	p.Conflicts = &conflicts
 	rival := newPolicy(b)
-	raced := false
-	emit := emitFunc(func(ctx context.Context, ns []alertgate.Notification) error {
-		if !raced {
-			raced = true
-			// The rival pages the same episode first.
-			if _, err := rival.Apply(ctx, incident("race:lost", "ep1", alertgate.StatusFiring, t0), payments, &recorder{}); err != nil {
+	rivalSent := &recorder{}
+	for _, tc := range []struct {
+		name     string
+		rival    alertgate.Event // what the winner decides first
+		outcome  string          // the loser's decision on the winner's state
+		rivalIDs string          // what the winner emitted
+		loserIDs string          // what the loser emitted
+	}{
+		// The rival pages the same episode first (another copy of the
+		// firing): the loser finds it open.
+		{name: "same episode", rival: incident("race:lost", "ep1", alertgate.StatusFiring, t0.Add(time.Second)), outcome: OutcomeDuplicate, rivalIDs: "page:race:lost:ep1:1"},
+		// The rival decides the very same event (a redelivery racing the
+		// first delivery): the loser finds that event's decision stored and
+		// emits it again, under the same ID, which NOTIFY stores once.
+		{name: "same event", rival: incident("race:same", "ep1", alertgate.StatusFiring, t0), outcome: OutcomeDuplicate, rivalIDs: "page:race:same:ep1:1", loserIDs: "page:race:same:ep1:1"},
+		// The episode's resolve overtakes its firing on the other router:
+		// the firing is then a late re-send of an episode that is over. A
+		// page emitted before the lost write would be one no state has.
+		{name: "resolve overtakes", rival: incident("race:overtaken", "ep1", alertgate.StatusResolved, t0.Add(time.Second)), outcome: OutcomeStale},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var conflicts conflictCount
+			p := newPolicy(b)
+			p.Conflicts = &conflicts
+			p.Incidents = &racingBucket{stateBucket: p.Incidents, lose: map[string]bool{StateKey(tc.rival.Key): true}, rival: func(ctx context.Context, _ string) error {
+				_, err := rival.Apply(ctx, tc.rival, payments, rivalSent)
 				return err
+			}}
+			rivalSent.got = nil
+			sent := &recorder{}
+			d, err := p.Apply(ctx, incident(tc.rival.Key, "ep1", alertgate.StatusFiring, t0), payments, sent)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		return nil
-	})
-	d, err := p.Apply(ctx, incident("race:lost", "ep1", alertgate.StatusFiring, t0), payments, emit)
+			if got, want := conflicts.Load(), int64(1); got != want {
+				t.Fatalf("conflicts=%d, want %d", got, want)
+			}
+			if got, want := d.Outcome, tc.outcome; got != want {
+				t.Fatalf("outcome after the lost race=%s, want %s", got, want)
+			}
+			if got, want := strings.Join(sent.ids(""), " "), tc.loserIDs; got != want {
+				t.Fatalf("the loser emitted %q, want %q", got, want)
+			}
+			if got, want := strings.Join(rivalSent.ids(""), " "), tc.rivalIDs; got != want {
+				t.Fatalf("the winner emitted %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// Buckets made by a version without per-key TTLs are updated in place when
+// alertgate starts: their entries stay (an open episode still resolves with
+// its page's dedup key), and writes from then on carry TTLs that expire.
+func TestStateBucketsUpgradedInPlace(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+
+	// The earlier version's buckets, in the store bus.Open uses.
+	ns, err := server.NewServer(&server.Options{ServerName: "alertgate", JetStream: true, StoreDir: filepath.Join(dir, "jetstream"), DontListen: true, NoLog: true, NoSigs: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := conflicts.Load(), int64(1); got != want {
-		t.Fatalf("conflicts=%d, want %d", got, want)
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("embedded server not ready")
 	}
-	if got, want := d.Outcome, OutcomeDuplicate; got != want {
-		t.Fatalf("outcome after the lost race=%s, want %s", got, want)
+	nc, err := nats.Connect("", nats.InProcessServer(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := map[string]jetstream.KeyValue{}
+	for _, name := range []string{bus.BucketIncidents, bus.BucketBugs} {
+		if old[name], err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, History: 1, Storage: jetstream.FileStorage}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open, _ := DecideIncident(nil, incident(incKey, "ep1", alertgate.StatusFiring, t0), payments, testSettings)
+	known, _ := DecideBug(nil, bug(bugKey, alertgate.StatusFiring, t0, 1), payments, testSettings)
+	for name, v := range map[string]any{bus.BucketIncidents: open, bus.BucketBugs: known} {
+		raw, err := wire.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := StateKey(incKey)
+		if name == bus.BucketBugs {
+			key = StateKey(bugKey)
+		}
+		if _, err := old[name].Create(ctx, key, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nc.Close()
+	ns.Shutdown()
+	ns.WaitForShutdown()
+
+	b, _ := openBus(t, bus.Options{DataDir: dir})
+	for _, kv := range []jetstream.KeyValue{b.Incidents, b.Bugs} {
+		st, err := kv.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.LimitMarkerTTL() <= 0 {
+			t.Fatalf("bucket %s: LimitMarkerTTL=%v after the upgrade, want per-key TTLs on", kv.Bucket(), st.LimitMarkerTTL())
+		}
+		if got, want := st.TTL(), time.Duration(0); got != want {
+			t.Fatalf("bucket %s: TTL=%v, want %v (no MaxAge: an open episode is kept)", kv.Bucket(), got, want)
+		}
+	}
+	p := newPolicy(b)
+	p.Settings.IncidentTTL, p.Settings.BugClassTTL = time.Second, time.Second
+	// The earlier state is there: the class is known, the episode open.
+	rec := &recorder{}
+	d, err := p.Apply(ctx, bug(bugKey, alertgate.StatusFiring, t0.Add(time.Minute), 1), payments, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := d.Outcome, OutcomeCounted; got != want {
+		t.Fatalf("bug after the upgrade: outcome=%q, want %q", got, want)
+	}
+	d, err = p.Apply(ctx, incident(incKey, "ep1", alertgate.StatusResolved, t0.Add(time.Minute)), payments, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := d.Outcome, OutcomeResolved; got != want {
+		t.Fatalf("resolve after the upgrade: outcome=%q, want %q", got, want)
+	}
+	if got, want := d.Notifications[0].DedupKey, open.Episodes[0].DedupKey; got != want {
+		t.Fatalf("resolve dedup_key=%q, want the page's %q", got, want)
+	}
+	// Both were written with a TTL of a second: JetStream removes them.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		inc, err1 := p.Incident(ctx, incKey)
+		bg, err2 := p.Bug(ctx, bugKey)
+		if err := errors.Join(err1, err2); err != nil {
+			t.Fatal(err)
+		}
+		if inc == nil && bg == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10s: incident state %v, bug state %v, want both expired", inc != nil, bg != nil)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// A class forgotten is new again, an expired key takes a new state.
+	d, err = p.Apply(ctx, bug(bugKey, alertgate.StatusFiring, t0.Add(time.Hour), 1), payments, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := d.Outcome, OutcomeNew; got != want {
+		t.Fatalf("bug after its TTL: outcome=%q, want %q", got, want)
 	}
 }

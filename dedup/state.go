@@ -5,11 +5,21 @@
 // on the entry's revision, so several routers may race on one key safely.
 //
 // Decisions are pure functions of (state, event, route, config); Policy
-// wraps them in the read-decide-emit-write loop. Notifications are emitted
-// before the state is written, with IDs derived from the decision (not from
-// the event), so a crash or a lost race re-emits the same IDs, which
-// JetStream's Nats-Msg-Id de-duplication then drops (pages), or the digest
-// lists once (Slack items).
+// wraps them in a read-decide-write-emit loop. A decision's notifications
+// are written into the new state (its outbox) by the same compare-and-set
+// that stores the decision, and emitted only after that write succeeded:
+// a router that loses the race has emitted nothing and decides again on
+// the winner's state, so every notification in NOTIFY belongs to a state
+// that was stored. A crash between the write and the emit leaves the
+// event unacknowledged; its redelivery finds its notifications in the
+// outbox and emits them, under the same IDs, instead of deciding again
+// (which would find the episode open and page nothing).
+//
+// State is bounded: each write carries a JetStream per-key TTL, so a bug
+// class unseen for Settings.BugClassTTL is forgotten (and new again when
+// it recurs), as is an incident key without an open episode after
+// Settings.IncidentTTL; a key with an open episode, or a bug class with an
+// open page, is written without one and kept.
 package dedup
 
 import (
@@ -61,6 +71,9 @@ type Incident struct {
 	Severity alertgate.Severity `json:"severity"`
 	Episodes []Episode          `json:"episodes"`
 	Last     Last               `json:"last"`
+	// Outbox holds the notifications of the decisions on this key that may
+	// not be emitted yet (see Pending).
+	Outbox []Pending `json:"outbox,omitempty"`
 }
 
 // Episode is one firing episode of an incident.
@@ -121,6 +134,52 @@ type Bug struct {
 	// Count - Digested is what the next digest reports as recurring.
 	Digested int64 `json:"digested"`
 	Last     Last  `json:"last"`
+	// Outbox: as Incident's.
+	Outbox []Pending `json:"outbox,omitempty"`
+}
+
+// Pending is the outbox entry of one decision: the notifications it made,
+// stored with the state that decision wrote and emitted after that write.
+// It stays in the state until the ALERTS message holding its event is
+// acknowledged (the router acknowledges only after emitting), so that
+//   - a redelivery of the event (a crash between the write and the emit)
+//     finds it and emits it again, under the same IDs;
+//   - a later decision on the key that pages (a resolve) first emits the
+//     PagerDuty notifications still pending before it (the page), so a
+//     resolve never reaches NOTIFY before its page, whichever router was
+//     slower.
+//
+// The next write of the key drops the entries found acknowledged.
+type Pending struct {
+	// EventID is the event that was decided.
+	EventID string `json:"event_id"`
+	// Seq is the ALERTS stream sequence of the message holding the event;
+	// 0 when it was decided outside a delivery (Policy.Apply).
+	Seq uint64 `json:"seq,omitempty"`
+	// Event is the deciding event, stored once for all Notifications,
+	// whose own Event is left empty in storage.
+	Event         alertgate.Event          `json:"event"`
+	Notifications []alertgate.Notification `json:"notifications"`
+}
+
+// pend makes the outbox entry of a decision on ev.
+func pend(ev alertgate.Event, seq uint64, ns []alertgate.Notification) Pending {
+	stored := make([]alertgate.Notification, len(ns))
+	for i, n := range ns {
+		n.Event = alertgate.Event{}
+		stored[i] = n
+	}
+	return Pending{EventID: ev.ID, Seq: seq, Event: ev, Notifications: stored}
+}
+
+// notifications returns the entry's notifications as they were decided.
+func (e Pending) notifications() []alertgate.Notification {
+	ns := make([]alertgate.Notification, len(e.Notifications))
+	for i, n := range e.Notifications {
+		n.Event = e.Event
+		ns[i] = n
+	}
+	return ns
 }
 
 // Last is the most recent decision on a key, for explain.

@@ -22,8 +22,9 @@ const ConsumerName = "router"
 // durable consumer shared by every alertgate instance, classifies and routes
 // each (Table), applies the policy with durable state (dedup), and publishes
 // the resulting notifications. An event is acknowledged only after its
-// decision is stored, so a crash anywhere redelivers it, and the policy's
-// idempotent notification IDs make the redelivery harmless.
+// decision is stored and its notifications emitted, so a crash anywhere
+// redelivers it; the redelivery finds the stored decision's notifications
+// in the state's outbox and emits them under the same IDs.
 type Router struct {
 	Bus     *bus.Bus
 	Routes  *Table
@@ -34,9 +35,23 @@ type Router struct {
 	// only: one key's events stay in order). Default 32, for the same
 	// reason as the sinks': each event is mostly round trips to JetStream.
 	Concurrency int
+	// AckPoll is how often the consumer's ack floor is read (default 1s):
+	// the policy drops an outbox entry once its message is acknowledged
+	// (Acknowledged). Later only means entries stay a little longer, and a
+	// resolve decided meanwhile sends its page ahead of it once more.
+	AckPoll time.Duration
 
 	cc    jetstream.ConsumeContext
 	parts *bus.Partitions[item]
+	// ackFloor is the router consumer's ack floor as last read: every
+	// ALERTS message up to it is acknowledged. It is the consumer's, so it
+	// covers the messages of every instance sharing it.
+	ackFloor atomic.Uint64
+	stopPoll context.CancelFunc
+	polled   chan struct{}
+	// publish replaces the publishing of notifications in tests (faults
+	// between the state write and the emit); nil publishes to NOTIFY.
+	publish func(context.Context, []alertgate.Notification) error
 }
 
 // item is one event of an ALERTS message, decided on its key's partition.
@@ -45,13 +60,17 @@ type item struct {
 	del *delivery
 }
 
+// seq is the ALERTS stream sequence of the message holding the event.
+func (it item) seq() uint64 { return it.del.seq }
+
 // delivery is an ALERTS message in hand: acknowledged once every event it
 // holds is decided, redelivered (whole) if any of them failed. The events
-// decided before the failure are decided again then, and found known:
-// an incident's episode is already open, a bug class's last event is the
-// same.
+// decided before the failure are found decided then: their notifications
+// are still in their key's outbox (emitted again under the same IDs), or,
+// once settled, the episode is open and the class's last event the same.
 type delivery struct {
 	m       jetstream.Msg
+	seq     uint64 // the message's stream sequence (0 if unknown)
 	pending atomic.Int32
 	failed  atomic.Bool
 }
@@ -76,6 +95,13 @@ func (r *Router) Start(ctx context.Context) error {
 	if r.Concurrency < 1 {
 		r.Concurrency = 32
 	}
+	if r.AckPoll <= 0 {
+		r.AckPoll = time.Second
+	}
+	r.readAckFloor(ctx, cons)
+	pctx, stop := context.WithCancel(ctx)
+	r.stopPoll, r.polled = stop, make(chan struct{})
+	go r.pollAckFloor(pctx, cons)
 	r.parts = bus.NewPartitions(r.Concurrency, 64, func(it item) string { return it.ev.Key }, func(it item) { r.handle(ctx, it) })
 	// A message holds up to a webhook's worth of events: bound the pull
 	// buffer by bytes, not messages (twice the largest message the server
@@ -91,6 +117,49 @@ func (r *Router) Stop() {
 		r.cc.Drain()
 		<-r.cc.Closed()
 		r.parts.Close()
+	}
+	if r.stopPoll != nil {
+		r.stopPoll()
+		<-r.polled
+	}
+}
+
+// Acknowledged reports whether the ALERTS message at seq was acknowledged
+// (dedup.Acks): the router acknowledges a message only once the decisions
+// of its events are stored and their notifications emitted.
+func (r *Router) Acknowledged(seq uint64) bool { return seq <= r.ackFloor.Load() }
+
+var _ dedup.Acks = (*Router)(nil)
+
+func (r *Router) pollAckFloor(ctx context.Context, cons jetstream.Consumer) {
+	defer close(r.polled)
+	t := time.NewTicker(r.AckPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.readAckFloor(ctx, cons)
+		}
+	}
+}
+
+// readAckFloor reads the consumer's ack floor. A failed read keeps the
+// last: entries are then only kept longer.
+func (r *Router) readAckFloor(ctx context.Context, cons jetstream.Consumer) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return
+	}
+	// Only forward: a stale answer must not take back an acknowledgement.
+	for {
+		cur := r.ackFloor.Load()
+		if info.AckFloor.Stream <= cur || r.ackFloor.CompareAndSwap(cur, info.AckFloor.Stream) {
+			return
+		}
 	}
 }
 
@@ -109,6 +178,9 @@ func (r *Router) receive(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	d := &delivery{m: m}
+	if md, err := m.Metadata(); err == nil {
+		d.seq = md.Sequence.Stream
+	}
 	d.pending.Store(int32(len(evs)))
 	for i := range evs {
 		r.parts.Dispatch(item{ev: evs[i], del: d})
@@ -117,7 +189,7 @@ func (r *Router) receive(ctx context.Context, m jetstream.Msg) {
 
 func (r *Router) handle(ctx context.Context, it item) {
 	ev := &it.ev
-	res, err := r.Process(ctx, *ev)
+	res, err := r.process(ctx, *ev, it.seq())
 	if !ev.ReceivedAt.IsZero() {
 		r.Metrics.DecisionLag.Observe(time.Since(ev.ReceivedAt).Seconds())
 	}
@@ -157,13 +229,19 @@ type Result struct {
 // Process classifies, routes and decides one event, emitting its
 // notifications. Exported for tests and for replays.
 func (r *Router) Process(ctx context.Context, ev alertgate.Event) (Result, error) {
+	return r.process(ctx, ev, 0)
+}
+
+// process is Process for an event of the ALERTS message at sequence seq
+// (0: none).
+func (r *Router) process(ctx context.Context, ev alertgate.Event, seq uint64) (Result, error) {
 	if ev.Labels == nil {
 		ev.Labels = map[string]string{}
 	}
 	why := r.Routes.Classify(&ev)
 	m := r.Routes.Route(ev)
 	m.KindWhy = why
-	d, err := r.Policy.Apply(ctx, ev, m, r)
+	d, err := r.Policy.ApplyDelivered(ctx, ev, seq, m, r)
 	if err != nil {
 		return Result{}, err
 	}
@@ -176,6 +254,9 @@ func (r *Router) Process(ctx context.Context, ev alertgate.Event) (Result, error
 // from its sink, and a digest item is pending for as long as it sits in
 // NOTIFY after its team's digest cursor.
 func (r *Router) Emit(ctx context.Context, ns []alertgate.Notification) error {
+	if r.publish != nil {
+		return r.publish(ctx, ns)
+	}
 	_, err := r.Bus.PublishNotifications(ctx, ns)
 	return err
 }

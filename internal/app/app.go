@@ -66,6 +66,7 @@ func PolicySettings(cfg *config.Config) dedup.Settings {
 	return dedup.Settings{
 		SpikeCount: int64(cfg.Dedup.BugSpike.Count), SpikeWithin: cfg.Dedup.BugSpike.Within.D(),
 		ReopenAfter: cfg.Dedup.DuplicateWindow.D(),
+		BugClassTTL: cfg.Dedup.BugClassTTL.D(), IncidentTTL: cfg.Dedup.IncidentTTL.D(),
 	}
 }
 
@@ -118,11 +119,13 @@ func (g *Gateway) Start(ctx context.Context) error {
 
 	nlog := &sinks.Log{KV: g.Bus.Notifications, JS: g.Bus.JS, Logger: g.Logger}
 	g.Policy = &dedup.Policy{
-		Incidents: g.Bus.Incidents, Bugs: g.Bus.Bugs,
+		Incidents: dedup.NewBucket(g.Bus.JS, g.Bus.Incidents), Bugs: dedup.NewBucket(g.Bus.JS, g.Bus.Bugs),
 		Settings:  PolicySettings(cfg),
 		Conflicts: g.Metrics,
 	}
 	g.Router = &routes.Router{Bus: g.Bus, Routes: g.Routes, Policy: g.Policy, Logger: g.Logger, Metrics: g.Metrics}
+	// The router's acknowledgements settle the policy's outbox entries.
+	g.Policy.Acks = g.Router
 	if err := g.Router.Start(runCtx); err != nil {
 		return err
 	}
