@@ -72,6 +72,7 @@ func explainKey(ctx context.Context, p States, rt Matcher, key string) (*Explana
 		return nil, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "state unavailable")
 	}
 	if in != nil {
+		in.Outbox = nil
 		ex := &Explanation{Source: in.Source, Key: key, Kind: alertgate.KindIncident, Last: in.Last, Incident: in, Episode: in.Last.Episode}
 		ex.reroute(rt, alertgate.KindIncident)
 		return ex, nil
@@ -81,6 +82,7 @@ func explainKey(ctx context.Context, p States, rt Matcher, key string) (*Explana
 		return nil, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "state unavailable")
 	}
 	if b != nil {
+		b.Outbox = nil
 		ex := &Explanation{Source: b.Source, Key: key, Kind: alertgate.KindBug, Last: b.Last, Bug: b}
 		ex.reroute(rt, alertgate.KindBug)
 		return ex, nil

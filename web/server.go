@@ -258,7 +258,11 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
 		return strings.Compare(a.Key, b.Key)
 	}
 	listPage(w, r, "incidents", "incident state unavailable", func(ctx context.Context, limit int) (dedup.Page[dedup.Incident], error) {
-		return top(ctx, s.States, States.EachIncident, keep, latest, limit)
+		page, err := top(ctx, s.States, States.EachIncident, keep, latest, limit)
+		for _, in := range page.Items {
+			in.Outbox = nil
+		}
+		return page, err
 	})
 }
 
@@ -274,9 +278,17 @@ func (s *Server) bugs(w http.ResponseWriter, r *http.Request) {
 		return strings.Compare(a.Key, b.Key)
 	}
 	listPage(w, r, "bugs", "bug state unavailable", func(ctx context.Context, limit int) (dedup.Page[dedup.Bug], error) {
-		return top(ctx, s.States, States.EachBug, keep, loudest, limit)
+		page, err := top(ctx, s.States, States.EachBug, keep, loudest, limit)
+		for _, b := range page.Items {
+			b.Outbox = nil
+		}
+		return page, err
 	})
 }
+
+// The lists and explain show a key's state, not the router's bookkeeping:
+// the outbox (notifications of a decision whose event is not yet
+// acknowledged) is left out.
 
 // listPage answers a state list: ?limit= read, the walk of the bucket
 // (which holds only the page), and the page under name with its total and

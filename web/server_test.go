@@ -36,7 +36,8 @@ func (f *fakeStates) Incident(_ context.Context, key string) (*dedup.Incident, e
 	}
 	for _, in := range f.incidents {
 		if in.Key == key {
-			return in, nil
+			c := *in // a store decodes a fresh copy on every read
+			return &c, nil
 		}
 	}
 	return nil, nil
@@ -48,7 +49,8 @@ func (f *fakeStates) Bug(_ context.Context, key string) (*dedup.Bug, error) {
 	}
 	for _, b := range f.bugs {
 		if b.Key == key {
-			return b, nil
+			c := *b
+			return &c, nil
 		}
 	}
 	return nil, nil
@@ -70,7 +72,8 @@ func each[T any](f *fakeStates, all []*T, fn func(*T) error) error {
 		return f.err
 	}
 	for _, v := range all {
-		if err := fn(v); errors.Is(err, dedup.ErrStop) {
+		c := *v
+		if err := fn(&c); errors.Is(err, dedup.ErrStop) {
 			return nil
 		} else if err != nil {
 			return err
@@ -315,6 +318,24 @@ func keys[T any](vs []T, key func(T) string) string {
 		out[i] = key(v)
 	}
 	return strings.Join(out, " ")
+}
+
+// The outbox is the router's bookkeeping, not the key's state: never shown.
+func TestStateViewsHideOutbox(t *testing.T) {
+	s, st, _, _ := fixtureServer()
+	pending := []dedup.Pending{{EventID: "ev-1", Notifications: []alertgate.Notification{{ID: "page:x"}}}}
+	for _, in := range st.incidents {
+		in.Outbox = pending
+	}
+	for _, b := range st.bugs {
+		b.Outbox = pending
+	}
+	for _, path := range []string{"/v1/incidents", "/v1/bugs", "/v1/explain?key=alertmanager:v1:aaa", "/v1/explain?key=sentry:v1:org:111"} {
+		a := serve(s, "GET", path)
+		if a.code != 200 || strings.Contains(a.body, "outbox") || strings.Contains(a.body, "page:x") {
+			t.Errorf("GET %s: status %d, body shows the outbox: %s", path, a.code, a.body)
+		}
+	}
 }
 
 func TestExplain(t *testing.T) {
