@@ -168,8 +168,7 @@ func (e *Event) Finish() {
 // is answered 400 naming the field instead of being retried forever. They
 // are generous for every real source: Alertmanager's fingerprints are 16
 // hex digits, Sentry's and Datadog's ids are numbers. Label values and
-// texts have no limit of their own: the request body bounds them, and the
-// PagerDuty sink cuts a page to PagerDuty's size.
+// texts are cut rather than refused (Bound).
 const (
 	// MaxFieldBytes bounds a source's own field that becomes part of an
 	// id, key or episode (an Alertmanager fingerprint, an events key, id
@@ -228,13 +227,18 @@ func (e *Event) Validate() error {
 // in sorted order, over MaxFieldBytes (the first, so that the message does
 // not depend on map order).
 func checkLabelNames(labels map[string]string) error {
-	long := ""
+	long, total := "", 0
 	for name := range labels {
+		total += len(name)
 		if len(name) > MaxFieldBytes && (long == "" || name < long) {
 			long = name
 		}
 	}
 	if long == "" {
+		if total > MaxLabelsBytes/2 {
+			// Bound cuts values, never names: they are what routes match.
+			return Errorf(EINVALID, "labels: %d labels whose names take %d bytes, over the %d-byte limit", len(labels), total, MaxLabelsBytes/2)
+		}
 		return nil
 	}
 	return Errorf(EINVALID, "labels: the name %q… is %d bytes, over the %d-byte limit", clip(long, 32), len(long), MaxFieldBytes)

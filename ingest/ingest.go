@@ -243,6 +243,7 @@ func (h *Handler) handle(r *http.Request, src Source, reqID string, now time.Tim
 		return res, nil
 	}
 	for i := range events {
+		events[i].Bound()
 		events[i].ReceivedAt = now
 		events[i].RequestID = reqID
 		if events[i].OccurredAt.IsZero() {

@@ -235,6 +235,9 @@ func (r *Router) Process(ctx context.Context, ev alertgate.Event) (Result, error
 // process is Process for an event of the ALERTS message at sequence seq
 // (0: none).
 func (r *Router) process(ctx context.Context, ev alertgate.Event, seq uint64) (Result, error) {
+	// Ingest bounds every event it stores; an ALERTS message stored by an
+	// older version may not be.
+	ev.Bound()
 	if ev.Labels == nil {
 		ev.Labels = map[string]string{}
 	}
