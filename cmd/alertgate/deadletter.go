@@ -1,12 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -65,11 +65,16 @@ func deadletter(args []string, stdout io.Writer) error {
 		}
 		return tw.Flush()
 	}
-	u := strings.TrimRight(*base, "/") + "/v1/deadletters/replay"
+	// {} replays every dead letter still dead.
+	req := map[string]string{}
 	if *id != "" {
-		u += "?id=" + url.QueryEscape(*id)
+		req["id"] = *id
 	}
-	resp, err := c.Post(u, "application/json", nil)
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Post(strings.TrimRight(*base, "/")+"/v1/deadletters/replay", "application/json", bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

@@ -104,6 +104,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	}
 	g.Metrics.Init(teamNames)
 	g.warnUnauthenticated()
+	g.warnOpenAPI()
 
 	g.Bus, err = bus.Open(ctx, bus.Options{
 		URL: cfg.NATS.URL, DataDir: cfg.DataDir, Listen: cfg.NATS.Listen, SyncInterval: cfg.NATS.SyncInterval,
@@ -183,7 +184,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	srv := &web.Server{
 		Ingest: ih.Endpoints(ingest.Sources(cfg.Ingest, g.Now)), States: g.Policy, Matcher: g.Routes,
 		Runbooks: rb, Notifications: nlog, DeadLetters: &sinks.DeadLetters{Bus: g.Bus, Log: nlog},
-		Readiness: g, Logger: g.Logger, Metrics: g.Metrics,
+		Readiness: g, Audit: bus.AuditTrail{Bus: g.Bus}, Access: APIAccess(cfg.API), Logger: g.Logger, Metrics: g.Metrics, Now: g.Now,
 	}
 	// alertgate's own error reporting sits inside the recoverer: it must
 	// see a panic before it is recovered.
@@ -219,6 +220,30 @@ func (g *Gateway) warnUnauthenticated() {
 			g.Logger.Warn("ingest endpoint accepts unauthenticated requests: set its token in ingest."+src, "source", src)
 		}
 	}
+}
+
+// APIAccess is who may use the API, from the config's api section.
+func APIAccess(c config.API) web.Access {
+	acc := web.Access{ProtectMetrics: c.ProtectMetrics}
+	for _, t := range c.Tokens {
+		acc.Tokens = append(acc.Tokens, web.NewToken(t.Name, t.Token.Value(), web.Role(t.Role)))
+	}
+	return acc
+}
+
+// warnOpenAPI says at start that anyone who reaches the port may read the
+// alerts and replay dead letters, and who holds a token otherwise.
+func (g *Gateway) warnOpenAPI() {
+	api := g.Config.API
+	if len(api.Tokens) == 0 {
+		g.Logger.Warn("the API is open: anyone who reaches the port reads incidents and bugs and replays dead letters; set api.tokens")
+		return
+	}
+	names := map[string][]string{}
+	for _, t := range api.Tokens {
+		names[t.Role] = append(names[t.Role], t.Name)
+	}
+	g.Logger.Info("the API takes tokens", "read", names[config.RoleRead], "admin", names[config.RoleAdmin], "protect_metrics", api.ProtectMetrics)
 }
 
 // Ready reports whether JetStream answers and every stage consumes
@@ -332,4 +357,5 @@ var (
 	_ web.Notifications = (*sinks.Log)(nil)
 	_ web.DeadLetters   = (*sinks.DeadLetters)(nil)
 	_ web.Readiness     = (*Gateway)(nil)
+	_ web.Audit         = bus.AuditTrail{}
 )
