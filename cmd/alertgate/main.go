@@ -4,7 +4,7 @@
 //	alertgate check [--config FILE]   validate config and runbooks
 //	alertgate explain --source S --payload FILE [--url URL]
 //	alertgate route test --config FILE --labels 'service=checkout,severity=critical'
-//	alertgate deadletter list|replay [--id ID]
+//	alertgate deadletter list|replay [--id ID]   (token in ALERTGATE_TOKEN)
 //	alertgate version
 package main
 
@@ -81,6 +81,9 @@ commands:
   route    test --labels 'k=v,…' | --payload FILE --source S: kind, key, route, team, runbook, would it page
   deadletter list|replay [--id ID] [--url URL]: notifications that could not be delivered; re-enqueue after a fix
   version  print the version
+
+Commands that call a running gateway (--url) send the token in ALERTGATE_TOKEN
+(read: list, explain; admin: replay) when its API has api.tokens.
 `)
 }
 
