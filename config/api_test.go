@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 
@@ -115,5 +116,40 @@ api:
 		if strings.Contains(err.Error(), s) {
 			t.Errorf("error %q contains token %q", err, s)
 		}
+	}
+}
+
+// The example's commented-out api block, uncommented, is a valid config:
+// what a reader copies works.
+func TestExampleAPIBlock(t *testing.T) {
+	b, err := os.ReadFile("../examples/alertgate.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block []string
+	for line := range strings.Lines(string(b)) {
+		switch {
+		case strings.HasPrefix(line, "# api:"):
+			block = append(block, line[2:])
+		case len(block) > 0 && strings.HasPrefix(line, "#   "):
+			block = append(block, line[2:])
+		case len(block) > 0:
+			t.Fatalf("a line that is not part of the api block follows it: %q", line)
+		}
+	}
+	if len(block) == 0 {
+		t.Fatal("examples/alertgate.yaml has no commented-out api block")
+	}
+	c, err := Load([]byte(string(b)+strings.Join(block, "")), env(apiEnv))
+	if err != nil {
+		t.Fatalf("the example with its api block: %v", err)
+	}
+	if got := len(c.API.Tokens); got != 2 || c.API.Tokens[0].Role != RoleRead || c.API.Tokens[1].Role != RoleAdmin {
+		t.Fatalf("api.tokens=%d, want grafana (read) and oncall (admin)", got)
+	}
+	// Uncommented without its variables set, it fails instead of opening
+	// the API.
+	if _, err := Load([]byte(string(b)+strings.Join(block, "")), noEnv); err == nil || !strings.Contains(err.Error(), "api.tokens[0].token: missing") {
+		t.Fatalf("without ALERTGATE_*_TOKEN: %v, want api.tokens[0].token: missing", err)
 	}
 }
