@@ -6,8 +6,8 @@ import (
 )
 
 // API says who may use the HTTP API beside the ingest endpoints. With no
-// tokens it is open, as it was before tokens existed, so a local `make run`
-// needs none; the gateway warns at start.
+// tokens it is open, so that a local `make run` needs none; the gateway
+// warns at start.
 type API struct {
 	Tokens []APIToken `yaml:"tokens"`
 	// ProtectMetrics puts /metrics behind a read token too. Off by default:

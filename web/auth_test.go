@@ -228,9 +228,8 @@ func TestAccessProtectMetrics(t *testing.T) {
 	}
 }
 
-// Without tokens every endpoint answers as it did before tokens existed,
-// whatever credentials come along, and an admin action is the
-// anonymous actor's.
+// Without tokens every endpoint answers without credentials, whatever
+// credentials come along, and an admin action is the anonymous actor's.
 func TestAccessOpen(t *testing.T) {
 	for key := range endpoints {
 		for _, auth := range []string{"", bearer(wrongToken)} {
