@@ -134,3 +134,12 @@ func TestReplayDetail(t *testing.T) {
 		}
 	}
 }
+
+// A replay that finds nothing dead answers an empty list.
+func TestReplayNothingDead(t *testing.T) {
+	s, dl, _ := accessServer(t, Access{})
+	dl.list = nil
+	if a := post(s, "/v1/deadletters/replay", `{}`); a.code != 200 || !strings.Contains(a.body, `"replayed": []`) {
+		t.Fatalf("status=%d body=%s, want 200 with an empty list", a.code, a.body)
+	}
+}

@@ -261,6 +261,9 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request, req replayReques
 		httperr.Write(w, err)
 		return
 	}
+	if ids == nil {
+		ids = []string{} // nothing was dead: an empty list, not null
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"replayed": ids})
 }
 
