@@ -9,7 +9,9 @@ import (
 const (
 	EINVALID      = "invalid"      // bad input: 400
 	EUNAUTHORIZED = "unauthorized" // bad or missing credentials: 401
+	EFORBIDDEN    = "forbidden"    // valid credentials without the right: 403
 	ETOOLARGE     = "too_large"    // body over the limit: 413
+	EMEDIATYPE    = "media_type"   // a body of a type the endpoint does not take: 415
 	ENOTFOUND     = "not_found"    // 404
 	EUNAVAILABLE  = "unavailable"  // JetStream cannot take it now: 503
 	EINTERNAL     = "internal"     // a bug: 500

@@ -1,7 +1,8 @@
 // Package bus owns alertgate's JetStream plumbing: the embedded NATS server
-// (or the connection to an external cluster), the streams ALERTS, NOTIFY and
-// DEADLETTER, the KV buckets that hold policy state, and durable publishing.
-// Every other package talks to JetStream through what this package sets up.
+// (or the connection to an external cluster), the streams ALERTS, NOTIFY,
+// DEADLETTER and AUDIT, the KV buckets that hold policy state, and durable
+// publishing. Every other package talks to JetStream through what this
+// package sets up.
 package bus
 
 import (
@@ -87,6 +88,9 @@ type Bus struct {
 	countsKept   bool
 	notifyFrom   atomic.Uint64
 	notifyWindow time.Duration
+
+	// Audit is the trail of admin actions (AuditTrail).
+	Audit jetstream.Stream
 }
 
 // Open starts or connects to NATS and creates (or updates) the streams and
@@ -140,6 +144,10 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (*Bus, error) {
 		return nil, err
 	}
 	if err := b.setup(ctx, o); err != nil {
+		b.Close()
+		return nil, err
+	}
+	if err := b.setupAudit(ctx, o); err != nil {
 		b.Close()
 		return nil, err
 	}

@@ -40,6 +40,7 @@ type Config struct {
 	Delivery   Delivery    `yaml:"delivery"`
 	Retention  Duration    `yaml:"retention"`
 	RunbookDir string      `yaml:"runbooks_dir"`
+	API        API         `yaml:"api"`
 
 	teamIndex map[string]int
 	// lines maps each key path given a value in the file ("ingest.sentry",
@@ -410,6 +411,7 @@ func (c *Config) validate() error {
 	if n := len(c.Routes); n > 0 && len(c.Routes[n-1].Match) != 0 {
 		bad(fmt.Sprintf("routes[%d].match", n-1), "the last route must match everything (match: [])")
 	}
+	c.validateAPI(bad)
 	return errors.Join(errs...)
 }
 

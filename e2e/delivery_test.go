@@ -119,7 +119,7 @@ func TestDeadLetterReplay(t *testing.T) {
 	}
 
 	fixed.Store(true)
-	code, body := g.Post(t, "/v1/deadletters/replay", nil, nil)
+	code, body := g.Post(t, "/v1/deadletters/replay", []byte(`{}`), nil)
 	if code != http.StatusOK {
 		t.Fatalf("replay: %d %s", code, body)
 	}
@@ -131,7 +131,7 @@ func TestDeadLetterReplay(t *testing.T) {
 	g.Settle(t)
 	onePagePerKey(t, pd, 5)
 	// A second replay finds nothing still dead.
-	code, body = g.Post(t, "/v1/deadletters/replay?id="+d.Notification.ID, nil, nil)
+	code, body = g.Post(t, "/v1/deadletters/replay", []byte(`{"id":"`+d.Notification.ID+`"}`), nil)
 	if code != http.StatusNotFound {
 		t.Fatalf("second replay: %d %s", code, body)
 	}

@@ -220,7 +220,7 @@ func TestDigestDeadLetterReplay(t *testing.T) {
 	}
 
 	fixed.Store(true)
-	code, body := g.Post(t, "/v1/deadletters/replay", nil, nil)
+	code, body := g.Post(t, "/v1/deadletters/replay", []byte(`{}`), nil)
 	if code != http.StatusOK {
 		t.Fatalf("replay: %d %s", code, body)
 	}
@@ -233,7 +233,7 @@ func TestDigestDeadLetterReplay(t *testing.T) {
 	if st := platformClass(t, g)["state"]; st != "sent" {
 		t.Fatalf("the replayed digest's item: state %v, want sent", st)
 	}
-	if code, body := g.Post(t, "/v1/deadletters/replay?id="+d.Notification.ID, nil, nil); code != http.StatusNotFound {
+	if code, body := g.Post(t, "/v1/deadletters/replay", []byte(`{"id":"`+d.Notification.ID+`"}`), nil); code != http.StatusNotFound {
 		t.Fatalf("second replay: %d %s", code, body)
 	}
 	g.Settle(t)

@@ -7,8 +7,6 @@ package ingest
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -22,6 +20,7 @@ import (
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/internal/httperr"
 	"github.com/alertgate/alertgate/internal/metrics"
+	"github.com/alertgate/alertgate/internal/secret"
 )
 
 // Publisher stores events durably; it returns only after every event is
@@ -297,24 +296,12 @@ func TokenAuth(token string) Authenticator {
 type tokenAuth struct{ token string }
 
 func (a tokenAuth) Authenticate(r *http.Request, _ []byte) error {
-	got := ""
-	if _, pw, ok := r.BasicAuth(); ok {
-		got = pw
-	} else if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		got = strings.TrimSpace(h[7:])
-	}
+	got := secret.FromRequest(r)
 	if got == "" {
 		return alertgate.Errorf(alertgate.EUNAUTHORIZED, "missing credentials")
 	}
-	if !SecretEqual(got, a.token) {
+	if !secret.Equal(got, a.token) {
 		return alertgate.Errorf(alertgate.EUNAUTHORIZED, "bad credentials")
 	}
 	return nil
-}
-
-// SecretEqual compares in constant time, whatever the lengths: both sides are
-// hashed first so the comparison does not leak the secret's length.
-func SecretEqual(got, want string) bool {
-	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/alertgate/alertgate/ingest/datadog"
 	"github.com/alertgate/alertgate/ingest/events"
 	"github.com/alertgate/alertgate/ingest/sentry"
+	"github.com/alertgate/alertgate/internal/secret"
 )
 
 // Sources returns the endpoints of every source, authenticated as cfg says.
@@ -97,7 +98,7 @@ func (a sentryAuth) Authenticate(r *http.Request, body []byte) error {
 		}
 		return sentry.CheckTimestamp(r.Header.Get(headerSentryTimestamp), a.now(), a.maxAge)
 	}
-	if tok := r.URL.Query().Get("token"); tok != "" && a.legacy != "" && SecretEqual(tok, a.legacy) {
+	if tok := r.URL.Query().Get("token"); tok != "" && a.legacy != "" && secret.Equal(tok, a.legacy) {
 		return nil
 	}
 	return alertgate.Errorf(alertgate.EUNAUTHORIZED, "missing signature or token")

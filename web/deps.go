@@ -54,3 +54,10 @@ type Runbooks interface {
 type Readiness interface {
 	Ready(ctx context.Context) error
 }
+
+// Audit is the durable trail of admin actions: what was done, by which
+// token's name, when. Listed newest first.
+type Audit interface {
+	Record(ctx context.Context, rec alertgate.AuditRecord) error
+	List(ctx context.Context, limit int) ([]alertgate.AuditRecord, error)
+}

@@ -1,5 +1,7 @@
 // Package web is alertgate's HTTP surface beside the ingest endpoints: the
-// read API, runbook pages, health and metrics, on one gorilla/mux router.
+// read API, the admin writes, runbook pages, health and metrics, on one
+// gorilla/mux router, each route guarded by the rule it was registered
+// with (auth.go) and every write by the JSON gate (write.go).
 package web
 
 import (
@@ -7,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -23,8 +26,9 @@ import (
 	"github.com/alertgate/alertgate/runbooks"
 )
 
-// Server serves the read API, the status page, the runbook pages and
-// health from the interfaces above; a nil one answers as unavailable.
+// Server serves the read API, the admin writes, the status page, the
+// runbook pages and health from the interfaces in deps.go; a nil one
+// answers as unavailable.
 type Server struct {
 	// Ingest serves POST /v1/ingest/{source} (ingest.Handler.Endpoints).
 	Ingest        http.Handler
@@ -34,8 +38,13 @@ type Server struct {
 	Notifications Notifications
 	DeadLetters   DeadLetters
 	Readiness     Readiness
-	Logger        *slog.Logger
-	Metrics       *metrics.Metrics
+	// Audit records every admin action; without it writes are refused.
+	Audit   Audit
+	Access  Access
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics
+	// Now stamps audit records (nil: time.Now).
+	Now func() time.Time
 
 	bugViews bugViews
 }
@@ -46,32 +55,39 @@ func (s *Server) Handler() http.Handler { return Recoverer(s.Logger, s.Metrics, 
 // Routes returns the router with every endpoint, without a recoverer: the
 // gateway puts its error reporting between the two, where it sees a panic
 // before it is recovered.
-func (s *Server) Routes() http.Handler {
-	r := mux.NewRouter()
+func (s *Server) Routes() http.Handler { return s.router() }
+
+// router registers every endpoint with its rule (auth.go): open, read or
+// admin; every write through addWrite.
+func (s *Server) router() *router {
+	rt := newRouter()
 	if s.Ingest != nil {
-		r.Handle("/v1/ingest/{source}", s.Ingest).Methods(http.MethodPost)
+		// Each source checks its own token (ingest.Sources).
+		rt.add(rule{access: accessOpen}, http.MethodPost, "/v1/ingest/{source}", s.Ingest)
 	}
-	r.HandleFunc("/v1/notifications", s.notifications).Methods(http.MethodGet)
-	r.HandleFunc("/v1/incidents", s.incidents).Methods(http.MethodGet)
-	r.HandleFunc("/v1/bugs", s.bugs).Methods(http.MethodGet)
-	r.HandleFunc("/v1/explain", s.explain).Methods(http.MethodGet)
-	r.HandleFunc("/v1/deadletters", s.deadLetters).Methods(http.MethodGet)
-	r.HandleFunc("/v1/deadletters/replay", s.replay).Methods(http.MethodPost)
-	r.HandleFunc("/", s.ui).Methods(http.MethodGet)
-	r.HandleFunc("/runbooks", s.runbookIndex).Methods(http.MethodGet)
-	r.HandleFunc("/runbooks/{id}", s.runbook).Methods(http.MethodGet)
-	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+	rt.read("/v1/notifications", s.notifications)
+	rt.read("/v1/incidents", s.incidents)
+	rt.read("/v1/bugs", s.bugs)
+	rt.read("/v1/explain", s.explain)
+	rt.read("/v1/deadletters", s.deadLetters)
+	addWrite(s, rt, "/v1/deadletters/replay", s.replay)
+	rt.read("/v1/audit", s.audit)
+	rt.page("/", s.ui)
+	rt.read("/runbooks", s.runbookIndex)
+	rt.page("/runbooks/{id}", s.runbook)
+	rt.open("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	}).Methods(http.MethodGet)
-	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
-	r.Handle("/metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{Registry: s.Metrics.Registry})).Methods(http.MethodGet)
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	})
+	rt.open("/readyz", s.readyz)
+	rt.add(rule{access: accessMetrics}, http.MethodGet, "/metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{Registry: s.Metrics.Registry}))
+	rt.Use(s.authorize(rt.rules))
+	rt.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, alertgate.Errorf(alertgate.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rt.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": r.Method + " is not allowed on " + r.URL.Path})
 	})
-	return r
+	return rt
 }
 
 // Recoverer turns a panic in a handler into a 500 and a log line: one bad
@@ -201,26 +217,89 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"dead_letters": list})
 }
 
-// replay re-enqueues dead letters (?id= one notification, else all still
-// dead) once their cause is fixed.
-func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
+// replayRequest is the body of POST /v1/deadletters/replay: {"id": "…"}
+// replays that notification, {} every dead letter still dead.
+type replayRequest struct {
+	// ID is a pointer so that an empty id (a script's unset variable) is
+	// an error rather than a replay of everything.
+	ID *string `json:"id"`
+}
+
+// Audit trail actions.
+const actionReplay = "deadletter.replay"
+
+// maxDetailIDs bounds the notification ids an audit record lists.
+const maxDetailIDs = 20
+
+// replay re-enqueues dead letters once their cause is fixed.
+func (s *Server) replay(w http.ResponseWriter, r *http.Request, req replayRequest) {
 	if s.DeadLetters == nil {
 		httperr.Write(w, alertgate.Errorf(alertgate.EUNAVAILABLE, "dead letters unavailable"))
 		return
 	}
-	ids, err := s.DeadLetters.Replay(r.Context(), r.URL.Query().Get("id"))
+	id, target := "", "*"
+	if req.ID != nil {
+		if *req.ID == "" {
+			httperr.Write(w, alertgate.Errorf(alertgate.EINVALID, `body.id: empty: leave id out ({}) to replay every dead letter`))
+			return
+		}
+		id, target = *req.ID, *req.ID
+	}
+	ids, err := s.DeadLetters.Replay(r.Context(), id)
+	rec := alertgate.AuditRecord{At: s.now(), Actor: Actor(r.Context()), Action: actionReplay, Target: target, Detail: replayDetail(ids)}
 	if err != nil {
 		if alertgate.ErrorCode(err) == alertgate.EINTERNAL {
 			// The cause names infrastructure (a NATS URL): the log has it,
 			// the answer does not.
-			s.Logger.Error("dead letter replay failed", "id", r.URL.Query().Get("id"), "err", err)
+			s.Logger.Error("dead letter replay failed", "id", id, "err", err)
 			err = alertgate.WrapError(alertgate.EUNAVAILABLE, err, "replay failed: dead letters unavailable (the gateway log has the error)")
 		}
+		rec.Detail = "failed: " + alertgate.ErrorMessage(err) + "; " + rec.Detail
+	}
+	s.record(r, rec)
+	if err != nil {
 		httperr.Write(w, err)
 		return
 	}
-	s.Logger.Info("dead letters replayed", "count", len(ids), "ids", ids)
+	if ids == nil {
+		ids = []string{} // nothing was dead: an empty list, not null
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"replayed": ids})
+}
+
+// replayDetail says what a replay re-enqueued.
+func replayDetail(ids []string) string {
+	d := fmt.Sprintf("replayed %d", len(ids))
+	if len(ids) == 0 {
+		return d
+	}
+	d += ": " + strings.Join(ids[:min(len(ids), maxDetailIDs)], ", ")
+	if len(ids) > maxDetailIDs {
+		d += fmt.Sprintf(" and %d more", len(ids)-maxDetailIDs)
+	}
+	return d
+}
+
+// audit lists the audit trail, newest first.
+func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
+	limit, err := limitParam(r, 100)
+	if err != nil {
+		httperr.Write(w, err)
+		return
+	}
+	if s.Audit == nil {
+		httperr.Write(w, alertgate.Errorf(alertgate.EUNAVAILABLE, "audit trail unavailable"))
+		return
+	}
+	recs, err := s.Audit.List(r.Context(), limit)
+	if err != nil {
+		httperr.Write(w, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "audit trail unavailable"))
+		return
+	}
+	if recs == nil {
+		recs = []alertgate.AuditRecord{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"audit": recs})
 }
 
 // Bounds of ?limit= on GET /v1/bugs and /v1/incidents.

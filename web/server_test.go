@@ -132,6 +132,31 @@ func (fakeMatcher) Route(ev alertgate.Event) alertgate.Match {
 	return alertgate.Match{Route: 1, Team: "platform", RouteWhy: "routes[1] is the catch-all"}
 }
 
+// fakeAudit keeps the trail in memory, newest last; err fails every call.
+type fakeAudit struct {
+	recs []alertgate.AuditRecord
+	err  error
+}
+
+func (f *fakeAudit) Record(_ context.Context, rec alertgate.AuditRecord) error {
+	if f.err != nil {
+		return f.err
+	}
+	f.recs = append(f.recs, rec)
+	return nil
+}
+
+func (f *fakeAudit) List(_ context.Context, limit int) ([]alertgate.AuditRecord, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	out := []alertgate.AuditRecord{}
+	for i := len(f.recs) - 1; i >= 0 && len(out) < limit; i-- {
+		out = append(out, f.recs[i])
+	}
+	return out, nil
+}
+
 type fakeReadiness struct{ err error }
 
 func (f fakeReadiness) Ready(context.Context) error { return f.err }
@@ -165,8 +190,8 @@ func fixtureServer() (*Server, *fakeStates, *fakeNotifications, *fakeDeadLetters
 	}}
 	dl := &fakeDeadLetters{list: []alertgate.DeadLetter{{Seq: 3, Reason: "HTTP 400: invalid routing key", DeadAt: t0, State: alertgate.StateDead, Notification: page}}}
 	s := &Server{
-		States: st, Matcher: fakeMatcher{}, Notifications: nl, DeadLetters: dl, Readiness: fakeReadiness{},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics.New(),
+		States: st, Matcher: fakeMatcher{}, Notifications: nl, DeadLetters: dl, Readiness: fakeReadiness{}, Audit: &fakeAudit{},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics.New(), Now: func() time.Time { return t0 },
 	}
 	return s, st, nl, dl
 }
@@ -178,8 +203,19 @@ type answer struct {
 }
 
 func serve(s *Server, method, target string) answer {
+	return serveReq(s, httptest.NewRequest(method, target, nil))
+}
+
+// post sends a JSON body, as every write takes it.
+func post(s *Server, target, body string) answer {
+	r := httptest.NewRequest(http.MethodPost, target, strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	return serveReq(s, r)
+}
+
+func serveReq(s *Server, r *http.Request) answer {
 	rec := httptest.NewRecorder()
-	s.Handler().ServeHTTP(rec, httptest.NewRequest(method, target, nil))
+	s.Handler().ServeHTTP(rec, r)
 	return answer{rec.Code, rec.Body.String(), rec.Header()}
 }
 
@@ -198,7 +234,9 @@ func TestHandlerErrors(t *testing.T) {
 		name         string
 		break_       func(s *Server, st *fakeStates, nl *fakeNotifications, dl *fakeDeadLetters)
 		method, path string
-		code         int
+		// body, when set, is posted as application/json.
+		body string
+		code int
 		// wantErr is in the JSON error; a 503 also carries Retry-After.
 		wantErr string
 	}{
@@ -220,7 +258,7 @@ func TestHandlerErrors(t *testing.T) {
 		{name: "deadletters store down", break_: func(_ *Server, _ *fakeStates, _ *fakeNotifications, dl *fakeDeadLetters) { dl.err = storeDown },
 			method: "GET", path: "/v1/deadletters", code: 503, wantErr: "dead letters unavailable"},
 		{name: "replay store down", break_: func(_ *Server, _ *fakeStates, _ *fakeNotifications, dl *fakeDeadLetters) { dl.err = storeDown },
-			method: "POST", path: "/v1/deadletters/replay", code: 503, wantErr: "replay failed"},
+			method: "POST", path: "/v1/deadletters/replay", body: `{}`, code: 503, wantErr: "replay failed"},
 		// Nothing wired: unavailable, never a nil dereference.
 		{name: "no notification log", break_: func(s *Server, _ *fakeStates, _ *fakeNotifications, _ *fakeDeadLetters) { s.Notifications = nil },
 			method: "GET", path: "/v1/notifications", code: 503, wantErr: "notification log unavailable"},
@@ -229,7 +267,15 @@ func TestHandlerErrors(t *testing.T) {
 		// Explain needs a key, and says when it never saw one.
 		{name: "explain without key", method: "GET", path: "/v1/explain", code: 400, wantErr: "key: missing"},
 		{name: "explain unknown key", method: "GET", path: "/v1/explain?key=nope", code: 404, wantErr: `"nope"`},
-		{name: "replay unknown id", method: "POST", path: "/v1/deadletters/replay?id=nope", code: 404, wantErr: `"nope"`},
+		{name: "replay unknown id", method: "POST", path: "/v1/deadletters/replay", body: `{"id":"nope"}`, code: 404, wantErr: `"nope"`},
+		// An admin action is not taken unless it can be recorded.
+		{name: "replay without audit trail", break_: func(s *Server, _ *fakeStates, _ *fakeNotifications, _ *fakeDeadLetters) { s.Audit = nil },
+			method: "POST", path: "/v1/deadletters/replay", body: `{}`, code: 503, wantErr: "audit trail unavailable"},
+		{name: "audit store down", break_: func(s *Server, _ *fakeStates, _ *fakeNotifications, _ *fakeDeadLetters) {
+			s.Audit = &fakeAudit{err: storeDown}
+		},
+			method: "GET", path: "/v1/audit", code: 503, wantErr: "audit trail unavailable"},
+		{name: "audit bad limit", method: "GET", path: "/v1/audit?limit=0", code: 400, wantErr: "limit"},
 		{name: "unknown endpoint", method: "GET", path: "/v1/nope", code: 404, wantErr: "no such endpoint: GET /v1/nope"},
 		{name: "wrong method", method: "DELETE", path: "/v1/incidents", code: 405, wantErr: "DELETE is not allowed on /v1/incidents"},
 		{name: "runbook unknown", method: "GET", path: "/runbooks/nope", code: 404},
@@ -243,6 +289,9 @@ func TestHandlerErrors(t *testing.T) {
 				tc.break_(s, st, nl, dl)
 			}
 			a := serve(s, tc.method, tc.path)
+			if tc.body != "" {
+				a = post(s, tc.path, tc.body)
+			}
 			if a.code != tc.code {
 				t.Fatalf("status=%d, want %d (body %s)", a.code, tc.code, a.body)
 			}
@@ -373,7 +422,7 @@ func TestDeadLettersAndReplay(t *testing.T) {
 	if a.code != 200 || len(got) != 1 || got[0].Reason != "HTTP 400: invalid routing key" {
 		t.Fatalf("status=%d dead letters=%+v", a.code, got)
 	}
-	a = serve(s, "POST", "/v1/deadletters/replay?id=n1")
+	a = post(s, "/v1/deadletters/replay", `{"id":"n1"}`)
 	if a.code != 200 || strings.Join(decode[struct{ Replayed []string }](t, a).Replayed, ",") != "n1" || strings.Join(dl.replayed, ",") != "n1" {
 		t.Fatalf("replay: status=%d body=%s replayed=%v", a.code, a.body, dl.replayed)
 	}

@@ -1,19 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"strings"
 	"text/tabwriter"
 	"time"
 )
 
 // deadletter lists and replays dead letters through a running gateway's API
-// (the embedded JetStream listens on no port, so the gateway is the way in).
+// (the embedded JetStream listens on no port, so the gateway is the way in),
+// with the token in ALERTGATE_TOKEN.
 func deadletter(args []string, stdout io.Writer) error {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "replay") {
 		return fmt.Errorf("usage: alertgate deadletter list|replay [--id ID] [--url URL]")
@@ -26,16 +26,16 @@ func deadletter(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	c := &http.Client{Timeout: 30 * time.Second}
+	c := newAPIClient(*base, 30*time.Second)
 	if args[0] == "list" {
-		resp, err := c.Get(fmt.Sprintf("%s/v1/deadletters?limit=%d", strings.TrimRight(*base, "/"), *limit))
+		resp, err := c.do(http.MethodGet, fmt.Sprintf("/v1/deadletters?limit=%d", *limit), nil)
 		if err != nil {
 			return err
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			b, _ := io.ReadAll(resp.Body)
-			return fmt.Errorf("gateway answered %s: %s", resp.Status, b)
+			return c.answerError(resp, b, "list dead letters", "read")
 		}
 		var out struct {
 			DeadLetters []struct {
@@ -65,18 +65,23 @@ func deadletter(args []string, stdout io.Writer) error {
 		}
 		return tw.Flush()
 	}
-	u := strings.TrimRight(*base, "/") + "/v1/deadletters/replay"
+	// {} replays every dead letter still dead.
+	req := map[string]string{}
 	if *id != "" {
-		u += "?id=" + url.QueryEscape(*id)
+		req["id"] = *id
 	}
-	resp, err := c.Post(u, "application/json", nil)
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(http.MethodPost, "/v1/deadletters/replay", bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("gateway answered %s: %s", resp.Status, b)
+		return c.answerError(resp, b, "replay dead letters", "admin")
 	}
 	var out struct{ Replayed []string }
 	if err := json.Unmarshal(b, &out); err != nil {

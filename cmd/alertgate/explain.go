@@ -109,7 +109,8 @@ func routeTest(args []string, stdout io.Writer) error {
 }
 
 // explain routes a payload as routeTest does and asks a running gateway
-// (--url) for the last decision on each key.
+// (--url, with the token in ALERTGATE_TOKEN) for the last decision on each
+// key.
 func explain(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
 	f := addRouteFlags(fs)
@@ -135,13 +136,15 @@ func explain(args []string, stdout io.Writer) error {
 }
 
 func lastDecision(base string, source alertgate.Source, key string) any {
-	u := base + "/v1/explain?source=" + url.QueryEscape(string(source)) + "&key=" + url.QueryEscape(key)
-	c := http.Client{Timeout: 3 * time.Second}
-	resp, err := c.Get(u)
+	c := newAPIClient(base, 3*time.Second)
+	resp, err := c.do(http.MethodGet, "/v1/explain?source="+url.QueryEscape(string(source))+"&key="+url.QueryEscape(key), nil)
 	if err != nil {
 		return "gateway not reachable: " + err.Error()
 	}
 	defer resp.Body.Close()
+	if why := c.refusal(resp, "explain", "read"); why != "" {
+		return why
+	}
 	if resp.StatusCode == http.StatusNotFound {
 		return "never seen by the gateway"
 	}

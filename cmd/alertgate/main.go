@@ -1,10 +1,10 @@
 // Command alertgate is the alert routing and dedup gateway.
 //
-//	alertgate serve [--config FILE]   run the gateway
+//	alertgate serve [--config FILE] [--web.config.file web.yml]   run the gateway
 //	alertgate check [--config FILE]   validate config and runbooks
 //	alertgate explain --source S --payload FILE [--url URL]
 //	alertgate route test --config FILE --labels 'service=checkout,severity=critical'
-//	alertgate deadletter list|replay [--id ID]
+//	alertgate deadletter list|replay [--id ID]   (token in ALERTGATE_TOKEN)
 //	alertgate version
 package main
 
@@ -75,12 +75,15 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage: alertgate <command> [flags]
 
 commands:
-  serve    run the gateway (--config FILE; default ./alertgate.yaml, else built-in defaults)
+  serve    run the gateway (--config FILE; default ./alertgate.yaml, else built-in defaults; --web.config.file web.yml for TLS)
   check    validate the config and its runbooks; exit 1 on any problem
   explain  --source S --payload FILE: kind, key, route, runbook of each event, and the gateway's last decision
   route    test --labels 'k=v,…' | --payload FILE --source S: kind, key, route, team, runbook, would it page
   deadletter list|replay [--id ID] [--url URL]: notifications that could not be delivered; re-enqueue after a fix
   version  print the version
+
+Commands that call a running gateway (--url) send the token in ALERTGATE_TOKEN
+(read: list, explain; admin: replay) when its API has api.tokens.
 `)
 }
 
@@ -104,6 +107,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	path := fs.String("config", "", "config file")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	debugAddr := fs.String("debug-listen", "", "serve Go's /debug/pprof/ on this address (e.g. 127.0.0.1:6060); off when empty. Keep it off public interfaces")
+	webConfig := fs.String("web.config.file", "", "web config (TLS, client certificates, basic auth of the listener) in the format of Prometheus and Alertmanager; empty serves plain HTTP")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -135,6 +139,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	g := app.New(cfg, logger)
+	g.WebConfigFile = *webConfig
 	if err := g.Start(ctx); err != nil {
 		_ = g.Close(context.Background())
 		return err

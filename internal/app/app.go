@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nuid"
+	toolkitweb "github.com/prometheus/exporter-toolkit/web"
+	"gopkg.in/yaml.v3"
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/bus"
@@ -53,8 +55,15 @@ type Gateway struct {
 	Now func() time.Time
 	// HTTPClient is used by the sinks (tests point it at loopback servers).
 	HTTPClient *http.Client
+	// WebConfigFile is an exporter-toolkit web config (serve's
+	// --web.config.file), read as Prometheus and Alertmanager read theirs:
+	// TLS (certificates reloaded on each new connection), client
+	// certificates, and the listener's own basic auth. Empty serves plain
+	// HTTP.
+	WebConfigFile string
 
 	listener net.Listener
+	tls      bool
 	http     *http.Server
 	served   chan error
 	cancel   context.CancelFunc
@@ -104,7 +113,11 @@ func (g *Gateway) Start(ctx context.Context) error {
 		teamNames = append(teamNames, t.Name)
 	}
 	g.Metrics.Init(teamNames)
+	if err := g.checkWebConfig(); err != nil {
+		return err
+	}
 	g.warnUnauthenticated()
+	g.warnOpenAPI()
 
 	g.Bus, err = bus.Open(ctx, bus.Options{
 		URL: cfg.NATS.URL, DataDir: cfg.DataDir, Listen: cfg.NATS.Listen, SyncInterval: cfg.NATS.SyncInterval,
@@ -186,7 +199,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	srv := &web.Server{
 		Ingest: ih.Endpoints(ingest.Sources(cfg.Ingest, g.Now)), States: g.Policy, Matcher: g.Routes,
 		Runbooks: rb, Notifications: nlog, DeadLetters: &sinks.DeadLetters{Bus: g.Bus, Log: nlog},
-		Readiness: g, Logger: g.Logger, Metrics: g.Metrics,
+		Readiness: g, Audit: bus.AuditTrail{Bus: g.Bus}, Access: APIAccess(cfg.API), Logger: g.Logger, Metrics: g.Metrics, Now: g.Now,
 	}
 	// alertgate's own error reporting sits inside the recoverer: it must
 	// see a panic before it is recovered.
@@ -195,11 +208,19 @@ func (g *Gateway) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	g.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	g.http = &http.Server{
+		Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+		// The server's own complaints (a failed TLS handshake) go to the
+		// gateway's log, not to stderr in another format.
+		ErrorLog: slog.NewLogLogger(g.Logger.Handler(), slog.LevelWarn),
+	}
 	g.served = make(chan error, 1)
-	go func() { g.served <- g.http.Serve(g.listener) }()
+	webConfig := g.WebConfigFile
+	go func() {
+		g.served <- toolkitweb.Serve(g.listener, g.http, &toolkitweb.FlagConfig{WebConfigFile: &webConfig}, g.Logger)
+	}()
 	go g.watchLag(runCtx)
-	g.Logger.Info("alertgate started", "listen", g.listener.Addr().String(), "nats", natsMode(cfg), "data_dir", cfg.DataDir, "teams", len(cfg.Teams), "routes", len(cfg.Routes), "runbooks", rb.Len())
+	g.Logger.Info("alertgate started", "listen", g.listener.Addr().String(), "tls", g.tls, "nats", natsMode(cfg), "data_dir", cfg.DataDir, "teams", len(cfg.Teams), "routes", len(cfg.Routes), "runbooks", rb.Len())
 	return nil
 }
 
@@ -222,6 +243,55 @@ func (g *Gateway) warnUnauthenticated() {
 			g.Logger.Warn("ingest endpoint accepts unauthenticated requests: set its token in ingest."+src, "source", src)
 		}
 	}
+}
+
+// checkWebConfig reads the web config file, if any, before anything starts:
+// a wrong path, a certificate that does not load or a bad password hash
+// fails the start instead of the first request.
+func (g *Gateway) checkWebConfig() error {
+	if g.WebConfigFile == "" {
+		return nil
+	}
+	if err := toolkitweb.Validate(g.WebConfigFile); err != nil {
+		return fmt.Errorf("--web.config.file %s: %w", g.WebConfigFile, err)
+	}
+	b, err := os.ReadFile(g.WebConfigFile)
+	if err != nil {
+		return fmt.Errorf("--web.config.file: %w", err)
+	}
+	var c toolkitweb.Config
+	if err := yaml.Unmarshal(b, &c); err != nil {
+		return fmt.Errorf("--web.config.file %s: %w", g.WebConfigFile, err)
+	}
+	g.tls = c.TLSConfig.IsEnabled()
+	if len(c.Users) > 0 {
+		g.Logger.Warn("the web config's basic_auth_users guard every request, the ingest endpoints and /healthz, /readyz included: sources and probes must send one of those users; for the API, api.tokens is enough", "web_config", g.WebConfigFile)
+	}
+	return nil
+}
+
+// APIAccess is who may use the API, from the config's api section.
+func APIAccess(c config.API) web.Access {
+	acc := web.Access{ProtectMetrics: c.ProtectMetrics}
+	for _, t := range c.Tokens {
+		acc.Tokens = append(acc.Tokens, web.NewToken(t.Name, t.Token.Value(), web.Role(t.Role)))
+	}
+	return acc
+}
+
+// warnOpenAPI says at start that anyone who reaches the port may read the
+// alerts and replay dead letters, and who holds a token otherwise.
+func (g *Gateway) warnOpenAPI() {
+	api := g.Config.API
+	if len(api.Tokens) == 0 {
+		g.Logger.Warn("the API is open: anyone who reaches the port reads incidents and bugs and replays dead letters; set api.tokens")
+		return
+	}
+	names := map[string][]string{}
+	for _, t := range api.Tokens {
+		names[t.Role] = append(names[t.Role], t.Name)
+	}
+	g.Logger.Info("the API takes tokens", "read", names[config.RoleRead], "admin", names[config.RoleAdmin], "protect_metrics", api.ProtectMetrics)
 }
 
 // Ready reports whether JetStream answers and every stage consumes
@@ -290,8 +360,14 @@ func (g *Gateway) updateLag(ctx context.Context) {
 // Addr is the address the HTTP server listens on (useful with :0).
 func (g *Gateway) Addr() string { return g.listener.Addr().String() }
 
-// URL is the base URL of the HTTP server.
-func (g *Gateway) URL() string { return "http://" + g.Addr() }
+// URL is the base URL of the HTTP server: https when the web config
+// turns TLS on.
+func (g *Gateway) URL() string {
+	if g.tls {
+		return "https://" + g.Addr()
+	}
+	return "http://" + g.Addr()
+}
 
 // Wait blocks until the HTTP server stops.
 func (g *Gateway) Wait() error { return <-g.served }
@@ -335,4 +411,5 @@ var (
 	_ web.Notifications = (*sinks.Log)(nil)
 	_ web.DeadLetters   = (*sinks.DeadLetters)(nil)
 	_ web.Readiness     = (*Gateway)(nil)
+	_ web.Audit         = bus.AuditTrail{}
 )

@@ -92,6 +92,11 @@ type Options struct {
 	Slack *Slack
 	// DigestMaxItems bounds the items of one digest message (0: default).
 	DigestMaxItems int
+	// WebConfigFile is given to the gateway as serve's --web.config.file.
+	WebConfigFile string
+	// Log receives the gateway's JSON log lines, debug level included
+	// (nil: Logger()). Writes come from many goroutines.
+	Log io.Writer
 }
 
 // Gateway is an in-process alertgate under test.
@@ -123,7 +128,12 @@ func Start(t testing.TB, o Options) *Gateway {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	g := &Gateway{Gateway: app.New(cfg, Logger()), PD: o.PD, opts: o, t: t}
+	logger := Logger()
+	if o.Log != nil {
+		logger = slog.New(slog.NewJSONHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	g := &Gateway{Gateway: app.New(cfg, logger), PD: o.PD, opts: o, t: t}
+	g.WebConfigFile = o.WebConfigFile
 	if o.Now != nil {
 		g.Now = o.Now
 	}

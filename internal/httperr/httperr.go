@@ -17,8 +17,12 @@ func Status(err error) int {
 		return http.StatusBadRequest
 	case alertgate.EUNAUTHORIZED:
 		return http.StatusUnauthorized
+	case alertgate.EFORBIDDEN:
+		return http.StatusForbidden
 	case alertgate.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
+	case alertgate.EMEDIATYPE:
+		return http.StatusUnsupportedMediaType
 	case alertgate.ENOTFOUND:
 		return http.StatusNotFound
 	case alertgate.EUNAVAILABLE:

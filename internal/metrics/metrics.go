@@ -30,6 +30,8 @@ type Metrics struct {
 	ConsumerPending *prometheus.GaugeVec     // stream, consumer
 	Ready           prometheus.Gauge
 	Panics          prometheus.Counter
+	APIAuthFails    *prometheus.CounterVec // code (401|403)
+	AdminActions    *prometheus.CounterVec // action
 }
 
 // New registers every collector (and the Go and process collectors) on a
@@ -110,11 +112,19 @@ func New() *Metrics {
 		Name: "alertgate_http_panics_total",
 		Help: "HTTP handler panics recovered (answered 500): each is a bug, reported to Sentry when SENTRY_DSN is set.",
 	})
+	m.APIAuthFails = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "alertgate_api_auth_failures_total",
+		Help: "API requests refused by api.tokens: 401 (no or an unknown token), 403 (a read token on an admin endpoint).",
+	}, []string{"code"})
+	m.AdminActions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "alertgate_admin_actions_total",
+		Help: "Admin actions taken through the API (each also in the audit trail), by action.",
+	}, []string{"action"})
 	for _, c := range []prometheus.Collector{
 		m.IngestRequests, m.IngestAuthFails, m.IngestEvents, m.PublishSeconds,
 		m.Decisions, m.KVConflicts, m.RouterErrors, m.Notifications,
 		m.DeliveryAttempt, m.DeliverySeconds, m.PageLatency, m.DecisionLag, m.DeadLetters,
-		m.NoRunbook, m.ConsumerPending, m.Ready, m.Panics,
+		m.NoRunbook, m.ConsumerPending, m.Ready, m.Panics, m.APIAuthFails, m.AdminActions,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -133,6 +143,9 @@ func (m *Metrics) Init(teams []string) {
 		for _, result := range []string{"ok", "retry", "permanent"} {
 			m.DeliveryAttempt.WithLabelValues(sink, result)
 		}
+	}
+	for _, code := range []string{"401", "403"} {
+		m.APIAuthFails.WithLabelValues(code)
 	}
 	for _, reason := range []string{"undecodable", "transient"} {
 		m.RouterErrors.WithLabelValues(reason)
