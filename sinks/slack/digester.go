@@ -24,6 +24,7 @@
 package slack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -706,6 +707,36 @@ func (d *Digester) build(ctx context.Context, team string, from, to time.Time, i
 	for _, b := range recurring {
 		dg.Recurring = append(dg.Recurring, bugItem(alertgate.Notification{Key: b.Key}, b))
 	}
+	// Items of different keys are decided side by side and reach NOTIFY in
+	// either order: list them by time, then key, so that the same window
+	// reads the same whichever router was faster.
+	byTime := func(at func(Incident) time.Time) func(a, b Incident) int {
+		return func(a, b Incident) int {
+			if c := at(a).Compare(at(b)); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Key, b.Key)
+		}
+	}
+	opened := byTime(func(in Incident) time.Time { return in.OpenedAt })
+	slices.SortStableFunc(dg.Opened, opened)
+	slices.SortStableFunc(dg.NoRunbook, opened)
+	slices.SortStableFunc(dg.Resolved, byTime(func(in Incident) time.Time { return in.ResolvedAt }))
+	firstSeen := func(a, b Bug) int {
+		if c := a.FirstSeen.Compare(b.FirstSeen); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Key, b.Key)
+	}
+	slices.SortStableFunc(dg.New, firstSeen)
+	lastSeen := func(a, b Bug) int {
+		if c := a.LastSeen.Compare(b.LastSeen); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Key, b.Key)
+	}
+	slices.SortStableFunc(dg.Regressions, lastSeen)
+	slices.SortStableFunc(dg.Spikes, lastSeen)
 	sort.SliceStable(dg.Recurring, func(i, j int) bool {
 		if dg.Recurring[i].CountSince != dg.Recurring[j].CountSince {
 			return dg.Recurring[i].CountSince > dg.Recurring[j].CountSince
