@@ -60,6 +60,8 @@ ingest:
 		{"legacy token", "/v1/ingest/sentry?token=legacy-tok", legacy, nil, 202, 1},
 		// and a wrong one is refused
 		{"legacy bad token", "/v1/ingest/sentry?token=nope", legacy, nil, 401, 0},
+		// the legacy token does not stand in for an integration payload's signature
+		{"integration payload with the legacy token", "/v1/ingest/sentry?token=legacy-tok", issue, map[string]string{"Sentry-Hook-Resource": "issue"}, 401, 0},
 		// Datadog's custom header
 		{"datadog bearer", "/v1/ingest/datadog", dd, map[string]string{"Authorization": "Bearer dd-token"}, 202, 1},
 		// and without it

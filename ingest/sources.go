@@ -98,6 +98,12 @@ func (a sentryAuth) Authenticate(r *http.Request, body []byte) error {
 		}
 		return sentry.CheckTimestamp(r.Header.Get(headerSentryTimestamp), a.now(), a.maxAge)
 	}
+	// The legacy plugin cannot sign, so its token in the URL is all it
+	// has; an integration-platform payload (it names its resource) always
+	// comes signed, and a URL token must not stand in for the signature.
+	if r.Header.Get(headerSentryResource) != "" {
+		return alertgate.Errorf(alertgate.EUNAUTHORIZED, "integration payload without a signature")
+	}
 	if tok := r.URL.Query().Get("token"); tok != "" && a.legacy != "" && secret.Equal(tok, a.legacy) {
 		return nil
 	}
