@@ -68,6 +68,9 @@ type Notification struct {
 	DedupKey string   `json:"dedup_key,omitempty"`
 	Runbook  *Runbook `json:"runbook,omitempty"`
 	Event    Event    `json:"event"`
+	// Hold is set on a digest item of an incident whose page was held:
+	// the digest lists it as held, with why.
+	Hold *Hold `json:"hold,omitempty"`
 	// Reason is the policy's words for the decision ("first occurrence").
 	Reason    string    `json:"reason,omitempty"`
 	CreatedAt time.Time `json:"created_at"`

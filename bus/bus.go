@@ -32,6 +32,15 @@ const (
 	BucketIncidents     = "incidents"
 	BucketBugs          = "bugs"
 	BucketNotifications = "notifications"
+	// BucketSilences holds the silences, one entry per id; an entry
+	// expires 7 days after its silence ends (a TTL per write).
+	BucketSilences = "silences"
+	// BucketInhibitors holds one entry per firing incident that matches an
+	// inhibit rule's source matchers, while it fires.
+	BucketInhibitors = "inhibitors"
+	// BucketHeld indexes the incident keys with a held page or a held
+	// resolve (flapping): what the router re-checks until the hold ends.
+	BucketHeld = "held"
 )
 
 // Subjects.
@@ -72,6 +81,7 @@ type Bus struct {
 
 	Alerts, Notify, DeadLetter     jetstream.Stream
 	Incidents, Bugs, Notifications jetstream.KeyValue
+	Silences, Inhibitors, Held     jetstream.KeyValue
 
 	server *server.Server
 	log    *slog.Logger
@@ -324,7 +334,16 @@ func (b *Bus) setup(ctx context.Context, o Options) error {
 	if b.Bugs, err = bucket(BucketBugs, "bug classes by key", 0, stateMarkerTTL); err != nil {
 		return err
 	}
-	b.Notifications, err = bucket(BucketNotifications, "delivery state of each notification", o.Retention, 0)
+	if b.Notifications, err = bucket(BucketNotifications, "delivery state of each notification", o.Retention, 0); err != nil {
+		return err
+	}
+	if b.Silences, err = bucket(BucketSilences, "silences by id", 0, stateMarkerTTL); err != nil {
+		return err
+	}
+	if b.Inhibitors, err = bucket(BucketInhibitors, "firing inhibit sources by rule, equal labels and key", 0, 0); err != nil {
+		return err
+	}
+	b.Held, err = bucket(BucketHeld, "incident keys with a held page or resolve", 0, 0)
 	return err
 }
 
