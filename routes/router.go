@@ -52,8 +52,8 @@ type Router struct {
 	Now func() time.Time
 
 	rechecked chan struct{}
-	cc    jetstream.ConsumeContext
-	parts *bus.Partitions[item]
+	cc        jetstream.ConsumeContext
+	parts     *bus.Partitions[item]
 	// ackFloor is the router consumer's ack floor as last read: every
 	// ALERTS message up to it is acknowledged. It is the consumer's, so it
 	// covers the messages of every instance sharing it.
