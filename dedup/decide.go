@@ -257,6 +257,9 @@ func last(ev alertgate.Event, d Decision, m alertgate.Match) Last {
 	if m.Runbook != nil {
 		l.Runbook = m.Runbook.URL
 	}
+	if m.Hold != nil && d.Outcome == m.Hold.Reason {
+		l.Hold = m.Hold
+	}
 	return l
 }
 

@@ -264,6 +264,8 @@ type Last struct {
 	At         time.Time `json:"at"`
 	Transition string    `json:"transition,omitempty"`
 	Episode    string    `json:"episode,omitempty"`
+	// Hold is what held the decision's page or notification, if anything.
+	Hold *alertgate.Hold `json:"hold,omitempty"`
 	// Labels of the event, so explain can re-run classify and routes.
 	Labels map[string]string `json:"labels,omitempty"`
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -325,10 +326,20 @@ func listLimit(r *http.Request) (int, error) {
 // ?limit= of them (default 1000), with the number that matched the
 // filters in "total".
 func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
-	onlyOpen := r.URL.Query().Get("state") == "open"
+	state := r.URL.Query().Get("state")
 	team := r.URL.Query().Get("team")
 	keep := func(in *dedup.Incident) bool {
-		return (!onlyOpen || len(in.Open()) > 0) && (team == "" || in.Team == team)
+		switch state {
+		case "open":
+			if !in.Firing() {
+				return false
+			}
+		case "held": // an open episode whose page is held, or a flapping key
+			if in.Flap == nil && !slices.ContainsFunc(in.Episodes, func(e dedup.Episode) bool { return e.Status == dedup.EpisodeOpen && !e.Paged }) {
+				return false
+			}
+		}
+		return team == "" || in.Team == team
 	}
 	latest := func(a, b *dedup.Incident) int {
 		if c := b.Last.At.Compare(a.Last.At); c != 0 {
