@@ -450,7 +450,16 @@ func (d *decoder) keys(n *yaml.Node, path string, known []string) [][2]*yaml.Nod
 					d.errorf(m, path, "<< wants a mapping or a list of mappings, got %s", d.describe(m))
 					continue
 				}
+				if d.merging[m] {
+					d.errorf(m, path, "<< merges an anchor into its own value (a loop)")
+					continue
+				}
+				if d.merging == nil {
+					d.merging = map[*yaml.Node]bool{}
+				}
+				d.merging[m] = true
 				out = append(out, d.keys(m, path, known)...)
+				delete(d.merging, m)
 			}
 			continue
 		}
@@ -490,8 +499,13 @@ func failing(n *yaml.Node) *yaml.Node {
 		"months":        &scratch.Months,
 		"years":         &scratch.Years,
 	}
+	seen := map[*yaml.Node]bool{}
 	var walk func(m *yaml.Node) *yaml.Node
 	walk = func(m *yaml.Node) *yaml.Node {
+		if seen[m] {
+			return nil
+		}
+		seen[m] = true
 		for i := 0; i+1 < len(m.Content); i += 2 {
 			k, val := m.Content[i], deref(m.Content[i+1])
 			if k.ShortTag() == "!!merge" {
