@@ -3,7 +3,7 @@
 //	alertgate serve [--config FILE] [--web.config.file web.yml]   run the gateway
 //	alertgate check [--config FILE]   validate config and runbooks
 //	alertgate explain --source S --payload FILE [--url URL]
-//	alertgate route test --config FILE --labels 'service=checkout,severity=critical'
+//	alertgate route test --config FILE --labels 'service=checkout,severity=critical' [--at 2026-12-05T03:00:00Z]
 //	alertgate deadletter list|replay [--id ID]   (token in ALERTGATE_TOKEN)
 //	alertgate version
 package main
@@ -78,7 +78,7 @@ commands:
   serve    run the gateway (--config FILE; default ./alertgate.yaml, else built-in defaults; --web.config.file web.yml for TLS)
   check    validate the config and its runbooks; exit 1 on any problem
   explain  --source S --payload FILE: kind, key, route, runbook of each event, and the gateway's last decision
-  route    test --labels 'k=v,…' | --payload FILE --source S: kind, key, route, team, runbook, would it page
+  route    test --labels 'k=v,…' | --payload FILE --source S [--at TIME]: kind, key, route, team, runbook, would it page or be held
   deadletter list|replay [--id ID] [--url URL]: notifications that could not be delivered; re-enqueue after a fix
   version  print the version
 
