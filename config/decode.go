@@ -360,3 +360,7 @@ func parseMatcher(s string) (*labels.Matcher, error) {
 	}
 	return m, nil
 }
+
+// ParseMatcher parses one matcher in Alertmanager's syntax, as the config's
+// matchers are parsed (silences take the same syntax); the error quotes it.
+func ParseMatcher(s string) (*labels.Matcher, error) { return parseMatcher(s) }
