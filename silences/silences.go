@@ -344,6 +344,13 @@ func (s *Store) Add(ctx context.Context, in Silence, now time.Time) (Silence, er
 	return Silence{}, errors.New("store silence: no free id")
 }
 
+// Validate returns the silence Add would store for in at now (without an
+// id), or an *InvalidError naming what is wrong.
+func Validate(in Silence, now time.Time) (Silence, error) {
+	sil, _, err := validate(in, now)
+	return sil, err
+}
+
 // validate checks in and returns the silence to store.
 func validate(in Silence, now time.Time) (Silence, labels.Matchers, error) {
 	if len(in.Matchers) == 0 {
