@@ -296,7 +296,7 @@ func APIAccess(c config.API) web.Access {
 func (g *Gateway) warnOpenAPI() {
 	api := g.Config.API
 	if len(api.Tokens) == 0 {
-		g.Logger.Warn("the API is open: anyone who reaches the port reads incidents and bugs and replays dead letters; set api.tokens")
+		g.Logger.Warn("the API is open: anyone who reaches the port reads incidents and bugs, replays dead letters and silences pages; set api.tokens")
 		return
 	}
 	names := map[string][]string{}
