@@ -556,3 +556,7 @@ func isNull(n *yaml.Node) bool {
 	n = deref(n)
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
+
+// ParseMatcher parses one matcher in Alertmanager's syntax, as the config's
+// matchers are parsed (silences take the same syntax); the error quotes it.
+func ParseMatcher(s string) (*labels.Matcher, error) { return parseMatcher(s) }

@@ -39,12 +39,14 @@ type Server struct {
 	Notifications Notifications
 	DeadLetters   DeadLetters
 	Readiness     Readiness
+	Silences      Silences
 	// Audit records every admin action; without it writes are refused.
 	Audit   Audit
 	Access  Access
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
-	// Now stamps audit records (nil: time.Now).
+	// Now stamps audit records and is the clock of the silences (nil:
+	// time.Now).
 	Now func() time.Time
 
 	bugViews bugViews
@@ -73,6 +75,9 @@ func (s *Server) router() *router {
 	rt.read("/v1/deadletters", s.deadLetters)
 	addWrite(s, rt, "/v1/deadletters/replay", s.replay)
 	rt.read("/v1/audit", s.audit)
+	rt.read("/v1/silences", s.listSilences)
+	addWrite(s, rt, "/v1/silences", s.addSilence)
+	addDelete(s, rt, "/v1/silences/{id}", s.expireSilence)
 	rt.page("/", s.ui)
 	rt.read("/runbooks", s.runbookIndex)
 	rt.page("/runbooks/{id}", s.runbook)

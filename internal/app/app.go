@@ -29,6 +29,7 @@ import (
 	"github.com/alertgate/alertgate/internal/metrics"
 	"github.com/alertgate/alertgate/routes"
 	"github.com/alertgate/alertgate/runbooks"
+	"github.com/alertgate/alertgate/silences"
 	"github.com/alertgate/alertgate/sinks"
 	"github.com/alertgate/alertgate/sinks/pagerduty"
 	"github.com/alertgate/alertgate/sinks/slack"
@@ -44,6 +45,9 @@ type Gateway struct {
 	Runbooks *runbooks.Set
 	Routes   *routes.Table
 	Policy   *dedup.Policy
+	// Silences are the silences of the silences bucket, shared by every
+	// instance; the router asks it whether an event is silenced.
+	Silences *silences.Store
 	Router   *routes.Router
 	Workers  []*sinks.Worker
 	Digester *slack.Digester
@@ -130,6 +134,14 @@ func (g *Gateway) Start(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
 
+	// The silences are loaded before the router decides its first event.
+	// Through dedup's Bucket, expiring a silence sets its entry's TTL.
+	g.Silences = silences.New(dedup.NewBucket(g.Bus.JS, g.Bus.Silences), g.Logger)
+	if err := g.Silences.Start(ctx); err != nil {
+		return err
+	}
+	g.Metrics.CountSilences(func() (int, int) { return g.Silences.Counts(g.Now()) })
+
 	nlog := &sinks.Log{KV: g.Bus.Notifications, JS: g.Bus.JS, Logger: g.Logger}
 	g.Policy = &dedup.Policy{
 		Incidents: dedup.NewBucket(g.Bus.JS, g.Bus.Incidents), Bugs: dedup.NewBucket(g.Bus.JS, g.Bus.Bugs),
@@ -199,7 +211,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	srv := &web.Server{
 		Ingest: ih.Endpoints(ingest.Sources(cfg.Ingest, g.Now)), States: g.Policy, Matcher: g.Routes,
 		Runbooks: rb, Notifications: nlog, DeadLetters: &sinks.DeadLetters{Bus: g.Bus, Log: nlog},
-		Readiness: g, Audit: bus.AuditTrail{Bus: g.Bus}, Access: APIAccess(cfg.API), Logger: g.Logger, Metrics: g.Metrics, Now: g.Now,
+		Readiness: g, Silences: g.Silences, Audit: bus.AuditTrail{Bus: g.Bus}, Access: APIAccess(cfg.API), Logger: g.Logger, Metrics: g.Metrics, Now: g.Now,
 	}
 	// alertgate's own error reporting sits inside the recoverer: it must
 	// see a panic before it is recovered.
@@ -284,7 +296,7 @@ func APIAccess(c config.API) web.Access {
 func (g *Gateway) warnOpenAPI() {
 	api := g.Config.API
 	if len(api.Tokens) == 0 {
-		g.Logger.Warn("the API is open: anyone who reaches the port reads incidents and bugs and replays dead letters; set api.tokens")
+		g.Logger.Warn("the API is open: anyone who reaches the port reads incidents and bugs, replays dead letters and silences pages; set api.tokens")
 		return
 	}
 	names := map[string][]string{}
@@ -389,6 +401,9 @@ func (g *Gateway) Close(ctx context.Context) error {
 		if g.Digester != nil {
 			g.Digester.Stop()
 		}
+		if g.Silences != nil {
+			g.Silences.Stop()
+		}
 		if g.cancel != nil {
 			g.cancel()
 		}
@@ -412,4 +427,5 @@ var (
 	_ web.DeadLetters   = (*sinks.DeadLetters)(nil)
 	_ web.Readiness     = (*Gateway)(nil)
 	_ web.Audit         = bus.AuditTrail{}
+	_ web.Silences      = (*silences.Store)(nil)
 )
