@@ -105,6 +105,12 @@ func DecideIncident(st *Incident, ev alertgate.Event, m alertgate.Match, s Setti
 	switch ev.Status {
 	case alertgate.StatusFiring:
 		switch {
+		case idx >= 0 && next.Episodes[idx].Status == EpisodeOpen && next.Episodes[idx].Hold != nil:
+			held := next.Episodes[idx].Hold
+			d.Outcome, d.Reason = OutcomeDuplicate, "episode already open, its page held ("+held.Reason+": "+held.Detail+"): a re-send"
+			next.Last = last(ev, d, m)
+			next.Last.Hold = held
+			return next, d
 		case idx >= 0 && next.Episodes[idx].Status == EpisodeOpen:
 			d.Outcome, d.Reason = OutcomeDuplicate, "episode already open and paged: a re-send"
 		case idx >= 0 && at.Sub(next.Episodes[idx].ResolvedAt) < s.ReopenAfter:
