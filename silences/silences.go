@@ -28,6 +28,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/alertmanager/pkg/labels"
 
+	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/config"
 )
 
@@ -631,4 +632,22 @@ func newID(now time.Time) string {
 		hi >>= 5
 	}
 	return string(out[:])
+}
+
+// Hold is the hold an active silence puts on an event's page (the
+// router's Silencer): the silence's id, matchers, author and comment.
+func (s *Store) Hold(lset map[string]string, at time.Time) *alertgate.Hold {
+	sil := s.Silenced(lset, at)
+	if sil == nil {
+		return nil
+	}
+	d := "silence " + sil.ID + " {" + strings.Join(sil.Matchers, ", ") + "}"
+	if sil.CreatedBy != "" {
+		d += " by " + sil.CreatedBy
+	}
+	if sil.Comment != "" {
+		d += ": " + sil.Comment
+	}
+	d += " until " + sil.EndsAt.UTC().Format(time.RFC3339)
+	return &alertgate.Hold{Reason: alertgate.HoldSilenced, By: sil.ID, Rule: "silence " + sil.ID, Detail: d}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/alertgate/alertgate/dedup"
 
 	"github.com/alertgate/alertgate/ingest"
+	"github.com/alertgate/alertgate/inhibit"
 	"github.com/alertgate/alertgate/internal/backoff"
 	"github.com/alertgate/alertgate/internal/metrics"
 	"github.com/alertgate/alertgate/routes"
@@ -48,9 +49,14 @@ type Gateway struct {
 	// Silences are the silences of the silences bucket, shared by every
 	// instance; the router asks it whether an event is silenced.
 	Silences *silences.Store
-	Router   *routes.Router
-	Workers  []*sinks.Worker
-	Digester *slack.Digester
+	// Inhibitor holds pages while an inhibit rule's source fires.
+	Inhibitor *inhibit.Inhibitor
+	// RecheckEvery is how often held keys are re-checked (0: the router's
+	// default); tests shorten it.
+	RecheckEvery time.Duration
+	Router       *routes.Router
+	Workers      []*sinks.Worker
+	Digester     *slack.Digester
 	// DigestTick is how often digest channels are checked (default 1s).
 	DigestTick time.Duration
 	// DigestMaxItems bounds the items of one digest message (default 2000).
@@ -76,11 +82,24 @@ type Gateway struct {
 
 // PolicySettings are the policy's settings from cfg's dedup section.
 func PolicySettings(cfg *config.Config) dedup.Settings {
-	return dedup.Settings{
+	s := dedup.Settings{
 		SpikeCount: int64(cfg.Dedup.BugSpike.Count), SpikeWithin: cfg.Dedup.BugSpike.Within.D(),
 		ReopenAfter: cfg.Dedup.DuplicateWindow.D(),
 		BugClassTTL: cfg.Dedup.BugClassTTL.D(), IncidentTTL: cfg.Dedup.IncidentTTL.D(),
 	}
+	if f := cfg.Dedup.Flapping; f != nil {
+		s.FlapEpisodes, s.FlapWithin, s.FlapQuiet = f.Episodes, f.Within.D(), f.Quiet.D()
+	}
+	return s
+}
+
+// InhibitRules are the config's inhibit rules as the inhibitor takes them.
+func InhibitRules(cfg *config.Config) []inhibit.Rule {
+	rules := make([]inhibit.Rule, len(cfg.InhibitRules))
+	for i, r := range cfg.InhibitRules {
+		rules[i] = inhibit.Rule{Source: r.SourceMatchers, Target: r.TargetMatchers, Equal: r.Equal}
+	}
+	return rules
 }
 
 // New returns a Gateway for cfg; nothing runs until Start.
@@ -148,7 +167,12 @@ func (g *Gateway) Start(ctx context.Context) error {
 		Settings:  PolicySettings(cfg),
 		Conflicts: g.Metrics,
 	}
-	g.Router = &routes.Router{Bus: g.Bus, Routes: g.Routes, Policy: g.Policy, Logger: g.Logger, Metrics: g.Metrics}
+	g.Inhibitor = inhibit.New(g.Bus.Inhibitors, InhibitRules(cfg), g.Logger)
+	if err := g.Inhibitor.Start(ctx); err != nil {
+		return err
+	}
+	g.Router = &routes.Router{Bus: g.Bus, Routes: g.Routes, Policy: g.Policy, Logger: g.Logger, Metrics: g.Metrics,
+		Silences: g.Silences, Inhibitor: g.Inhibitor, RecheckEvery: g.RecheckEvery, Now: g.Now}
 	// The router's acknowledgements settle the policy's outbox entries.
 	g.Policy.Acks = g.Router
 	if err := g.Router.Start(runCtx); err != nil {
@@ -400,6 +424,9 @@ func (g *Gateway) Close(ctx context.Context) error {
 		}
 		if g.Digester != nil {
 			g.Digester.Stop()
+		}
+		if g.Inhibitor != nil {
+			g.Inhibitor.Stop()
 		}
 		if g.Silences != nil {
 			g.Silences.Stop()
