@@ -44,7 +44,12 @@ var layoutRules = []layoutRule{
 	{
 		name:   "the policy (dedup) imports no adapter",
 		from:   []string{"dedup"},
-		forbid: []string{"sinks/...", "routes", "bus", "ingest/...", "web"},
+		forbid: []string{"sinks/...", "routes", "bus", "ingest/...", "web", "silences", "inhibit"},
+	},
+	{
+		name:   "what holds a page (silences, inhibit) knows nothing of routing, policy, delivery, the sources or the read API",
+		from:   []string{"silences", "inhibit"},
+		forbid: []string{"routes", "dedup", "sinks/...", "ingest/...", "web"},
 	},
 	{
 		name:   "a source (ingest) knows nothing of routing, policy, delivery, the bus or the read API",
@@ -235,6 +240,8 @@ func TestLayoutRulesCatchViolations(t *testing.T) {
 		"~/ingest":          {"~/ingest/datadog"},
 		"~/sinks/pagerduty": {"~/sinks"},
 		"~/web":             {"~", "~/dedup"},
+		"~/silences":        {"~"},
+		"~/inhibit":         {"~"},
 	}
 	if got := checkLayout(syntheticGraph(clean), layoutRules); len(got) > 0 {
 		t.Errorf("a graph that keeps every rule: got\n%s", strings.Join(got, "\n"))
@@ -246,12 +253,16 @@ func TestLayoutRulesCatchViolations(t *testing.T) {
 	broken["~/ingest/datadog"] = []string{"~", "~/routes"}                // a source imports routing (and so the policy)
 	broken["~/sinks/pagerduty"] = []string{"~/sinks", "~/ingest/datadog"} // a sink imports a source
 	broken["~/web"] = []string{"~", "~/sinks"}                            // the read API imports delivery
+	broken["~/inhibit"] = []string{"~", "~/dedup"}                        // a hold imports the policy
 	got := checkLayout(syntheticGraph(broken), layoutRules)
 	m := modulePath + "/"
 	want := []string{
 		"the policy (dedup) imports no adapter: " + m + "dedup depends on " + m + "bus (dedup → sinks/slack → sinks → bus)",
 		"the policy (dedup) imports no adapter: " + m + "dedup depends on " + m + "sinks (dedup → sinks/slack → sinks)",
 		"the policy (dedup) imports no adapter: " + m + "dedup depends on " + m + "sinks/slack (dedup → sinks/slack)",
+		"what holds a page (silences, inhibit) knows nothing of routing, policy, delivery, the sources or the read API: " + m + "inhibit depends on " + m + "dedup (inhibit → dedup)",
+		"what holds a page (silences, inhibit) knows nothing of routing, policy, delivery, the sources or the read API: " + m + "inhibit depends on " + m + "sinks (inhibit → dedup → sinks/slack → sinks)",
+		"what holds a page (silences, inhibit) knows nothing of routing, policy, delivery, the sources or the read API: " + m + "inhibit depends on " + m + "sinks/slack (inhibit → dedup → sinks/slack)",
 		"a source (ingest) knows nothing of routing, policy, delivery, the bus or the read API: " + m + "ingest depends on " + m + "bus (ingest → ingest/datadog → routes → dedup → sinks/slack → sinks → bus)",
 		"a source (ingest) knows nothing of routing, policy, delivery, the bus or the read API: " + m + "ingest depends on " + m + "dedup (ingest → ingest/datadog → routes → dedup)",
 		"a source (ingest) knows nothing of routing, policy, delivery, the bus or the read API: " + m + "ingest depends on " + m + "routes (ingest → ingest/datadog → routes)",

@@ -17,8 +17,10 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/alertmanager/pkg/labels"
+	"github.com/prometheus/alertmanager/timeinterval"
 	"gopkg.in/yaml.v3"
 
 	"github.com/alertgate/alertgate"
@@ -26,23 +28,28 @@ import (
 
 // Config is the root of the YAML file.
 type Config struct {
-	Listen     string      `yaml:"listen"`
-	PublicURL  string      `yaml:"public_url"`
-	DataDir    string      `yaml:"data_dir"`
-	NATS       NATS        `yaml:"nats"`
-	Ingest     Ingest      `yaml:"ingest"`
-	PagerDuty  PagerDuty   `yaml:"pagerduty"`
-	Slack      Slack       `yaml:"slack"`
-	Teams      []Team      `yaml:"teams"`
-	Classify   []ClassRule `yaml:"classify"`
-	Routes     []Route     `yaml:"routes"`
-	Dedup      Dedup       `yaml:"dedup"`
-	Delivery   Delivery    `yaml:"delivery"`
-	Retention  Duration    `yaml:"retention"`
-	RunbookDir string      `yaml:"runbooks_dir"`
-	API        API         `yaml:"api"`
+	Listen    string      `yaml:"listen"`
+	PublicURL string      `yaml:"public_url"`
+	DataDir   string      `yaml:"data_dir"`
+	NATS      NATS        `yaml:"nats"`
+	Ingest    Ingest      `yaml:"ingest"`
+	PagerDuty PagerDuty   `yaml:"pagerduty"`
+	Slack     Slack       `yaml:"slack"`
+	Teams     []Team      `yaml:"teams"`
+	Classify  []ClassRule `yaml:"classify"`
+	// TimeIntervals are named in routes' active_time_intervals and
+	// mute_time_intervals.
+	TimeIntervals []TimeInterval `yaml:"time_intervals"`
+	Routes        []Route        `yaml:"routes"`
+	InhibitRules  []InhibitRule  `yaml:"inhibit_rules"`
+	Dedup         Dedup          `yaml:"dedup"`
+	Delivery      Delivery       `yaml:"delivery"`
+	Retention     Duration       `yaml:"retention"`
+	RunbookDir    string         `yaml:"runbooks_dir"`
+	API           API            `yaml:"api"`
 
-	teamIndex map[string]int
+	teamIndex     map[string]int
+	intervalIndex map[string]int
 	// lines maps each key path given a value in the file ("ingest.sentry",
 	// "routes[1].team") to its line, for messages and defaults.
 	lines map[string]int
@@ -108,12 +115,38 @@ type ClassRule struct {
 	Kind  alertgate.Kind `yaml:"kind"`
 }
 
+// TimeInterval is a named list of Alertmanager time intervals: a time is
+// in it when it is in any of them.
+type TimeInterval struct {
+	Name          string                      `yaml:"name"`
+	TimeIntervals []timeinterval.TimeInterval `yaml:"time_intervals"`
+}
+
 // Route sends matching events to a team.
 type Route struct {
 	Match    Matchers `yaml:"match"`
 	Team     string   `yaml:"team"`
 	Runbook  string   `yaml:"runbook"`
 	PageBugs bool     `yaml:"page_bugs"`
+	// Notify is alertgate.NotifyPage (the default, also when empty) or
+	// alertgate.NotifyDigest: the route's incidents are listed in the
+	// team's digest and never page.
+	Notify string `yaml:"notify"`
+	// ActiveTimeIntervals: when set, the route's incidents page only at a
+	// time inside one of these intervals; outside, their pages are held.
+	ActiveTimeIntervals []string `yaml:"active_time_intervals"`
+	// MuteTimeIntervals: the route's incidents' pages are held inside any
+	// of these intervals.
+	MuteTimeIntervals []string `yaml:"mute_time_intervals"`
+}
+
+// InhibitRule, as Alertmanager's: a firing incident matching
+// SourceMatchers holds the pages of incidents matching TargetMatchers that
+// have the same values (or are both without) the labels in Equal.
+type InhibitRule struct {
+	SourceMatchers Matchers `yaml:"source_matchers"`
+	TargetMatchers Matchers `yaml:"target_matchers"`
+	Equal          []string `yaml:"equal"`
 }
 
 // Dedup configures the policy.
@@ -128,6 +161,17 @@ type Dedup struct {
 	// forgotten. A key with an open episode is kept however long it stays
 	// open, so that its resolve resolves the page.
 	IncidentTTL Duration `yaml:"incident_ttl"`
+	// Flapping, when set, damps keys that open and resolve too often; nil
+	// (absent) leaves flap damping off.
+	Flapping *Flapping `yaml:"flapping"`
+}
+
+// Flapping: a key whose episodes open Episodes times Within a window is
+// flapping; it stops flapping after Quiet without a new episode.
+type Flapping struct {
+	Episodes int      `yaml:"episodes"`
+	Within   Duration `yaml:"within"`
+	Quiet    Duration `yaml:"quiet"`
 }
 
 // BugSpike: more than Count occurrences Within a window notify once.
@@ -408,11 +452,97 @@ func (c *Config) validate() error {
 			bad(key, "unknown team %q", r.Team) // with no teams at all, that says it
 		}
 	}
+	c.validateTime(bad)
 	if n := len(c.Routes); n > 0 && len(c.Routes[n-1].Match) != 0 {
 		bad(fmt.Sprintf("routes[%d].match", n-1), "the last route must match everything (match: [])")
 	}
+	c.validateInhibit(bad)
+	if f := c.Dedup.Flapping; f != nil {
+		if f.Episodes < 2 {
+			bad("dedup.flapping.episodes", "must be at least 2, got %d", f.Episodes)
+		}
+		if f.Within <= 0 {
+			bad("dedup.flapping.within", "must be positive, got %s", f.Within)
+		}
+		if f.Quiet <= 0 {
+			bad("dedup.flapping.quiet", "must be positive, got %s", f.Quiet)
+		}
+	}
 	c.validateAPI(bad)
 	return errors.Join(errs...)
+}
+
+// validateTime checks the time intervals' names and the routes' use of
+// them, and each route's notify mode.
+func (c *Config) validateTime(bad func(key, format string, args ...any)) {
+	c.intervalIndex = map[string]int{}
+	for i, ti := range c.TimeIntervals {
+		key := fmt.Sprintf("time_intervals[%d].name", i)
+		j, dup := c.intervalIndex[ti.Name]
+		switch {
+		case ti.Name == "":
+			bad(key, "missing")
+		case dup:
+			bad(key, "%q already used by time_intervals[%d]", ti.Name, j)
+		default:
+			c.intervalIndex[ti.Name] = i
+		}
+	}
+	for i, r := range c.Routes {
+		switch r.Notify {
+		case "", alertgate.NotifyPage, alertgate.NotifyDigest:
+		default:
+			bad(fmt.Sprintf("routes[%d].notify", i), "must be %s or %s, got %q", alertgate.NotifyPage, alertgate.NotifyDigest, r.Notify)
+		}
+		for _, l := range []struct {
+			key   string
+			names []string
+		}{{"active_time_intervals", r.ActiveTimeIntervals}, {"mute_time_intervals", r.MuteTimeIntervals}} {
+			for j, name := range l.names {
+				if _, ok := c.intervalIndex[name]; !ok {
+					bad(fmt.Sprintf("routes[%d].%s[%d]", i, l.key, j), "unknown time interval %q", name)
+				}
+			}
+		}
+	}
+}
+
+// validateInhibit checks that each inhibit rule has source and target
+// matchers and names each equal label once.
+func (c *Config) validateInhibit(bad func(key, format string, args ...any)) {
+	for i, r := range c.InhibitRules {
+		key := fmt.Sprintf("inhibit_rules[%d]", i)
+		if len(r.SourceMatchers) == 0 {
+			bad(key+".source_matchers", "at least one matcher is required")
+		}
+		if len(r.TargetMatchers) == 0 {
+			bad(key+".target_matchers", "at least one matcher is required")
+		}
+		seen := map[string]int{}
+		for j, name := range r.Equal {
+			k := fmt.Sprintf("%s.equal[%d]", key, j)
+			first, dup := seen[name]
+			switch {
+			case name == "":
+				bad(k, "an empty label name")
+			case !utf8.ValidString(name):
+				bad(k, "%q is not valid UTF-8", name)
+			case dup:
+				bad(k, "%q already listed as equal[%d]", name, first)
+			default:
+				seen[name] = j
+			}
+		}
+	}
+}
+
+// TimeInterval returns the time interval called name.
+func (c *Config) TimeInterval(name string) (TimeInterval, bool) {
+	i, ok := c.intervalIndex[name]
+	if !ok {
+		return TimeInterval{}, false
+	}
+	return c.TimeIntervals[i], true
 }
 
 // line is where key, or the nearest enclosing key, is written in the file;

@@ -6,11 +6,13 @@ import (
 	"math"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/alertmanager/pkg/labels"
+	"github.com/prometheus/alertmanager/timeinterval"
 	"gopkg.in/yaml.v3"
 )
 
@@ -131,8 +133,9 @@ func (d *decoder) describe(n *yaml.Node) string {
 }
 
 var (
-	durationType = reflect.TypeFor[Duration]()
-	matchersType = reflect.TypeFor[Matchers]()
+	durationType     = reflect.TypeFor[Duration]()
+	matchersType     = reflect.TypeFor[Matchers]()
+	timeIntervalType = reflect.TypeFor[timeinterval.TimeInterval]()
 )
 
 // decode fills v from n; path names v in messages ("" is the root).
@@ -149,6 +152,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.duration(n, v, path)
 	case v.Type() == matchersType:
 		d.matchers(n, v, path)
+	case v.Type() == timeIntervalType:
+		d.timeInterval(n, v, path)
+	case v.Kind() == reflect.Pointer:
+		p := reflect.New(v.Type().Elem())
+		d.decode(n, p.Elem(), path)
+		v.Set(p)
 	case v.Kind() == reflect.Struct:
 		d.mapping(n, v, path)
 	case v.Kind() == reflect.Slice:
@@ -360,3 +369,194 @@ func parseMatcher(s string) (*labels.Matcher, error) {
 	}
 	return m, nil
 }
+
+// The keys of an Alertmanager time interval, and of one of its times, as
+// its YAML unmarshalling (which ignores any other key) reads them.
+var (
+	timeIntervalKeys = []string{"times", "weekdays", "days_of_month", "months", "years", "location"}
+	timeRangeKeys    = []string{"start_time", "end_time"}
+)
+
+// timeInterval decodes an Alertmanager time interval with the library's own
+// YAML unmarshalling, so that its syntax and semantics are Alertmanager's.
+// That unmarshalling is lenient about keys and shapes, so this first checks
+// them: an unknown key, or a list where a string belongs, is reported as
+// for any other key; what is left to the library is parsing the values.
+func (d *decoder) timeInterval(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "want a mapping of keys, got %s", d.describe(n))
+		return
+	}
+	before := len(d.errs)
+	for _, kv := range d.keys(n, path, timeIntervalKeys) {
+		k, val := kv[0], kv[1]
+		p := path + "." + k.Value
+		if isNull(val) {
+			continue
+		}
+		d.lines[p] = k.Line
+		if k.Value == "location" {
+			d.scalarShape(val, p, "a time zone like Europe/Berlin")
+			continue
+		}
+		if val.Kind != yaml.SequenceNode {
+			d.errorf(val, p, "want a list, got %s", d.describe(val))
+			continue
+		}
+		for i, item := range val.Content {
+			ip := fmt.Sprintf("%s[%d]", p, i)
+			d.lines[ip] = item.Line
+			if k.Value != "times" {
+				d.scalarShape(item, ip, "a string")
+				continue
+			}
+			item = deref(item)
+			if item.Kind != yaml.MappingNode {
+				d.errorf(item, ip, "want a mapping with start_time and end_time, got %s", d.describe(item))
+				continue
+			}
+			for _, tkv := range d.keys(item, ip, timeRangeKeys) {
+				d.scalarShape(tkv[1], ip+"."+tkv[0].Value, `a time like "09:00"`)
+			}
+		}
+	}
+	if len(d.errs) > before {
+		return
+	}
+	var ti timeinterval.TimeInterval
+	if err := n.Decode(&ti); err != nil {
+		d.errorf(failing(n), path, "%v", err)
+		return
+	}
+	v.Set(reflect.ValueOf(ti))
+}
+
+// keys returns the key and value nodes of mapping n, those of its merge
+// keys (<<) included, and reports each key not in known, and each key
+// repeated in n itself.
+func (d *decoder) keys(n *yaml.Node, path string, known []string) [][2]*yaml.Node {
+	var out [][2]*yaml.Node
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+			val = deref(val)
+			merged := []*yaml.Node{val}
+			if val.Kind == yaml.SequenceNode {
+				merged = val.Content
+			}
+			for _, m := range merged {
+				if m = deref(m); m.Kind != yaml.MappingNode {
+					d.errorf(m, path, "<< wants a mapping or a list of mappings, got %s", d.describe(m))
+					continue
+				}
+				if d.merging[m] {
+					d.errorf(m, path, "<< merges an anchor into its own value (a loop)")
+					continue
+				}
+				if d.merging == nil {
+					d.merging = map[*yaml.Node]bool{}
+				}
+				d.merging[m] = true
+				out = append(out, d.keys(m, path, known)...)
+				delete(d.merging, m)
+			}
+			continue
+		}
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k, path, "want a key name, got %s", d.describe(k))
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			d.errorf(k, path+"."+k.Value, "repeated: already set on line %d", first)
+			continue
+		}
+		seen[k.Value] = k.Line
+		if !slices.Contains(known, k.Value) {
+			d.errs = append(d.errs, fmt.Errorf("line %d: unknown key %q in %s (known: %s)", k.Line, k.Value, path, strings.Join(known, ", ")))
+			continue
+		}
+		out = append(out, [2]*yaml.Node{k, val})
+	}
+	return out
+}
+
+// scalarShape reports n unless it is a scalar (or null).
+func (d *decoder) scalarShape(n *yaml.Node, path, want string) {
+	if n = deref(n); n.Kind != yaml.ScalarNode {
+		d.errorf(n, path, "want %s, got %s", want, d.describe(n))
+	}
+}
+
+// failing finds the value in time interval n that the library rejects, for
+// the line of its error: n itself when no single value fails alone.
+func failing(n *yaml.Node) *yaml.Node {
+	var scratch timeinterval.TimeInterval
+	targets := map[string]any{
+		"times":         &scratch.Times,
+		"weekdays":      &scratch.Weekdays,
+		"days_of_month": &scratch.DaysOfMonth,
+		"months":        &scratch.Months,
+		"years":         &scratch.Years,
+	}
+	seen := map[*yaml.Node]bool{}
+	var walk func(m *yaml.Node) *yaml.Node
+	walk = func(m *yaml.Node) *yaml.Node {
+		if seen[m] {
+			return nil
+		}
+		seen[m] = true
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			k, val := m.Content[i], deref(m.Content[i+1])
+			if k.ShortTag() == "!!merge" {
+				merged := []*yaml.Node{val}
+				if val.Kind == yaml.SequenceNode {
+					merged = val.Content
+				}
+				for _, mm := range merged {
+					if f := walk(deref(mm)); f != nil {
+						return f
+					}
+				}
+				continue
+			}
+			if k.Value == "location" {
+				if val.Decode(&scratch.Location) != nil {
+					return val
+				}
+				continue
+			}
+			t, ok := targets[k.Value]
+			if !ok || val.Kind != yaml.SequenceNode {
+				continue
+			}
+			for _, item := range val.Content {
+				one := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: []*yaml.Node{item}}
+				if one.Decode(t) != nil {
+					return item
+				}
+			}
+		}
+		return nil
+	}
+	if f := walk(n); f != nil {
+		return f
+	}
+	return n
+}
+
+func deref(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	n = deref(n)
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// ParseMatcher parses one matcher in Alertmanager's syntax, as the config's
+// matchers are parsed (silences take the same syntax); the error quotes it.
+func ParseMatcher(s string) (*labels.Matcher, error) { return parseMatcher(s) }

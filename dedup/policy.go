@@ -165,10 +165,19 @@ const maxOutbox = 8
 type state[T any] interface {
 	*T
 	outbox() *[]Pending
+	Watched() bool
+	Firing() bool
 }
 
 func (s *Incident) outbox() *[]Pending { return &s.Outbox }
 func (s *Bug) outbox() *[]Pending      { return &s.Outbox }
+
+// Watched: a bug class has no hold that ends by itself (a silenced
+// notification waits for the next occurrence).
+func (s *Bug) Watched() bool { return false }
+
+// Firing: bug classes are not inhibit sources.
+func (s *Bug) Firing() bool { return false }
 
 // Apply decides ev against the stored state of its key, writes the new
 // state with the decision's notifications by revision, then emits them to
@@ -248,14 +257,15 @@ func apply[T any, S state[T]](ctx context.Context, p *Policy, kv Bucket, ev aler
 				return Decision{}, err
 			}
 			return Decision{Kind: ev.Kind, Outcome: OutcomeDuplicate, Notifications: own,
-				Reason: fmt.Sprintf("this event was already decided (delivered again): its %d notification(s) emitted again under the same IDs", len(own))}, nil
+				Reason: fmt.Sprintf("this event was already decided (delivered again): its %d notification(s) emitted again under the same IDs", len(own)),
+				Watch:  st.Watched(), Watched: st.Watched(), Firing: st.Firing()}, nil
 		}
 		next, d := decide(st, ev, m, p.Settings)
 		// The new state's outbox: the entries still pending, and this
 		// decision's. A fresh slice: st's may share its array with next's.
 		var pending []Pending
 		for _, e := range outbox {
-			if !p.settled(e, ev.ID) {
+			if !p.settled(e, ev.ID, eventTime(ev)) {
 				pending = append(pending, e)
 			}
 		}
@@ -289,16 +299,113 @@ func apply[T any, S state[T]](ctx context.Context, p *Policy, kv Bucket, ev aler
 				return Decision{}, err
 			}
 		}
+		d.Watch, d.Firing = next.Watched(), next.Firing()
+		if raw != nil {
+			d.Watched = st.Watched()
+		}
 		return d, nil
 	}
 	return Decision{}, fmt.Errorf("state %q: still conflicting after %d attempts", ev.Key, maxAttempts)
+}
+
+// holdEventPrefix starts the outbox event ID of a decision the router's
+// re-check took (DecideHeld), which belongs to no delivered event.
+const holdEventPrefix = "hold:"
+
+// holdSettle is how long a re-check's outbox entry counts as possibly not
+// emitted: the re-check runs every few seconds and emits it again while
+// the key is indexed as held, so minutes are plenty.
+const holdSettle = 10 * time.Minute
+
+// Recheck re-decides, at now, the holds of the incident key (DecideHeld):
+// m gives the key's match as of now, with its Hold evaluated at now. The
+// new state is written by compare-and-set with its notifications, then
+// they are emitted. Notifications of an earlier re-check still in the
+// outbox are emitted again (a crash or failed emit after their write:
+// their IDs make the copies harmless). The decision's Watch says whether
+// the key is still to be re-checked.
+func (p *Policy) Recheck(ctx context.Context, key string, now time.Time, m func(*Incident) alertgate.Match, out Emitter) (Decision, error) {
+	k := StateKey(key)
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		raw, rev, err := get(ctx, p.Incidents, k)
+		if err != nil || raw == nil {
+			return Decision{Kind: alertgate.KindIncident, Outcome: OutcomeUnknown, Reason: "no state"}, err
+		}
+		st := new(Incident)
+		if err := wire.Unmarshal(raw, st); err != nil {
+			return Decision{}, fmt.Errorf("incident state %q: %w", key, err)
+		}
+		var again []alertgate.Notification
+		for _, e := range st.Outbox {
+			if strings.HasPrefix(e.EventID, holdEventPrefix) && !p.settled(e, "", now) {
+				again = append(again, e.notifications()...)
+			}
+		}
+		next, d := DecideHeld(st, now, m(st), p.Settings)
+		if next == nil {
+			if len(again) > 0 {
+				if err := emit(ctx, out, nil, again); err != nil {
+					return Decision{}, err
+				}
+			}
+			d.Watch, d.Watched, d.Firing = st.Watched(), st.Watched(), st.Firing()
+			return d, nil
+		}
+		evID := holdEventPrefix + now.UTC().Format(time.RFC3339Nano)
+		var pending []Pending
+		for _, e := range st.Outbox {
+			if !p.settled(e, evID, now) {
+				pending = append(pending, e)
+			}
+		}
+		// One entry per notification: each carries its own event (the
+		// held episode's firing), which the entry stores for it.
+		for _, n := range d.Notifications {
+			e := pend(n.Event, 0, []alertgate.Notification{n})
+			e.EventID, e.At = evID, now
+			pending = append(pending, e)
+		}
+		if len(pending) > maxOutbox {
+			pending = pending[len(pending)-maxOutbox:]
+		}
+		next.Outbox = pending
+		b, err := wire.Marshal(next)
+		if err != nil {
+			return Decision{}, err
+		}
+		err = put(ctx, p.Incidents, k, b, rev, p.incidentTTL(next))
+		if isConflict(err) {
+			if p.Conflicts != nil {
+				p.Conflicts.KVConflict(p.Incidents.Bucket())
+			}
+			if err := conflictPause(ctx, attempt); err != nil {
+				return Decision{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return Decision{}, fmt.Errorf("write state %q: %w", key, err)
+		}
+		if err := emit(ctx, out, again, d.Notifications); err != nil {
+			return Decision{}, err
+		}
+		d.Watch, d.Watched, d.Firing = next.Watched(), st.Watched(), next.Firing()
+		return d, nil
+	}
+	return Decision{}, fmt.Errorf("state %q: still conflicting after %d attempts", key, maxAttempts)
 }
 
 // settled reports whether an outbox entry was surely emitted, as seen by
 // a decision on event evID. An entry decided outside a delivery (seq 0)
 // is settled for any other event: Apply's caller emits or retries that
 // event before deciding another of its key.
-func (p *Policy) settled(e Pending, evID string) bool {
+func (p *Policy) settled(e Pending, evID string, at time.Time) bool {
+	if e.Seq == 0 && strings.HasPrefix(e.EventID, holdEventPrefix) {
+		// A hold's end, decided by the router's re-check outside any
+		// delivery: the re-check emits it again until the key's hold
+		// index entry is gone; a resolve sends it ahead for a while more.
+		return at.Sub(e.At) > holdSettle
+	}
 	if e.Seq == 0 {
 		return e.EventID != evID
 	}
@@ -311,7 +418,7 @@ func (p *Policy) pendingOf(outbox []Pending, evID string) int {
 		return -1
 	}
 	for i := len(outbox) - 1; i >= 0; i-- {
-		if outbox[i].EventID == evID && !p.settled(outbox[i], evID) {
+		if outbox[i].EventID == evID && !p.settled(outbox[i], evID, time.Time{}) {
 			return i
 		}
 	}
@@ -326,12 +433,16 @@ func (p *Policy) pendingOf(outbox []Pending, evID string) int {
 // items are left to their own event's redelivery: the digest needs no
 // order, and they carry no Msg-Id.
 func (p *Policy) ahead(earlier []Pending, evID string, own []alertgate.Notification) []alertgate.Notification {
+	var at time.Time
+	for _, n := range own {
+		at = eventTime(n.Event)
+	}
 	if !slices.ContainsFunc(own, func(n alertgate.Notification) bool { return n.Sink == alertgate.SinkPagerDuty }) {
 		return nil
 	}
 	var out []alertgate.Notification
 	for _, e := range earlier {
-		if p.settled(e, evID) {
+		if p.settled(e, evID, at) {
 			continue
 		}
 		for _, n := range e.notifications() {
@@ -528,7 +639,7 @@ func (p *Policy) MarkDigested(ctx context.Context, key string, count int64) erro
 			return nil
 		}
 		st.Digested = count
-		st.Outbox = slices.DeleteFunc(st.Outbox, func(e Pending) bool { return p.settled(e, "") })
+		st.Outbox = slices.DeleteFunc(st.Outbox, func(e Pending) bool { return p.settled(e, "", time.Time{}) })
 		if len(st.Outbox) == 0 {
 			st.Outbox = nil
 		}

@@ -42,6 +42,12 @@ const (
 	OutcomeMuted      = "muted"      // bug class muted (or occurrence while muted)
 	OutcomeUnmuted    = "unmuted"    // muted class unresolved by the source
 	OutcomeBugClosed  = "bug_resolved"
+	// Held pages: the outcome is the hold's reason.
+	OutcomeSilenced   = alertgate.HoldSilenced
+	OutcomeInhibited  = alertgate.HoldInhibited
+	OutcomeMutedTime  = alertgate.HoldMutedTime
+	OutcomeDigestOnly = alertgate.HoldDigestOnly
+	OutcomeFlapping   = alertgate.HoldFlapping
 )
 
 // Episode states.
@@ -71,9 +77,63 @@ type Incident struct {
 	Severity alertgate.Severity `json:"severity"`
 	Episodes []Episode          `json:"episodes"`
 	Last     Last               `json:"last"`
+	// Flap is set while the key is flapping (dedup.flapping): its
+	// episodes continue one open PagerDuty incident.
+	Flap *Flap `json:"flap,omitempty"`
 	// Outbox holds the notifications of the decisions on this key that may
 	// not be emitted yet (see Pending).
 	Outbox []Pending `json:"outbox,omitempty"`
+}
+
+// Flap is a flapping key's open PagerDuty incident: the episode that made
+// the key flapping paged it; later episodes continue it (no new trigger),
+// and its resolve goes out once the key has been quiet for
+// Settings.FlapQuiet with no episode open.
+type Flap struct {
+	Since time.Time `json:"since"`
+	// The paged episode whose incident the key's episodes continue.
+	Episode  string `json:"episode"`
+	Cycle    int    `json:"cycle"`
+	DedupKey string `json:"dedup_key"`
+	Team     string `json:"team"`
+	// Episodes counts the episodes since the key started flapping, the
+	// paged one included.
+	Episodes int `json:"episodes"`
+	// ResolveDue is when the held resolve goes out: set when the last open
+	// episode resolves, cleared when another opens.
+	ResolveDue time.Time `json:"resolve_due,omitzero"`
+}
+
+// Watched reports whether the key has a hold the router must re-check
+// over time: an open episode whose page is held by something that can end
+// (a silence, an inhibiting incident, a time interval; not notify: digest),
+// or a flapping incident's resolve waiting for quiet.
+func (s *Incident) Watched() bool {
+	if s == nil {
+		return false
+	}
+	if s.Flap != nil && !s.Flap.ResolveDue.IsZero() {
+		return true
+	}
+	for _, e := range s.Episodes {
+		if e.Status == EpisodeOpen && !e.Paged && e.Hold != nil && e.Hold.Reason != alertgate.HoldDigestOnly && e.Hold.Reason != alertgate.HoldFlapping {
+			return true
+		}
+	}
+	return false
+}
+
+// Firing reports whether the key has an open episode (paged or held).
+func (s *Incident) Firing() bool {
+	if s == nil {
+		return false
+	}
+	for _, e := range s.Episodes {
+		if e.Status == EpisodeOpen {
+			return true
+		}
+	}
+	return false
 }
 
 // Episode is one firing episode of an incident.
@@ -90,6 +150,12 @@ type Episode struct {
 	// if the key's route changed since (empty in state written before it
 	// was recorded; Incident.Team is used then).
 	Team string `json:"team,omitempty"`
+	// Hold says why the episode's page was held (Paged false): it pages
+	// when the hold ends while it still fires (not for notify: digest).
+	Hold *alertgate.Hold `json:"hold,omitempty"`
+	// Event is the firing event of an episode whose page is held, kept
+	// until it pages or resolves: the page, if it comes, carries it.
+	Event *alertgate.Event `json:"event,omitempty"`
 }
 
 // Open returns the open episodes.
@@ -133,7 +199,10 @@ type Bug struct {
 	// Digested is Count as of the last Slack digest that covered the class:
 	// Count - Digested is what the next digest reports as recurring.
 	Digested int64 `json:"digested"`
-	Last     Last  `json:"last"`
+	// HeldBy is the silence that last held a notification of the class:
+	// the digest lists a class held once per silence, not per occurrence.
+	HeldBy string `json:"held_by,omitempty"`
+	Last   Last   `json:"last"`
 	// Outbox: as Incident's.
 	Outbox []Pending `json:"outbox,omitempty"`
 }
@@ -156,6 +225,9 @@ type Pending struct {
 	// Seq is the ALERTS stream sequence of the message holding the event;
 	// 0 when it was decided outside a delivery (Policy.Apply).
 	Seq uint64 `json:"seq,omitempty"`
+	// At is when a re-check decided the entry (Policy.Recheck), which
+	// has no event of its own.
+	At time.Time `json:"at,omitzero"`
 	// Event is the deciding event, stored once for all Notifications,
 	// whose own Event is left empty in storage.
 	Event         alertgate.Event          `json:"event"`
@@ -192,6 +264,8 @@ type Last struct {
 	At         time.Time `json:"at"`
 	Transition string    `json:"transition,omitempty"`
 	Episode    string    `json:"episode,omitempty"`
+	// Hold is what held the decision's page or notification, if anything.
+	Hold *alertgate.Hold `json:"hold,omitempty"`
 	// Labels of the event, so explain can re-run classify and routes.
 	Labels map[string]string `json:"labels,omitempty"`
 }

@@ -33,7 +33,7 @@ func TestRouteTestAgreesWithRouter(t *testing.T) {
 	checked := 0
 	for i, st := range s.Steps {
 		source := alertgate.Source(strings.TrimPrefix(st.Path, "/v1/ingest/"))
-		answers, err := app.RoutePayload(g.Config, g.Runbooks, source, st.Header["Sentry-Hook-Resource"], st.Body)
+		answers, err := app.RoutePayload(g.Config, g.Runbooks, source, st.Header["Sentry-Hook-Resource"], st.Body, time.Now())
 		if err != nil {
 			t.Fatalf("step %d: %v", i, err)
 		}

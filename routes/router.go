@@ -40,9 +40,20 @@ type Router struct {
 	// (Acknowledged). Later only means entries stay a little longer, and a
 	// resolve decided meanwhile sends its page ahead of it once more.
 	AckPoll time.Duration
+	// Silences and Inhibitor hold pages (nil: none). The route's notify
+	// mode and time intervals come from Routes.
+	Silences  Silencer
+	Inhibitor Inhibitor
+	// RecheckEvery is how often held keys are re-checked (default 5s): a
+	// page whose hold ended goes out within it.
+	RecheckEvery time.Duration
+	// Now is the clock of the re-check (default time.Now). Events are
+	// decided, holds included, at their arrival time.
+	Now func() time.Time
 
-	cc    jetstream.ConsumeContext
-	parts *bus.Partitions[item]
+	rechecked chan struct{}
+	cc        jetstream.ConsumeContext
+	parts     *bus.Partitions[item]
 	// ackFloor is the router consumer's ack floor as last read: every
 	// ALERTS message up to it is acknowledged. It is the consumer's, so it
 	// covers the messages of every instance sharing it.
@@ -98,10 +109,14 @@ func (r *Router) Start(ctx context.Context) error {
 	if r.AckPoll <= 0 {
 		r.AckPoll = time.Second
 	}
+	if r.RecheckEvery <= 0 {
+		r.RecheckEvery = 5 * time.Second
+	}
 	r.readAckFloor(ctx, cons)
 	pctx, stop := context.WithCancel(ctx)
-	r.stopPoll, r.polled = stop, make(chan struct{})
+	r.stopPoll, r.polled, r.rechecked = stop, make(chan struct{}), make(chan struct{})
 	go r.pollAckFloor(pctx, cons)
+	go r.recheck(pctx)
 	r.parts = bus.NewPartitions(r.Concurrency, 64, func(it item) string { return it.ev.Key }, func(it item) { r.handle(ctx, it) })
 	// A message holds up to a webhook's worth of events: bound the pull
 	// buffer by bytes, not messages (twice the largest message the server
@@ -121,6 +136,7 @@ func (r *Router) Stop() {
 	if r.stopPoll != nil {
 		r.stopPoll()
 		<-r.polled
+		<-r.rechecked
 	}
 }
 
@@ -244,12 +260,27 @@ func (r *Router) process(ctx context.Context, ev alertgate.Event, seq uint64) (R
 	why := r.Routes.Classify(&ev)
 	m := r.Routes.Route(ev)
 	m.KindWhy = why
+	if ev.Status == alertgate.StatusFiring {
+		m.Hold = r.hold(ev, m, eventTime(ev))
+	}
 	d, err := r.Policy.ApplyDelivered(ctx, ev, seq, m, r)
 	if err != nil {
 		return Result{}, err
 	}
+	if err := r.afterDecision(ctx, ev, d); err != nil {
+		return Result{}, err
+	}
 	r.Metrics.Decisions.WithLabelValues(string(d.Kind), d.Outcome).Inc()
 	return Result{Event: ev, KindWhy: why, Match: m, Decision: d}, nil
+}
+
+// eventTime is when the event arrived (when it happened, if unknown): the
+// time its holds are evaluated at, as the policy decides it.
+func eventTime(ev alertgate.Event) time.Time {
+	if !ev.ReceivedAt.IsZero() {
+		return ev.ReceivedAt
+	}
+	return ev.OccurredAt
 }
 
 // Emit publishes a decision's notifications to NOTIFY (the policy's

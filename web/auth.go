@@ -29,7 +29,7 @@ type Role string
 const (
 	// RoleRead reads: the API's GETs, the status page, the runbook pages.
 	RoleRead Role = "read"
-	// RoleAdmin also acts: every write (dead-letter replay).
+	// RoleAdmin also acts: every write (dead-letter replay, silences).
 	RoleAdmin Role = "admin"
 )
 

@@ -54,6 +54,10 @@ var endpoints = map[string]struct {
 	"GET /runbooks":               {accessRead, "/runbooks", ""},
 	"GET /runbooks/{id}":          {accessRead, "/runbooks/checkout-high-error-rate", ""},
 	"POST /v1/deadletters/replay": {accessAdmin, "/v1/deadletters/replay", `{}`},
+	"GET /v1/silences":            {accessRead, "/v1/silences", ""},
+	"POST /v1/silences":           {accessAdmin, "/v1/silences", `{"matchers":["service=\"checkout\""],"duration":"2h"}`},
+	// Expiring is idempotent: each caller let through gets 204.
+	"DELETE /v1/silences/{id}": {accessAdmin, "/v1/silences/S1", ""},
 }
 
 // accessServer is the fixture with an ingest endpoint and runbooks, so

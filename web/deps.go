@@ -2,10 +2,12 @@ package web
 
 import (
 	"context"
+	"time"
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/dedup"
 	"github.com/alertgate/alertgate/runbooks"
+	"github.com/alertgate/alertgate/silences"
 )
 
 // What the HTTP surface reads, declared here where it is used: the gateway
@@ -60,4 +62,15 @@ type Readiness interface {
 type Audit interface {
 	Record(ctx context.Context, rec alertgate.AuditRecord) error
 	List(ctx context.Context, limit int) ([]alertgate.AuditRecord, error)
+}
+
+// Silences are the silences every instance shares (silences.Store): Add
+// validates (a *silences.InvalidError names the field), Expire ends one
+// now (silences.ErrNotFound for an unknown id; an expired one is left as
+// it is), List reads the in-memory view, newest first, each with its
+// state at now ("" lists every state).
+type Silences interface {
+	Add(ctx context.Context, in silences.Silence, now time.Time) (silences.Silence, error)
+	Expire(ctx context.Context, id string, now time.Time) error
+	List(state string, now time.Time) []silences.Silence
 }

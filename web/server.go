@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,12 +39,14 @@ type Server struct {
 	Notifications Notifications
 	DeadLetters   DeadLetters
 	Readiness     Readiness
+	Silences      Silences
 	// Audit records every admin action; without it writes are refused.
 	Audit   Audit
 	Access  Access
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
-	// Now stamps audit records (nil: time.Now).
+	// Now stamps audit records and is the clock of the silences (nil:
+	// time.Now).
 	Now func() time.Time
 
 	bugViews bugViews
@@ -72,6 +75,9 @@ func (s *Server) router() *router {
 	rt.read("/v1/deadletters", s.deadLetters)
 	addWrite(s, rt, "/v1/deadletters/replay", s.replay)
 	rt.read("/v1/audit", s.audit)
+	rt.read("/v1/silences", s.listSilences)
+	addWrite(s, rt, "/v1/silences", s.addSilence)
+	addDelete(s, rt, "/v1/silences/{id}", s.expireSilence)
 	rt.page("/", s.ui)
 	rt.read("/runbooks", s.runbookIndex)
 	rt.page("/runbooks/{id}", s.runbook)
@@ -325,10 +331,20 @@ func listLimit(r *http.Request) (int, error) {
 // ?limit= of them (default 1000), with the number that matched the
 // filters in "total".
 func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
-	onlyOpen := r.URL.Query().Get("state") == "open"
+	state := r.URL.Query().Get("state")
 	team := r.URL.Query().Get("team")
 	keep := func(in *dedup.Incident) bool {
-		return (!onlyOpen || len(in.Open()) > 0) && (team == "" || in.Team == team)
+		switch state {
+		case "open":
+			if !in.Firing() {
+				return false
+			}
+		case "held": // an open episode whose page is held, or a flapping key
+			if in.Flap == nil && !slices.ContainsFunc(in.Episodes, func(e dedup.Episode) bool { return e.Status == dedup.EpisodeOpen && !e.Paged }) {
+				return false
+			}
+		}
+		return team == "" || in.Team == team
 	}
 	latest := func(a, b *dedup.Incident) int {
 		if c := b.Last.At.Compare(a.Last.At); c != 0 {

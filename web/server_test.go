@@ -15,6 +15,7 @@ import (
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/dedup"
 	"github.com/alertgate/alertgate/internal/metrics"
+	"github.com/alertgate/alertgate/silences"
 )
 
 // The handlers against in-memory fakes of what they read: no JetStream.
@@ -189,8 +190,12 @@ func fixtureServer() (*Server, *fakeStates, *fakeNotifications, *fakeDeadLetters
 		{Notification: page, State: alertgate.StateSent, Attempts: 1, UpdatedAt: t0},
 	}}
 	dl := &fakeDeadLetters{list: []alertgate.DeadLetter{{Seq: 3, Reason: "HTTP 400: invalid routing key", DeadAt: t0, State: alertgate.StateDead, Notification: page}}}
+	sils := &fakeSilences{list: []silences.Silence{
+		{ID: "S2", Matchers: []string{`service="search"`}, StartsAt: t0.Add(time.Hour), EndsAt: t0.Add(3 * time.Hour), CreatedBy: "bob", Comment: "search index rebuild"},
+		{ID: "S1", Matchers: []string{`service="checkout"`}, StartsAt: t0.Add(-time.Hour), EndsAt: t0.Add(time.Hour), CreatedBy: "alice", Comment: "checkout deploy"},
+	}}
 	s := &Server{
-		States: st, Matcher: fakeMatcher{}, Notifications: nl, DeadLetters: dl, Readiness: fakeReadiness{}, Audit: &fakeAudit{},
+		States: st, Matcher: fakeMatcher{}, Notifications: nl, DeadLetters: dl, Readiness: fakeReadiness{}, Audit: &fakeAudit{}, Silences: sils,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics.New(), Now: func() time.Time { return t0 },
 	}
 	return s, st, nl, dl
@@ -459,7 +464,8 @@ func TestStatusPageFromInterfaces(t *testing.T) {
 	for _, want := range []string{
 		"Checkout 5xx", "Checkout latency", // the open incidents
 		"TypeError in search", "KeyError in cart", // bug classes
-		"HTTP 400: invalid routing key", // the dead letter
+		"HTTP 400: invalid routing key",           // the dead letter
+		"checkout deploy", "search index rebuild", // the active and the pending silence
 	} {
 		if !strings.Contains(a.body, want) {
 			t.Errorf("page lacks %q", want)

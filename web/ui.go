@@ -28,6 +28,7 @@ import (
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/dedup"
 	"github.com/alertgate/alertgate/runbooks"
+	"github.com/alertgate/alertgate/silences"
 )
 
 // The status page at GET / is what on-call opens on a phone: what is open,
@@ -87,6 +88,7 @@ type uiPage struct {
 	Now           stamp
 	Refresh       int
 	Incidents     section[incidentRow]
+	Silences      section[silenceRow]
 	Bugs          bugSection
 	Notifications section[notificationRow]
 	DeadLetters   section[deadLetterRow]
@@ -185,6 +187,15 @@ type deadLetterRow struct {
 	State, StateText string
 }
 
+// silenceRow is an active or pending silence.
+type silenceRow struct {
+	ID, State          string
+	Matchers           []string
+	StartsAt, EndsAt   stamp
+	When               string // "ends in 1h 05m", "starts in 2h 00m"
+	CreatedBy, Comment string
+}
+
 type runbookRow struct {
 	ID, Title, Owner string
 	Match            []string
@@ -251,11 +262,28 @@ func (s *Server) ui(w http.ResponseWriter, r *http.Request) {
 			return s.DeadLetters.List(ctx, uiListLimit)
 		})
 	})
+	// Silences are shown as of the server's clock, as the API lists them.
+	var (
+		sils   []silences.Silence
+		silErr error
+		silNow = s.now()
+	)
+	wg.Go(func() {
+		sils, silErr = guard(func() ([]silences.Silence, error) {
+			if s.Silences == nil {
+				return nil, errors.New("no silences configured")
+			}
+			return s.Silences.List("", silNow), nil
+		})
+	})
 	wg.Wait()
 
 	page := uiPage{CSS: uiCSS, Now: stampOf(now), Refresh: uiRefreshSeconds}
 	page.Incidents.Rows = buildIncidentRows(incs, now, func(id string) bool { _, ok := s.getRunbook(id); return ok })
 	page.Incidents.Err = s.uiError("incidents", "Open incidents could not be read", incErr)
+
+	page.Silences.Rows = buildSilenceRows(sils, silNow)
+	page.Silences.Err = s.uiError("silences", "Silences could not be read", silErr)
 
 	page.Bugs.Team, page.Bugs.Sort = team, order
 	page.Bugs.Rows, page.Bugs.Total = buildBugRows(bugs.Items), bugs.Total
@@ -515,6 +543,45 @@ func buildDeadLetterRows(dls []alertgate.DeadLetter, limit int) []deadLetterRow 
 			ID: n.ID, Key: n.Key, Title: n.Event.Title, Reason: d.Reason,
 			State: string(d.State), StateText: stateText(d.State),
 		})
+	}
+	return out
+}
+
+// buildSilenceRows returns the active silences, those ending first
+// first, then the pending ones, those starting first first; expired ones
+// are left out.
+func buildSilenceRows(sils []silences.Silence, now time.Time) []silenceRow {
+	var active, pending []silences.Silence
+	for _, sil := range sils {
+		switch sil.StateAt(now) {
+		case silences.StateActive:
+			active = append(active, sil)
+		case silences.StatePending:
+			pending = append(pending, sil)
+		}
+	}
+	by := func(at func(silences.Silence) time.Time) func(a, b silences.Silence) int {
+		return func(a, b silences.Silence) int {
+			if c := at(a).Compare(at(b)); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		}
+	}
+	slices.SortFunc(active, by(func(s silences.Silence) time.Time { return s.EndsAt }))
+	slices.SortFunc(pending, by(func(s silences.Silence) time.Time { return s.StartsAt }))
+	out := make([]silenceRow, 0, len(active)+len(pending))
+	for _, sil := range append(active, pending...) {
+		row := silenceRow{
+			ID: sil.ID, State: sil.StateAt(now), Matchers: sil.Matchers,
+			StartsAt: stampOf(sil.StartsAt), EndsAt: stampOf(sil.EndsAt), CreatedBy: sil.CreatedBy, Comment: sil.Comment,
+		}
+		if row.State == silences.StateActive {
+			row.When = "ends in " + humanDuration(sil.EndsAt.Sub(now))
+		} else {
+			row.When = "starts in " + humanDuration(sil.StartsAt.Sub(now))
+		}
+		out = append(out, row)
 	}
 	return out
 }

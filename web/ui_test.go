@@ -287,6 +287,7 @@ func TestUIRenderEscapes(t *testing.T) {
 	p.Notifications.Rows = []notificationRow{{ID: "n", Title: evil, LastError: evil, State: "dead", StateText: "dead"}}
 	p.DeadLetters.Rows = []deadLetterRow{{Seq: 1, ID: evil, Reason: evil, State: "dead", StateText: "dead"}}
 	p.Runbooks.Rows = []runbookRow{{ID: "a/../b", Title: evil, Match: []string{`x=~"<script>"`}}}
+	p.Silences.Rows = []silenceRow{{ID: "s", State: "active", Matchers: []string{`x=~"<script>"`}, CreatedBy: evil, Comment: evil}}
 
 	var buf bytes.Buffer
 	if err := renderUI(&buf, p); err != nil {
@@ -300,8 +301,9 @@ func TestUIRenderEscapes(t *testing.T) {
 		t.Fatalf("javascript: URL in page:\n%s", out)
 	}
 	// Incident title and runbook text, bug title, notification title and
-	// last error, dead letter id (text and data-id) and reason, runbook title.
-	if got, want := strings.Count(out, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"), 9; got != want {
+	// last error, dead letter id (text and data-id) and reason, runbook
+	// title, a silence's author and comment.
+	if got, want := strings.Count(out, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"), 11; got != want {
 		t.Errorf("escaped titles=%d, want %d", got, want)
 	}
 	for _, want := range []string{
@@ -325,7 +327,7 @@ func TestUIRenderEmpty(t *testing.T) {
 	if err := renderUI(&buf, uiPage{CSS: uiCSS, Bugs: bugSection{Sort: sortCount}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"No open incidents.", "No bug classes yet.", "No notifications yet.", "No dead letters.", "No runbooks loaded"} {
+	for _, want := range []string{"No open incidents.", "No bug classes yet.", "No notifications yet.", "No dead letters.", "No runbooks loaded", "No active or pending silences."} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("empty page lacks %q", want)
 		}
@@ -354,13 +356,13 @@ func TestUIHandlerFetchErrors(t *testing.T) {
 		t.Fatalf("status=%d, want %d", got, want)
 	}
 	body := rec.Body.String()
-	for _, id := range []string{"incidents", "bugs", "notifications", "deadletters"} {
+	for _, id := range []string{"incidents", "silences", "bugs", "notifications", "deadletters"} {
 		sec := sectionHTML(t, body, id)
 		if !strings.Contains(sec, `class="error"`) {
 			t.Errorf("section %s has no error line:\n%s", id, sec)
 		}
 	}
-	if got, want := strings.Count(logs.String(), "status page: fetch failed"), 4; got != want {
+	if got, want := strings.Count(logs.String(), "status page: fetch failed"), 5; got != want {
 		t.Errorf("logged failures=%d, want %d:\n%s", got, want, logs.String())
 	}
 	if !strings.Contains(sectionHTML(t, body, "runbooks"), `href="runbooks/checkout-high-error-rate"`) {

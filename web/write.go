@@ -17,7 +17,8 @@ import (
 )
 
 // Writes: every endpoint that changes something is registered with
-// addWrite. A write is for admin tokens only, takes its arguments as one
+// addWrite, or, when it removes what its path names, addDelete (no body,
+// no query). A write is for admin tokens only, takes its arguments as one
 // JSON object in the body and nothing else: no query parameters, no
 // body-less POST, no form. A browser sends a cross-site form (or a no-cors
 // fetch) only as application/x-www-form-urlencoded, multipart/form-data or
@@ -51,17 +52,48 @@ func addWrite[T any](s *Server, rt *router, path string, act func(w http.Respons
 	}))
 }
 
+// addDelete registers a DELETE on path for admin tokens: what it acts on
+// is in the path, so a query string or a body is refused. A browser sends
+// a cross-site DELETE only after a CORS preflight alertgate never answers,
+// so no form or page elsewhere can send one.
+func addDelete(s *Server, rt *router, path string, act http.HandlerFunc) {
+	rt.add(rule{access: accessAdmin}, http.MethodDelete, path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if names := queryNames(r); names != "" {
+			httperr.Write(w, alertgate.Errorf(alertgate.EINVALID, "query parameters (%s) are not taken by a DELETE: what it removes is in the path", names))
+			return
+		}
+		if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+			httperr.Write(w, alertgate.Errorf(alertgate.EINVALID, "body: a DELETE takes none: what it removes is in the path"))
+			return
+		}
+		if s.Audit == nil {
+			httperr.Write(w, alertgate.Errorf(alertgate.EUNAVAILABLE, "audit trail unavailable: admin actions wait until they can be recorded"))
+			return
+		}
+		act(w, r)
+	}))
+}
+
+// queryNames lists the query parameters of r, sorted, "" for none.
+func queryNames(r *http.Request) string {
+	q := r.URL.Query()
+	if len(q) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(q))
+	for k := range q {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
+
 // readJSON decodes a write's body: a single JSON object of T's fields,
 // sent as application/json. Every error names the problem.
 func readJSON[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 	var v T
-	if q := r.URL.Query(); len(q) > 0 {
-		names := make([]string, 0, len(q))
-		for k := range q {
-			names = append(names, k)
-		}
-		slices.Sort(names)
-		return v, alertgate.Errorf(alertgate.EINVALID, "query parameters (%s) are not taken by a write: send them as fields of the JSON body", strings.Join(names, ", "))
+	if names := queryNames(r); names != "" {
+		return v, alertgate.Errorf(alertgate.EINVALID, "query parameters (%s) are not taken by a write: send them as fields of the JSON body", names)
 	}
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {

@@ -10,14 +10,14 @@ import (
 	"testing"
 )
 
-// writes are the registered routes that change something: every one but
-// GET and the ingest endpoints (which authenticate and parse their
-// sources' own way).
+// writes are the registered routes that change something with a body:
+// every POST but the ingest endpoints (which authenticate and parse their
+// sources' own way). Every other method is a DELETE (deletes).
 func writes(t *testing.T, s *Server) []string {
 	t.Helper()
 	var out []string
 	for key := range routeKeys(t, s) {
-		if !strings.HasPrefix(key, "GET ") && key != "POST /v1/ingest/{source}" {
+		if strings.HasPrefix(key, "POST ") && key != "POST /v1/ingest/{source}" {
 			out = append(out, key)
 		}
 	}
@@ -25,6 +25,70 @@ func writes(t *testing.T, s *Server) []string {
 		t.Fatal("no write registered")
 	}
 	return out
+}
+
+// deletes are the registered DELETE routes; a route of any other method
+// but GET and POST fails the test: it must be given a gate.
+func deletes(t *testing.T, s *Server) []string {
+	t.Helper()
+	var out []string
+	for key, ru := range routeKeys(t, s) {
+		method, _, _ := strings.Cut(key, " ")
+		switch method {
+		case http.MethodGet, http.MethodPost:
+		case http.MethodDelete:
+			if ru.access != accessAdmin {
+				t.Errorf("%s: rule %d, want admin", key, ru.access)
+			}
+			out = append(out, key)
+		default:
+			t.Errorf("%s: a write of a method neither addWrite nor addDelete registers", key)
+		}
+	}
+	return out
+}
+
+// A DELETE takes what it removes from its path: a query string or a body
+// is refused before anything is done, and nothing is recorded.
+func TestDeletesTakeNoArguments(t *testing.T) {
+	for _, tc := range []struct {
+		name, query, contentType, body string
+		wantErr                        string
+	}{
+		{name: "query", query: "?id=S2", wantErr: "query parameters (id) are not taken by a DELETE"},
+		{name: "JSON body", contentType: "application/json", body: `{"id":"S2"}`, wantErr: "body: a DELETE takes none"},
+		{name: "form body", contentType: "application/x-www-form-urlencoded", body: "id=S2", wantErr: "body: a DELETE takes none"},
+	} {
+		s, _, _ := accessServer(t, Access{})
+		keys := deletes(t, s)
+		if len(keys) == 0 {
+			t.Fatal("no DELETE registered")
+		}
+		for _, key := range keys {
+			t.Run(tc.name+"/"+key, func(t *testing.T) {
+				s, _, audit := accessServer(t, testAccess)
+				sils := s.Silences.(*fakeSilences)
+				_, path, _ := strings.Cut(key, " ")
+				path = strings.ReplaceAll(path, "{id}", "S1")
+				var body io.Reader
+				if tc.body != "" {
+					body = strings.NewReader(tc.body)
+				}
+				r := httptest.NewRequest(http.MethodDelete, path+tc.query, body)
+				if tc.contentType != "" {
+					r.Header.Set("Content-Type", tc.contentType)
+				}
+				r.Header.Set("Authorization", bearer(adminToken))
+				a := serveReq(s, r)
+				if a.code != 400 || !strings.Contains(decode[map[string]string](t, a)["error"], tc.wantErr) {
+					t.Fatalf("status=%d %s, want 400 naming %q", a.code, a.body, tc.wantErr)
+				}
+				if len(sils.expired) != 0 || len(audit.recs) != 0 {
+					t.Fatalf("a refused DELETE acted: expired=%v audit=%+v", sils.expired, audit.recs)
+				}
+			})
+		}
+	}
 }
 
 // A write takes one JSON object as application/json and nothing else:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -55,10 +56,15 @@ func (c *apiClient) refusal(resp *http.Response, doing, role string) string {
 	return ""
 }
 
-// answerError is the error for a gateway's answer other than 200.
+// answerError is the error for a gateway's answer other than the one
+// expected: its {"error": …} when it has one, else the body.
 func (c *apiClient) answerError(resp *http.Response, body []byte, doing, role string) error {
 	if why := c.refusal(resp, doing, role); why != "" {
 		return fmt.Errorf("gateway answered %s: %s", resp.Status, why)
+	}
+	var e struct{ Error string }
+	if json.Unmarshal(body, &e) == nil && e.Error != "" {
+		return fmt.Errorf("gateway answered %s: %s", resp.Status, e.Error)
 	}
 	return fmt.Errorf("gateway answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
 }

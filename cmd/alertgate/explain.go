@@ -20,7 +20,7 @@ import (
 
 // routeFlags are the inputs explain and route test share.
 type routeFlags struct {
-	config, source, resource, payload, labels *string
+	config, source, resource, payload, labels, at *string
 }
 
 func addRouteFlags(fs *flag.FlagSet) routeFlags {
@@ -30,10 +30,19 @@ func addRouteFlags(fs *flag.FlagSet) routeFlags {
 		resource: fs.String("resource", "", "Sentry-Hook-Resource of a saved Sentry body (guessed when empty)"),
 		payload:  fs.String("payload", "", "a saved webhook body"),
 		labels:   fs.String("labels", "", `labels instead of a payload: "service=checkout,severity=critical"`),
+		at:       fs.String("at", "", "evaluate the routes' time intervals at this RFC 3339 time, like 2026-12-05T03:00:00Z (default now)"),
 	}
 }
 
 func (f routeFlags) answers() ([]app.RouteAnswer, *config.Config, error) {
+	at := time.Now()
+	if *f.at != "" {
+		t, err := time.Parse(time.RFC3339, *f.at)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--at: want an RFC 3339 time like 2026-12-05T03:00:00Z, got %q", *f.at)
+		}
+		at = t
+	}
 	cfg, _, err := loadConfig(*f.config)
 	if err != nil {
 		return nil, nil, err
@@ -44,14 +53,14 @@ func (f routeFlags) answers() ([]app.RouteAnswer, *config.Config, error) {
 	}
 	switch {
 	case *f.labels != "" && *f.payload == "":
-		a, err := app.RouteLabels(cfg, rb, *f.labels)
+		a, err := app.RouteLabels(cfg, rb, *f.labels, at)
 		return a, cfg, err
 	case *f.payload != "" && *f.source != "" && *f.labels == "":
 		body, err := os.ReadFile(*f.payload)
 		if err != nil {
 			return nil, nil, err
 		}
-		a, err := app.RoutePayload(cfg, rb, alertgate.Source(*f.source), *f.resource, body)
+		a, err := app.RoutePayload(cfg, rb, alertgate.Source(*f.source), *f.resource, body, at)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %s", *f.payload, alertgate.ErrorMessage(err))
 		}
@@ -68,7 +77,7 @@ func loadRunbooks(cfg *config.Config) (*runbooks.Set, error) {
 // test" of alertgate, for users' CI. Exit 0; --expect-team makes it a check.
 func routeTest(args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "test" {
-		return fmt.Errorf("usage: alertgate route test --config FILE (--labels 'k=v,…' | --payload FILE --source S) [--json] [--expect-team T]")
+		return fmt.Errorf("usage: alertgate route test --config FILE (--labels 'k=v,…' | --payload FILE --source S) [--at TIME] [--json] [--expect-team T]")
 	}
 	fs := flag.NewFlagSet("route test", flag.ContinueOnError)
 	f := addRouteFlags(fs)
@@ -94,7 +103,7 @@ func routeTest(args []string, stdout io.Writer) error {
 			if a.Runbook != nil {
 				rb = a.Runbook.URL + " (" + a.Runbook.Why + ")"
 			}
-			fmt.Fprintf(tw, "key\t%s\nkind\t%s (%s)\nroute\t%d: %s\nteam\t%s\nrunbook\t%s\npage\t%s\n\n", a.Key, a.Kind, a.KindWhy, a.Route, a.RouteWhy, a.Team, rb, a.WouldPage)
+			fmt.Fprintf(tw, "key\t%s\nkind\t%s (%s)\nroute\t%d: %s\nteam\t%s\nrunbook\t%s\npage\t%s\naction\t%s\n\n", a.Key, a.Kind, a.KindWhy, a.Route, a.RouteWhy, a.Team, rb, a.WouldPage, a.ActionText())
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -3,8 +3,9 @@
 //	alertgate serve [--config FILE] [--web.config.file web.yml]   run the gateway
 //	alertgate check [--config FILE]   validate config and runbooks
 //	alertgate explain --source S --payload FILE [--url URL]
-//	alertgate route test --config FILE --labels 'service=checkout,severity=critical'
+//	alertgate route test --config FILE --labels 'service=checkout,severity=critical' [--at 2026-12-05T03:00:00Z]
 //	alertgate deadletter list|replay [--id ID]   (token in ALERTGATE_TOKEN)
+//	alertgate silence add MATCHER... [--duration 2h] | list [--state active] | expire ID...
 //	alertgate version
 package main
 
@@ -51,6 +52,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = explain(rest, stdout)
 	case "deadletter":
 		err = deadletter(rest, stdout)
+	case "silence":
+		err = silence(rest, stdout)
 	case "route":
 		err = routeTest(rest, stdout)
 	case "version":
@@ -78,12 +81,15 @@ commands:
   serve    run the gateway (--config FILE; default ./alertgate.yaml, else built-in defaults; --web.config.file web.yml for TLS)
   check    validate the config and its runbooks; exit 1 on any problem
   explain  --source S --payload FILE: kind, key, route, runbook of each event, and the gateway's last decision
-  route    test --labels 'k=v,…' | --payload FILE --source S: kind, key, route, team, runbook, would it page
+  route    test --labels 'k=v,…' | --payload FILE --source S [--at TIME]: kind, key, route, team, runbook, would it page or be held
   deadletter list|replay [--id ID] [--url URL]: notifications that could not be delivered; re-enqueue after a fix
+  silence  add MATCHER... [--duration 2h] [--start T] [--end T] [--comment C] [--author A] | list [--state S] | expire ID...
+           hold the pages and bug notifications of matching events, now or in a maintenance window
   version  print the version
 
 Commands that call a running gateway (--url) send the token in ALERTGATE_TOKEN
-(read: list, explain; admin: replay) when its API has api.tokens.
+(read: list, explain; admin: replay, silence add and expire) when its API
+has api.tokens.
 `)
 }
 

@@ -57,3 +57,73 @@ func TestCommands(t *testing.T) {
 		})
 	}
 }
+
+// route test --at evaluates the routes' time intervals at that time, and
+// check reports a config's hold rules' problems with line and key.
+func TestRouteTestAt(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cfg := write("holds.yaml", `runbooks_dir: `+filepath.Join(dir, "no-runbooks")+`
+teams: [{name: payments}]
+time_intervals:
+  - name: office-hours
+    time_intervals:
+      - weekdays: ['monday:friday']
+        times: [{start_time: '09:00', end_time: '18:00'}]
+        location: Europe/Berlin
+routes:
+  - match: ['service="checkout"']
+    team: payments
+    active_time_intervals: [office-hours]
+  - match: []
+    team: payments
+    notify: digest
+`)
+	bad := write("bad.yaml", `teams: [{name: payments}]
+routes:
+  - team: payments
+    mute_time_intervals: [holidays]
+`)
+	labels := []string{"route", "test", "--config", cfg, "--labels", "service=checkout,severity=critical"}
+	tests := []struct {
+		name string
+		args []string
+		code int
+		out  []string // substrings of stdout+stderr
+	}{
+		// Saturday 04:00 in Berlin: outside office hours, the page is held.
+		{"held", append(labels, "--at", "2026-12-05T03:00:00Z"), 0, []string{
+			"page     no: held: outside active interval \"office-hours\" (routes[0].active_time_intervals)\n",
+			"action   held (muted_time: outside active interval \"office-hours\", routes[0].active_time_intervals)\n"}},
+		// Friday 09:00 in Berlin, with an offset: it pages.
+		{"pages", append(labels, "--at", "2026-12-04T09:00:00+01:00"), 0, []string{
+			"page     yes: a new firing episode pages team payments", "action   page\n"}},
+		{"json", append(labels, "--at", "2026-12-05T03:00:00Z", "--json"), 0, []string{
+			`"action": "held"`, `"reason": "muted_time"`, `"by": "office-hours"`, `"rule": "routes[0].active_time_intervals"`}},
+		{"digest", []string{"route", "test", "--config", cfg, "--labels", "service=search", "--at", "2026-12-04T10:00:00Z"}, 0, []string{
+			"action   digest (digest_only: routes[1] notify: digest: listed in the team's digest, never paged, routes[1].notify)\n"}},
+		{"bad --at", append(labels, "--at", "2026-12-05 03:00"), 1, []string{
+			`--at: want an RFC 3339 time like 2026-12-05T03:00:00Z, got "2026-12-05 03:00"`}},
+		{"check", []string{"check", "--config", bad}, 1, []string{
+			`bad.yaml: line 4: routes[0].mute_time_intervals[0]: unknown time interval "holidays"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := run(t, tt.args...)
+			if code != tt.code {
+				t.Fatalf("exit=%d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out, errs)
+			}
+			for _, want := range tt.out {
+				if !strings.Contains(out+errs, want) {
+					t.Errorf("output lacks %q:\nstdout: %s\nstderr: %s", want, out, errs)
+				}
+			}
+		})
+	}
+}

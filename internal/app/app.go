@@ -25,10 +25,12 @@ import (
 	"github.com/alertgate/alertgate/dedup"
 
 	"github.com/alertgate/alertgate/ingest"
+	"github.com/alertgate/alertgate/inhibit"
 	"github.com/alertgate/alertgate/internal/backoff"
 	"github.com/alertgate/alertgate/internal/metrics"
 	"github.com/alertgate/alertgate/routes"
 	"github.com/alertgate/alertgate/runbooks"
+	"github.com/alertgate/alertgate/silences"
 	"github.com/alertgate/alertgate/sinks"
 	"github.com/alertgate/alertgate/sinks/pagerduty"
 	"github.com/alertgate/alertgate/sinks/slack"
@@ -44,9 +46,17 @@ type Gateway struct {
 	Runbooks *runbooks.Set
 	Routes   *routes.Table
 	Policy   *dedup.Policy
-	Router   *routes.Router
-	Workers  []*sinks.Worker
-	Digester *slack.Digester
+	// Silences are the silences of the silences bucket, shared by every
+	// instance; the router asks it whether an event is silenced.
+	Silences *silences.Store
+	// Inhibitor holds pages while an inhibit rule's source fires.
+	Inhibitor *inhibit.Inhibitor
+	// RecheckEvery is how often held keys are re-checked (0: the router's
+	// default); tests shorten it.
+	RecheckEvery time.Duration
+	Router       *routes.Router
+	Workers      []*sinks.Worker
+	Digester     *slack.Digester
 	// DigestTick is how often digest channels are checked (default 1s).
 	DigestTick time.Duration
 	// DigestMaxItems bounds the items of one digest message (default 2000).
@@ -72,11 +82,24 @@ type Gateway struct {
 
 // PolicySettings are the policy's settings from cfg's dedup section.
 func PolicySettings(cfg *config.Config) dedup.Settings {
-	return dedup.Settings{
+	s := dedup.Settings{
 		SpikeCount: int64(cfg.Dedup.BugSpike.Count), SpikeWithin: cfg.Dedup.BugSpike.Within.D(),
 		ReopenAfter: cfg.Dedup.DuplicateWindow.D(),
 		BugClassTTL: cfg.Dedup.BugClassTTL.D(), IncidentTTL: cfg.Dedup.IncidentTTL.D(),
 	}
+	if f := cfg.Dedup.Flapping; f != nil {
+		s.FlapEpisodes, s.FlapWithin, s.FlapQuiet = f.Episodes, f.Within.D(), f.Quiet.D()
+	}
+	return s
+}
+
+// InhibitRules are the config's inhibit rules as the inhibitor takes them.
+func InhibitRules(cfg *config.Config) []inhibit.Rule {
+	rules := make([]inhibit.Rule, len(cfg.InhibitRules))
+	for i, r := range cfg.InhibitRules {
+		rules[i] = inhibit.Rule{Source: r.SourceMatchers, Target: r.TargetMatchers, Equal: r.Equal}
+	}
+	return rules
 }
 
 // New returns a Gateway for cfg; nothing runs until Start.
@@ -130,13 +153,26 @@ func (g *Gateway) Start(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
 
+	// The silences are loaded before the router decides its first event.
+	// Through dedup's Bucket, expiring a silence sets its entry's TTL.
+	g.Silences = silences.New(dedup.NewBucket(g.Bus.JS, g.Bus.Silences), g.Logger)
+	if err := g.Silences.Start(ctx); err != nil {
+		return err
+	}
+	g.Metrics.CountSilences(func() (int, int) { return g.Silences.Counts(g.Now()) })
+
 	nlog := &sinks.Log{KV: g.Bus.Notifications, JS: g.Bus.JS, Logger: g.Logger}
 	g.Policy = &dedup.Policy{
 		Incidents: dedup.NewBucket(g.Bus.JS, g.Bus.Incidents), Bugs: dedup.NewBucket(g.Bus.JS, g.Bus.Bugs),
 		Settings:  PolicySettings(cfg),
 		Conflicts: g.Metrics,
 	}
-	g.Router = &routes.Router{Bus: g.Bus, Routes: g.Routes, Policy: g.Policy, Logger: g.Logger, Metrics: g.Metrics}
+	g.Inhibitor = inhibit.New(g.Bus.Inhibitors, InhibitRules(cfg), g.Logger)
+	if err := g.Inhibitor.Start(ctx); err != nil {
+		return err
+	}
+	g.Router = &routes.Router{Bus: g.Bus, Routes: g.Routes, Policy: g.Policy, Logger: g.Logger, Metrics: g.Metrics,
+		Silences: g.Silences, Inhibitor: g.Inhibitor, RecheckEvery: g.RecheckEvery, Now: g.Now}
 	// The router's acknowledgements settle the policy's outbox entries.
 	g.Policy.Acks = g.Router
 	if err := g.Router.Start(runCtx); err != nil {
@@ -199,7 +235,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	srv := &web.Server{
 		Ingest: ih.Endpoints(ingest.Sources(cfg.Ingest, g.Now)), States: g.Policy, Matcher: g.Routes,
 		Runbooks: rb, Notifications: nlog, DeadLetters: &sinks.DeadLetters{Bus: g.Bus, Log: nlog},
-		Readiness: g, Audit: bus.AuditTrail{Bus: g.Bus}, Access: APIAccess(cfg.API), Logger: g.Logger, Metrics: g.Metrics, Now: g.Now,
+		Readiness: g, Silences: g.Silences, Audit: bus.AuditTrail{Bus: g.Bus}, Access: APIAccess(cfg.API), Logger: g.Logger, Metrics: g.Metrics, Now: g.Now,
 	}
 	// alertgate's own error reporting sits inside the recoverer: it must
 	// see a panic before it is recovered.
@@ -284,7 +320,7 @@ func APIAccess(c config.API) web.Access {
 func (g *Gateway) warnOpenAPI() {
 	api := g.Config.API
 	if len(api.Tokens) == 0 {
-		g.Logger.Warn("the API is open: anyone who reaches the port reads incidents and bugs and replays dead letters; set api.tokens")
+		g.Logger.Warn("the API is open: anyone who reaches the port reads incidents and bugs, replays dead letters and silences pages; set api.tokens")
 		return
 	}
 	names := map[string][]string{}
@@ -389,6 +425,12 @@ func (g *Gateway) Close(ctx context.Context) error {
 		if g.Digester != nil {
 			g.Digester.Stop()
 		}
+		if g.Inhibitor != nil {
+			g.Inhibitor.Stop()
+		}
+		if g.Silences != nil {
+			g.Silences.Stop()
+		}
 		if g.cancel != nil {
 			g.cancel()
 		}
@@ -412,4 +454,5 @@ var (
 	_ web.DeadLetters   = (*sinks.DeadLetters)(nil)
 	_ web.Readiness     = (*Gateway)(nil)
 	_ web.Audit         = bus.AuditTrail{}
+	_ web.Silences      = (*silences.Store)(nil)
 )

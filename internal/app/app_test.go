@@ -3,13 +3,18 @@ package app
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alertgate/alertgate/config"
+	"github.com/alertgate/alertgate/silences"
 	"github.com/alertgate/alertgate/web"
 )
 
@@ -91,5 +96,58 @@ api:
 				t.Fatalf("log shows a token: %s", logs.String())
 			}
 		})
+	}
+}
+
+// The gateway loads the silences before it serves, answers the silence
+// API from them, counts them in alertgate_silences, and keeps them across
+// a restart.
+func TestGatewaySilences(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir, cfg.Listen = t.TempDir(), "127.0.0.1:0"
+	start := func() *Gateway {
+		t.Helper()
+		g := New(cfg, slog.New(slog.DiscardHandler))
+		if err := g.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	g := start()
+	defer func() { _ = g.Close(context.Background()) }()
+	resp, err := http.Post(g.URL()+"/v1/silences", "application/json", strings.NewReader(`{"matchers":["service=\"checkout\""],"duration":"2h","comment":"deploy"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var added struct{ ID string }
+	_ = json.NewDecoder(resp.Body).Decode(&added)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || added.ID == "" {
+		t.Fatalf("POST /v1/silences: %s, id %q", resp.Status, added.ID)
+	}
+	if sil := g.Silences.Silenced(map[string]string{"service": "checkout"}, time.Now()); sil == nil || sil.ID != added.ID || sil.CreatedBy != web.Anonymous {
+		t.Fatalf("Silenced=%+v, want %s by %s", sil, added.ID, web.Anonymous)
+	}
+	metricsText := func(g *Gateway) string {
+		resp, err := http.Get(g.URL() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	for _, want := range []string{`alertgate_silences{state="active"} 1`, `alertgate_silences{state="pending"} 0`} {
+		if m := metricsText(g); !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if err := g.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	g = start()
+	if got := g.Silences.List(silences.StateActive, time.Now()); len(got) != 1 || got[0].ID != added.ID || got[0].Comment != "deploy" {
+		t.Fatalf("after a restart: %+v", got)
 	}
 }

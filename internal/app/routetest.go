@@ -2,6 +2,7 @@ package app
 
 import (
 	"strings"
+	"time"
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/config"
@@ -24,9 +25,36 @@ type RouteAnswer struct {
 	Runbook   *RouteRunbook    `json:"runbook,omitempty"`
 	WouldPage string           `json:"would_page"`
 	// Pages is true when a first occurrence of this event reaches PagerDuty
-	// (a firing incident, or a bug class on a page_bugs route), whether the
-	// team has a routing key or runs dry.
+	// (a firing incident its route does not hold, or a bug class on a
+	// page_bugs route), whether the team has a routing key or runs dry.
 	Pages bool `json:"pages"`
+	// Action is where the event goes: ActionPage, ActionDigest or, for an
+	// incident whose route's time intervals hold it, ActionHeld.
+	Action string `json:"action"`
+	// Hold is why an incident does not page (a digest route, the route's
+	// time intervals), nil when it pages.
+	Hold *alertgate.Hold `json:"hold,omitempty"`
+}
+
+// Actions of a RouteAnswer.
+const (
+	ActionPage   = "page"   // PagerDuty
+	ActionDigest = "digest" // the team's Slack digest, never paged
+	ActionHeld   = "held"   // a page held by the route's time intervals
+)
+
+// ActionText is the action with the hold and rule behind it, as in
+// held (muted_time: outside active interval "office-hours", routes[1].active_time_intervals).
+func (a RouteAnswer) ActionText() string {
+	h := a.Hold
+	if h == nil {
+		return a.Action
+	}
+	why := h.Detail
+	if h.Rule != "" {
+		why = strings.TrimSuffix(why, " ("+h.Rule+")") + ", " + h.Rule
+	}
+	return a.Action + " (" + h.Reason + ": " + why + ")"
 }
 
 // RouteRunbook is the runbook a page would name, with the steps PagerDuty
@@ -51,8 +79,9 @@ func routeRunbook(r *alertgate.Runbook, rb *runbooks.Set) *RouteRunbook {
 	return a
 }
 
-// RouteEvents classifies and routes events exactly as the router does.
-func RouteEvents(cfg *config.Config, rb *runbooks.Set, evs []alertgate.Event) []RouteAnswer {
+// RouteEvents classifies and routes events exactly as the router does, with
+// the routes' time intervals evaluated at the time at.
+func RouteEvents(cfg *config.Config, rb *runbooks.Set, evs []alertgate.Event, at time.Time) []RouteAnswer {
 	rt := routes.New(cfg, rb)
 	out := make([]RouteAnswer, 0, len(evs))
 	for _, ev := range evs {
@@ -68,7 +97,21 @@ func RouteEvents(cfg *config.Config, rb *runbooks.Set, evs []alertgate.Event) []
 		if team.PagerDutyRoutingKey == "" {
 			dry = " (dry-run: the team has no pagerduty_routing_key)"
 		}
+		if ev.Kind == alertgate.KindIncident {
+			// Holds apply to incidents: a bug class pages by page_bugs.
+			a.Action, a.Hold = ActionDigest, rt.RouteHold(m)
+			if a.Hold == nil {
+				a.Action, a.Hold = ActionHeld, rt.TimeHold(m, at)
+			}
+			if a.Hold == nil {
+				a.Action = ActionPage
+			}
+		}
 		switch {
+		case ev.Kind == alertgate.KindIncident && ev.Status == alertgate.StatusFiring && a.Action == ActionDigest:
+			a.WouldPage = "no: " + a.Hold.Detail
+		case ev.Kind == alertgate.KindIncident && ev.Status == alertgate.StatusFiring && a.Action == ActionHeld:
+			a.WouldPage = "no: held: " + a.Hold.Detail
 		case ev.Kind == alertgate.KindIncident && ev.Status == alertgate.StatusFiring:
 			a.Pages = true
 			a.WouldPage = "yes: a new firing episode pages team " + m.Team + dry
@@ -80,24 +123,31 @@ func RouteEvents(cfg *config.Config, rb *runbooks.Set, evs []alertgate.Event) []
 		default:
 			a.WouldPage = "no: bug classes go to the team's Slack digest (new, regression, spike); the route does not set page_bugs"
 		}
+		if ev.Kind != alertgate.KindIncident {
+			a.Action = ActionDigest
+			if a.Pages {
+				a.Action = ActionPage
+			}
+		}
 		out = append(out, a)
 	}
 	return out
 }
 
-// RoutePayload parses a saved webhook body and routes its events.
-func RoutePayload(cfg *config.Config, rb *runbooks.Set, source alertgate.Source, resource string, body []byte) ([]RouteAnswer, error) {
+// RoutePayload parses a saved webhook body and routes its events, with time
+// intervals evaluated at at.
+func RoutePayload(cfg *config.Config, rb *runbooks.Set, source alertgate.Source, resource string, body []byte, at time.Time) ([]RouteAnswer, error) {
 	evs, err := ingest.ParsePayload(source, resource, body)
 	if err != nil {
 		return nil, err
 	}
-	return RouteEvents(cfg, rb, evs), nil
+	return RouteEvents(cfg, rb, evs, at), nil
 }
 
 // RouteLabels routes a hand-written label set ("service=checkout,severity=
 // critical"): source and kind come from the labels when given (default
-// events and incident).
-func RouteLabels(cfg *config.Config, rb *runbooks.Set, spec string) ([]RouteAnswer, error) {
+// events and incident). Time intervals are evaluated at at.
+func RouteLabels(cfg *config.Config, rb *runbooks.Set, spec string, at time.Time) ([]RouteAnswer, error) {
 	labels := map[string]string{}
 	for _, kv := range strings.Split(spec, ",") {
 		kv = strings.TrimSpace(kv)
@@ -125,5 +175,5 @@ func RouteLabels(cfg *config.Config, rb *runbooks.Set, spec string) ([]RouteAnsw
 		ev.Episode = ""
 	}
 	ev.Finish()
-	return RouteEvents(cfg, rb, []alertgate.Event{ev}), nil
+	return RouteEvents(cfg, rb, []alertgate.Event{ev}, at), nil
 }

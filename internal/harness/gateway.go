@@ -138,6 +138,7 @@ func Start(t testing.TB, o Options) *Gateway {
 		g.Now = o.Now
 	}
 	g.DigestTick = 10 * time.Millisecond
+	g.RecheckEvery = 20 * time.Millisecond
 	g.DigestMaxItems = o.DigestMaxItems
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

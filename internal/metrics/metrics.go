@@ -5,6 +5,8 @@
 package metrics
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -32,6 +34,9 @@ type Metrics struct {
 	Panics          prometheus.Counter
 	APIAuthFails    *prometheus.CounterVec // code (401|403)
 	AdminActions    *prometheus.CounterVec // action
+
+	// silences reports alertgate_silences{state} at each scrape (CountSilences).
+	silences *silenceCounts
 }
 
 // New registers every collector (and the Go and process collectors) on a
@@ -120,7 +125,10 @@ func New() *Metrics {
 		Name: "alertgate_admin_actions_total",
 		Help: "Admin actions taken through the API (each also in the audit trail), by action.",
 	}, []string{"action"})
+	m.silences = &silenceCounts{desc: prometheus.NewDesc("alertgate_silences",
+		"Silences by state: active (holding the events they match) and pending (maintenance windows to come).", []string{"state"}, nil)}
 	for _, c := range []prometheus.Collector{
+		m.silences,
 		m.IngestRequests, m.IngestAuthFails, m.IngestEvents, m.PublishSeconds,
 		m.Decisions, m.KVConflicts, m.RouterErrors, m.Notifications,
 		m.DeliveryAttempt, m.DeliverySeconds, m.PageLatency, m.DecisionLag, m.DeadLetters,
@@ -159,4 +167,29 @@ func (m *Metrics) Init(teams []string) {
 // dedup.ConflictCounter).
 func (m *Metrics) KVConflict(bucket string) {
 	m.KVConflicts.WithLabelValues(bucket).Inc()
+}
+
+// CountSilences makes each scrape report alertgate_silences{state} from
+// counts (silences.Store.Counts at the time of the scrape). Until it is
+// called, both are 0.
+func (m *Metrics) CountSilences(counts func() (active, pending int)) {
+	m.silences.counts.Store(&counts)
+}
+
+// silenceCounts is the collector of alertgate_silences: the store counts
+// its in-memory view when scraped, so the gauge is never stale.
+type silenceCounts struct {
+	desc   *prometheus.Desc
+	counts atomic.Pointer[func() (active, pending int)]
+}
+
+func (c *silenceCounts) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *silenceCounts) Collect(ch chan<- prometheus.Metric) {
+	var active, pending int
+	if f := c.counts.Load(); f != nil {
+		active, pending = (*f)()
+	}
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(active), "active")
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(pending), "pending")
 }

@@ -28,6 +28,20 @@ type Digest struct {
 	Opened, Resolved []Incident
 	// NoRunbook are pages sent without a runbook, shown as a warning.
 	NoRunbook []Incident
+	// Held are pages (and bug notifications) held in the window: silenced,
+	// inhibited, muted by a time interval, flapping, or on a notify:
+	// digest route, with why.
+	Held []Held
+}
+
+// Held is a held page as a digest lists it.
+type Held struct {
+	Key, Title, Service, Source string
+	// Reason is the hold's (alertgate.HoldSilenced…); Detail its words.
+	Reason, Detail string
+	// Resolved: the source resolved the episode while it was held.
+	Resolved bool
+	At       time.Time
 }
 
 // Bug is a bug class as a digest shows it.
@@ -60,7 +74,33 @@ type Incident struct {
 // nil for it and no message is sent.
 func (d Digest) Empty() bool {
 	return len(d.New)+len(d.Regressions)+len(d.Spikes)+len(d.Recurring)+
-		len(d.Opened)+len(d.Resolved)+len(d.NoRunbook) == 0
+		len(d.Opened)+len(d.Resolved)+len(d.NoRunbook)+len(d.Held) == 0
+}
+
+// heldCounts are the held items by reason, as "2 silenced, 1 inhibited",
+// in a fixed order.
+func heldCounts(hs []Held) string {
+	n := map[string]int{}
+	for _, h := range hs {
+		n[h.Reason]++
+	}
+	var parts []string
+	for _, r := range []string{alertgate.HoldSilenced, alertgate.HoldInhibited, alertgate.HoldMutedTime, alertgate.HoldFlapping, alertgate.HoldDigestOnly} {
+		if n[r] > 0 {
+			parts = append(parts, number(int64(n[r]))+" "+holdWords(r))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func holdWords(reason string) string {
+	switch reason {
+	case alertgate.HoldMutedTime:
+		return "muted by time"
+	case alertgate.HoldDigestOnly:
+		return "digest only"
+	}
+	return reason
 }
 
 // Limits of Slack's Block Kit (and of the contract schema), and budgets of
@@ -202,6 +242,9 @@ func (r *renderer) counts(long bool) []string {
 	}
 	add(len(d.Resolved), "resolved", "resolved")
 	add(len(d.Recurring), "recurring", "recurring")
+	if len(d.Held) > 0 {
+		out = append(out, "held: "+heldCounts(d.Held))
+	}
 	if long {
 		add(len(d.NoRunbook), "page without a runbook", "pages without a runbook")
 	}
@@ -309,6 +352,13 @@ func (r *renderer) buildGroups() []group {
 			g.items = append(g.items, r.resolved(in))
 		}
 		g.limit = len(g.items)
+		gs = append(gs, g)
+	}
+	if len(d.Held) > 0 {
+		g := group{heading: ":mute: *Held, not paged* (" + heldCounts(d.Held) + ")", noun: "held pages", more: incidents, limit: len(d.Held)}
+		for _, h := range d.Held {
+			g.items = append(g.items, r.held(h))
+		}
 		gs = append(gs, g)
 	}
 	if n := len(d.NoRunbook); n > 0 {
@@ -475,6 +525,15 @@ func (r *renderer) resolved(in Incident) item {
 	}
 	return fit(r.incidentHead(":white_check_mark:", in, false),
 		text(in.Service, maxName), text(in.Source, maxName), done, dedupKey(in.DedupKey))
+}
+
+func (r *renderer) held(h Held) item {
+	state := holdWords(h.Reason)
+	if h.Resolved {
+		state = "resolved while held (" + state + ")"
+	}
+	head := ":zzz: *" + link(r.target("", h.Source, h.Key), title(h.Title, h.Key)) + "*"
+	return fit(head, text(h.Service, maxName), text(h.Source, maxName), text(state, maxName+20), text(h.Detail, maxReason))
 }
 
 func (r *renderer) noRunbook(in Incident) item {

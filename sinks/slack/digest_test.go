@@ -152,6 +152,8 @@ func TestRender(t *testing.T) {
 		// Titles far over the limits, made of emoji sequences a careless
 		// cut would break; a team name too long for the header.
 		{name: "long-titles", digest: longTitles(), check: checkLongTitles},
+		// Held pages: counted by reason in the header, listed with why.
+		{name: "held", digest: heldDigest(), check: checkHeld},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			msg := Render(tc.digest)
@@ -471,5 +473,27 @@ func TestRenderDoesNotMutate(t *testing.T) {
 	Render(d)
 	if got, want := fmt.Sprint(d.Recurring), before; got != want {
 		t.Fatalf("Recurring reordered:\n%s\nwant\n%s", got, want)
+	}
+}
+
+func heldDigest() Digest {
+	return Digest{Team: "payments", WindowStart: t0, WindowEnd: at(15), PublicURL: "http://localhost:8080",
+		Held: []Held{
+			{Key: "alertmanager:v1:aa", Title: "Checkout latency high", Service: "checkout", Source: "alertmanager", Reason: alertgate.HoldSilenced, Detail: `silence 01KB (service="checkout") by ana: deploy`, At: at(1)},
+			{Key: "alertmanager:v1:bb", Title: "Checkout pods restarting", Service: "checkout", Source: "alertmanager", Reason: alertgate.HoldInhibited, Detail: `inhibited by firing incident "Datacenter down" (inhibit_rules[0])`, At: at(2)},
+			{Key: "datadog:v1:cc", Title: "Disk 80% on db-3", Service: "db", Source: "datadog", Reason: alertgate.HoldDigestOnly, Detail: "routes[0] notify: digest", At: at(3)},
+			{Key: "alertmanager:v1:aa", Title: "Checkout latency high", Service: "checkout", Source: "alertmanager", Reason: alertgate.HoldSilenced, Detail: `silence 01KB`, Resolved: true, At: at(4)},
+		}}
+}
+
+func checkHeld(t *testing.T, msg *slackapi.WebhookMessage, plain string) {
+	m := blocks(t, msg)
+	if got, want := m.Blocks[0].Text.Text, ":bar_chart: payments · held: 2 silenced, 1 inhibited, 1 digest only"; got != want {
+		t.Fatalf("header=%q, want %q", got, want)
+	}
+	for _, want := range []string{"*Held, not paged*", "resolved while held (silenced)", "inhibited by firing incident", "digest only"} {
+		if !strings.Contains(plain, want) {
+			t.Fatalf("%q missing from:\n%s", want, plain)
+		}
 	}
 }

@@ -657,6 +657,9 @@ func (d *Digester) build(ctx context.Context, team string, from, to time.Time, i
 		default:
 			continue
 		}
+		if it.Hold != nil {
+			continue
+		}
 		if _, ok := bugs[it.Key]; ok {
 			continue
 		}
@@ -683,6 +686,11 @@ func (d *Digester) build(ctx context.Context, team string, from, to time.Time, i
 		}
 	}
 	for _, it := range items { // each ID once: readItems passed over copies
+		if it.Hold != nil {
+			dg.Held = append(dg.Held, Held{Key: it.Key, Title: it.Event.Title, Service: it.Event.Service, Source: string(it.Event.Source),
+				Reason: it.Hold.Reason, Detail: it.Hold.Detail, Resolved: it.Event.Status == alertgate.StatusResolved, At: it.CreatedAt})
+			continue
+		}
 		switch it.Type {
 		case alertgate.TypeBugNew, alertgate.TypeBugRegression, alertgate.TypeBugSpike:
 			b := bugItem(it, bugs[it.Key])
@@ -722,6 +730,12 @@ func (d *Digester) build(ctx context.Context, team string, from, to time.Time, i
 	slices.SortStableFunc(dg.Opened, opened)
 	slices.SortStableFunc(dg.NoRunbook, opened)
 	slices.SortStableFunc(dg.Resolved, byTime(func(in Incident) time.Time { return in.ResolvedAt }))
+	slices.SortStableFunc(dg.Held, func(a, b Held) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Key, b.Key)
+	})
 	firstSeen := func(a, b Bug) int {
 		if c := a.FirstSeen.Compare(b.FirstSeen); c != 0 {
 			return c

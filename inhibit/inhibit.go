@@ -1,0 +1,305 @@
+// Package inhibit holds a page while a related, more important incident
+// fires: Alertmanager's inhibit rules, across every alertgate instance.
+//
+// A rule has source matchers, target matchers and equal labels. An
+// incident whose labels match a rule's source matchers is a source while
+// it has an open episode; an incident matching the target matchers, whose
+// equal labels have the same values as a firing source's (a label absent
+// on both counts as equal), is held as inhibited. An incident never
+// inhibits itself.
+//
+// The firing sources are shared through the KV bucket "inhibitors": the
+// router writes an entry per (rule, equal label values, source key) when a
+// source fires and deletes it when the source has no open episode left.
+// Every instance watches the bucket into memory, so Inhibited, called for
+// every incident event, is a map lookup.
+package inhibit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/config"
+)
+
+// Rule is one inhibit rule (config inhibit_rules[i]).
+type Rule struct {
+	Source config.Matchers
+	Target config.Matchers
+	Equal  []string
+}
+
+// Source is a firing incident that matches a rule's source matchers.
+type Source struct {
+	Rule  int    `json:"rule"`
+	Equal string `json:"equal"` // hash of the equal labels' values
+	Key   string `json:"key"`
+	Title string `json:"title,omitempty"`
+}
+
+// Inhibitor evaluates the rules against the firing sources of every
+// instance.
+type Inhibitor struct {
+	kv     jetstream.KeyValue
+	rules  []Rule
+	logger *slog.Logger
+
+	mu sync.RWMutex
+	// firing[rule][equal hash][source key]
+	firing []map[string]map[string]Source
+	// byEntry maps a KV key to its source, to apply deletes.
+	byEntry map[string]Source
+
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// New returns an Inhibitor over the rules and the bucket kv (nil kv: no
+// rules are shared; Observe and Inhibited work in this process only).
+func New(kv jetstream.KeyValue, rules []Rule, logger *slog.Logger) *Inhibitor {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	i := &Inhibitor{kv: kv, rules: rules, logger: logger, firing: make([]map[string]map[string]Source, len(rules)), byEntry: map[string]Source{}}
+	for r := range i.firing {
+		i.firing[r] = map[string]map[string]Source{}
+	}
+	return i
+}
+
+// Rules returns how many rules there are.
+func (i *Inhibitor) Rules() int { return len(i.rules) }
+
+// Start loads the firing sources and keeps them current from the bucket.
+// It returns once the current entries are loaded.
+func (i *Inhibitor) Start(ctx context.Context) error {
+	if i.kv == nil || len(i.rules) == 0 {
+		return nil
+	}
+	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	w, err := i.kv.WatchAll(wctx)
+	if err != nil {
+		stop()
+		return fmt.Errorf("watch %s: %w", i.kv.Bucket(), err)
+	}
+	i.stop, i.done = stop, make(chan struct{})
+	loaded := make(chan struct{})
+	go func() {
+		defer close(i.done)
+		defer func() { _ = w.Stop() }()
+		initial := true
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if e == nil {
+					if initial {
+						initial = false
+						close(loaded)
+					}
+					continue
+				}
+				i.apply(e)
+			}
+		}
+	}()
+	select {
+	case <-loaded:
+		return nil
+	case <-ctx.Done():
+		i.Stop()
+		return ctx.Err()
+	}
+}
+
+// Stop ends the watch.
+func (i *Inhibitor) Stop() {
+	if i.stop != nil {
+		i.stop()
+		<-i.done
+	}
+}
+
+func (i *Inhibitor) apply(e jetstream.KeyValueEntry) {
+	if e.Operation() != jetstream.KeyValuePut {
+		i.mu.Lock()
+		if s, ok := i.byEntry[e.Key()]; ok {
+			i.remove(e.Key(), s)
+		}
+		i.mu.Unlock()
+		return
+	}
+	var s Source
+	if err := json.Unmarshal(e.Value(), &s); err != nil || s.Rule < 0 || s.Rule >= len(i.rules) {
+		// A rule of another config (instances mid-rollout): not ours.
+		return
+	}
+	i.mu.Lock()
+	i.add(e.Key(), s)
+	i.mu.Unlock()
+}
+
+func (i *Inhibitor) add(entry string, s Source) {
+	m := i.firing[s.Rule][s.Equal]
+	if m == nil {
+		m = map[string]Source{}
+		i.firing[s.Rule][s.Equal] = m
+	}
+	m[s.Key] = s
+	i.byEntry[entry] = s
+}
+
+func (i *Inhibitor) remove(entry string, s Source) {
+	delete(i.byEntry, entry)
+	if m := i.firing[s.Rule][s.Equal]; m != nil {
+		delete(m, s.Key)
+		if len(m) == 0 {
+			delete(i.firing[s.Rule], s.Equal)
+		}
+	}
+}
+
+// IsSource reports whether labels match any rule's source matchers.
+func (i *Inhibitor) IsSource(labels map[string]string) bool {
+	for _, r := range i.rules {
+		if r.Source.Matches(labels) {
+			return true
+		}
+	}
+	return false
+}
+
+// Observe records whether an incident that matches a rule's source
+// matchers fires. It is idempotent: the router calls it after each
+// decision on such a key (a redelivery repeats it). Keys that match no
+// source matchers cost nothing.
+func (i *Inhibitor) Observe(ctx context.Context, key, title string, labels map[string]string, firing bool) error {
+	var errs []error
+	for r, rule := range i.rules {
+		if !rule.Source.Matches(labels) {
+			continue
+		}
+		s := Source{Rule: r, Equal: equalHash(rule.Equal, labels), Key: key, Title: title}
+		entry := entryKey(s)
+		i.mu.RLock()
+		_, known := i.firing[r][s.Equal][key]
+		i.mu.RUnlock()
+		if firing {
+			if known {
+				continue
+			}
+			b, _ := json.Marshal(s)
+			if i.kv != nil {
+				if _, err := i.kv.Put(ctx, entry, b); err != nil {
+					errs = append(errs, fmt.Errorf("inhibit source %q: %w", key, err))
+					continue
+				}
+			}
+			i.mu.Lock()
+			i.add(entry, s)
+			i.mu.Unlock()
+			continue
+		}
+		if i.kv != nil {
+			// Delete even when not known here: another instance's write may
+			// not have reached this one yet.
+			if err := i.kv.Delete(ctx, entry); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+				errs = append(errs, fmt.Errorf("inhibit source %q: %w", key, err))
+				continue
+			}
+		}
+		if known {
+			i.mu.Lock()
+			i.remove(entry, s)
+			i.mu.Unlock()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Inhibited returns the hold on an incident key with these labels: a rule
+// whose target matchers match them has a firing source, other than the
+// key itself, with the same values of the rule's equal labels. Nil if none.
+func (i *Inhibitor) Inhibited(key string, labels map[string]string) *alertgate.Hold {
+	if len(i.rules) == 0 {
+		return nil
+	}
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	for r, rule := range i.rules {
+		if len(i.firing[r]) == 0 || !rule.Target.Matches(labels) {
+			continue
+		}
+		for k, s := range i.firing[r][equalHash(rule.Equal, labels)] {
+			if k == key {
+				continue
+			}
+			what := s.Key
+			if s.Title != "" {
+				what = strconv.Quote(s.Title) + " (" + s.Key + ")"
+			}
+			return &alertgate.Hold{Reason: alertgate.HoldInhibited, By: s.Key, Rule: "inhibit_rules[" + strconv.Itoa(r) + "]",
+				Detail: fmt.Sprintf("inhibited by firing incident %s (inhibit_rules[%d], equal %s)", what, r, equalString(rule.Equal, labels))}
+		}
+	}
+	return nil
+}
+
+// Firing returns the firing sources known, for the status page.
+func (i *Inhibitor) Firing() []Source {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	out := make([]Source, 0, len(i.byEntry))
+	for _, s := range i.byEntry {
+		out = append(out, s)
+	}
+	return out
+}
+
+// equalHash identifies the values of the equal labels (absent is "").
+func equalHash(names []string, labels map[string]string) string {
+	if len(names) == 0 {
+		return "-"
+	}
+	h := sha256.New()
+	for _, n := range names {
+		v := labels[n]
+		h.Write([]byte(strconv.Itoa(len(v))))
+		h.Write([]byte{':'})
+		h.Write([]byte(v))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+func equalString(names []string, labels map[string]string) string {
+	if len(names) == 0 {
+		return "{}"
+	}
+	parts := make([]string, len(names))
+	for j, n := range names {
+		parts[j] = n + "=" + strconv.Quote(labels[n])
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// entryKey is the KV key of a source: rule, equal labels, key (hashed:
+// KV keys take few characters).
+func entryKey(s Source) string {
+	sum := sha256.Sum256([]byte(s.Key))
+	return "r" + strconv.Itoa(s.Rule) + "." + s.Equal + "." + hex.EncodeToString(sum[:16])
+}
