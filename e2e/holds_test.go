@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -181,6 +182,16 @@ func TestSilences(t *testing.T) {
 		}
 		if o, r := h.outcome("latency"); r != "silenced" {
 			t.Fatalf("explain: outcome %s hold %q, want the silence named", o, r)
+		}
+		// The status page shows the held page and what holds it.
+		resp, err := http.Get(g.URL() + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(page), "held: silenced") || !strings.Contains(string(page), "silence "+id) {
+			t.Fatalf("the status page does not show the held page and its silence %s", id)
 		}
 		h.expire(g, id)
 		h.eventually("the page after the silence expired", func() bool { return h.pd("trigger", "latency") == 1 })

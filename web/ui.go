@@ -160,6 +160,10 @@ type incidentRow struct {
 	OpenFor                                      string
 	DedupKey                                     string
 	Runbook                                      link
+	// Held is the reason the episode's page is held (silenced, inhibited,
+	// muted_time, digest_only, flapping), "" once paged; HeldWhy says by
+	// what and until when.
+	Held, HeldWhy string
 }
 
 type bugRow struct {
@@ -360,11 +364,15 @@ func buildIncidentRows(incs []*dedup.Incident, now time.Time, known func(id stri
 			if team == "" {
 				team = in.Team
 			}
-			out = append(out, incidentRow{
+			row := incidentRow{
 				Key: in.Key, Episode: ep.ID, Title: in.Title, Service: in.Service, Team: team,
 				Severity: string(in.Severity), OpenedAt: stampOf(ep.OpenedAt), OpenFor: humanDuration(now.Sub(ep.OpenedAt)),
 				DedupKey: ep.DedupKey, Runbook: runbookLink(ep.Runbook, known),
-			})
+			}
+			if !ep.Paged && ep.Hold != nil {
+				row.Held, row.HeldWhy = ep.Hold.Reason, ep.Hold.Detail
+			}
+			out = append(out, row)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {

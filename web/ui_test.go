@@ -221,23 +221,32 @@ func TestUIIncidentRows(t *testing.T) {
 			// The team that was paged, not the key's current route, owns it.
 			{ID: "e1", Status: dedup.EpisodeOpen, OpenedAt: uiNow.Add(-90 * time.Second), Team: "search"},
 		}},
+		{Key: "k4", Title: "Held", Team: "platform", Episodes: []dedup.Episode{
+			{ID: "e1", Status: dedup.EpisodeOpen, OpenedAt: uiNow.Add(-2 * time.Hour), Hold: &alertgate.Hold{Reason: alertgate.HoldSilenced, By: "01SIL", Detail: "silence 01SIL by ana: deploy"}},
+		}},
+		{Key: "k5", Title: "Paged after its hold", Team: "platform", Episodes: []dedup.Episode{
+			{ID: "e1", Status: dedup.EpisodeOpen, OpenedAt: uiNow.Add(-3 * time.Hour), Paged: true, Hold: &alertgate.Hold{Reason: alertgate.HoldSilenced}},
+		}},
 	}
 	rows := buildIncidentRows(incs, uiNow, func(id string) bool { return id == "host-down" })
-	if got, want := len(rows), 2; got != want {
+	if got, want := len(rows), 4; got != want {
 		t.Fatalf("rows=%d, want %d (open episodes only): %+v", got, want, rows)
 	}
 	// Most recently opened first.
-	if got, want := rows[0].Key+","+rows[1].Key, "k3,k2"; got != want {
+	if got, want := rows[0].Key+","+rows[1].Key+","+rows[2].Key+","+rows[3].Key, "k3,k4,k5,k2"; got != want {
 		t.Fatalf("order=%s, want %s", got, want)
 	}
 	for _, c := range []struct{ name, got, want string }{
 		{"team of the paged episode", rows[0].Team, "search"},
 		{"open for, seconds", rows[0].OpenFor, "1m"},
-		{"open for, days", rows[1].OpenFor, "1d 2h"},
-		{"opened at", rows[1].OpenedAt.Text, "2026-03-13 10:00:00"},
-		{"episode", rows[1].Episode, "e2"},
-		{"dedup key", rows[1].DedupKey, "k2/x"},
-		{"runbook link", rows[1].Runbook.Href, "runbooks/host-down"},
+		{"open for, days", rows[3].OpenFor, "1d 2h"},
+		{"opened at", rows[3].OpenedAt.Text, "2026-03-13 10:00:00"},
+		{"episode", rows[3].Episode, "e2"},
+		{"dedup key", rows[3].DedupKey, "k2/x"},
+		{"runbook link", rows[3].Runbook.Href, "runbooks/host-down"},
+		{"held", rows[1].Held + ": " + rows[1].HeldWhy, "silenced: silence 01SIL by ana: deploy"},
+		{"paged after its hold", rows[2].Held, ""},
+		{"paged", rows[0].Held, ""},
 		{"no runbook", rows[0].Runbook.Text, ""},
 	} {
 		if c.got != c.want {
