@@ -72,7 +72,7 @@ func New() *Metrics {
 	}, []string{"bucket"})
 	m.RouterErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "alertgate_router_errors_total",
-		Help: "Events the router could not process (undecodable: terminated; transient: redelivered).",
+		Help: "Events the router could not process (undecodable: terminated; transient: redelivered), and failed re-checks of held pages (recheck: retried at the next re-check).",
 	}, []string{"reason"})
 	m.Notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "alertgate_notifications_total",
