@@ -170,6 +170,11 @@ func (n *Notifier) Event(routingKey string, note alertgate.Notification) (*pd.V2
 	if e.Transition != "" {
 		details["transition"] = e.Transition
 	}
+	if note.Related != nil {
+		// What else goes on where it fires: at most MaxRelated bug classes
+		// and incidents, titles cut short; a few KB at most.
+		details["related"] = note.Related
+	}
 	if note.Runbook != nil {
 		details["runbook_url"] = note.Runbook.URL
 		if id := note.Runbook.ID; id != "" {

@@ -1,0 +1,207 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alertgate/alertgate/internal/harness"
+)
+
+// relatedOf decodes custom_details.related of a PagerDuty event.
+type relatedOf struct {
+	On   map[string]string `json:"on"`
+	Bugs []struct {
+		Key, Title, Status, Link string
+		Count                    int
+		FirstSeen                time.Time `json:"first_seen"`
+	} `json:"bugs"`
+	Incidents []struct {
+		Key, Title, Source, Link string
+		OpenedAt                 time.Time `json:"opened_at"`
+	} `json:"incidents"`
+}
+
+func pageRelated(t *testing.T, g *harness.Gateway, keyPrefix string) (relatedOf, bool) {
+	t.Helper()
+	for _, e := range g.PD.Actions("trigger") {
+		if !strings.HasPrefix(e.DedupKey, keyPrefix) {
+			continue
+		}
+		raw, ok := e.Payload.CustomDetails["related"]
+		if !ok {
+			t.Fatalf("page %s has no custom_details.related: %s", e.DedupKey, e.Raw)
+		}
+		b, _ := json.Marshal(raw)
+		var r relatedOf
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r, true
+	}
+	return relatedOf{}, false
+}
+
+func bugTitles(r relatedOf) []string {
+	var out []string
+	for _, b := range r.Bugs {
+		out = append(out, fmt.Sprintf("%s:%s:%d", b.Key, b.Status, b.Count))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// oldIssues: two Sentry issues of checkout, one resolved at once.
+// recentIssues, 40 minutes later (inside the 30 m window): a new checkout
+// issue occurs twice and the resolved one regresses. Each is built when
+// posted: Sentry's signature carries the time of sending.
+func oldIssues(t *testing.T, clock *harness.Clock) *harness.Script {
+	s := harness.NewScript(t)
+	s.Now, s.SentryProject = clock.Now, "checkout"
+	s.SentryIssue("created", "501", 1) // quiet since: older than the window
+	s.SentryIssue("created", "502", 1)
+	s.SentryIssue("resolved", "502", 1)
+	return s
+}
+
+func recentIssues(t *testing.T, clock *harness.Clock) *harness.Script {
+	s := harness.NewScript(t)
+	s.Now, s.SentryProject = clock.Now, "checkout"
+	s.SentryIssue("created", "503", 1)
+	s.SentryIssue("unresolved", "503", 2)
+	s.SentryIssue("unresolved", "502", 2) // regression
+	return s
+}
+
+const relatedConfig = harness.DefaultConfig + `
+ingest:
+  sentry: {client_secret: "` + harness.SentrySecret + `", max_age: 5m}
+`
+
+// A page lists the bug classes of its service seen within the window and
+// the other open incidents of its service, from every source; a page of
+// another service lists none of them.
+func TestRelatedSignalsOnPages(t *testing.T) {
+	clock := harness.NewClockAt(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
+	g := harness.Start(t, harness.Options{Config: relatedConfig, Now: clock.Now})
+	oldIssues(t, clock).Post(t, g)
+	g.Settle(t)
+	clock.FastForward(40 * time.Minute)
+	recentIssues(t, clock).Post(t, g)
+	g.Settle(t)
+
+	dd := harness.NewScript(t)
+	dd.Datadog(4242, 1, "Triggered", 1)
+	dd.Post(t, g)
+	g.Settle(t)
+	clock.FastForward(time.Minute)
+	am := harness.NewScript(t)
+	am.Alertmanager(harness.AMAlert{Fingerprint: "c0c0c0c0", Status: "firing", StartsAt: clock.Now(), Labels: map[string]string{"alertname": "CheckoutErrors", "service": "checkout", "severity": "critical"}})
+	am.Alertmanager(harness.AMAlert{Fingerprint: "5e5e5e5e", Status: "firing", StartsAt: clock.Now(), Labels: map[string]string{"alertname": "SearchSlow", "service": "search", "severity": "critical"}})
+	am.Post(t, g)
+	g.Settle(t)
+
+	wantBugs := []string{"sentry:v1:issue:502:regression:1", "sentry:v1:issue:503:new:2"}
+	ddPage, ok := pageRelated(t, g, "datadog:")
+	if !ok {
+		t.Fatal("no Datadog page")
+	}
+	if got := bugTitles(ddPage); !slices.Equal(got, wantBugs) {
+		t.Errorf("Datadog page's related bugs %v, want %v (501 is older than the window)", got, wantBugs)
+	}
+	if ddPage.On["service"] != "checkout" || len(ddPage.Incidents) != 0 {
+		t.Errorf("Datadog page (first open incident of checkout): %+v", ddPage)
+	}
+	for _, b := range ddPage.Bugs {
+		if !strings.HasPrefix(b.Link, "https://sentry.io/") || b.FirstSeen.IsZero() || b.Title == "" {
+			t.Errorf("related bug without link, title or first seen: %+v", b)
+		}
+	}
+
+	var amPage, searchPage relatedOf
+	for _, e := range g.PD.Actions("trigger") {
+		if e.Payload.CustomDetails["labels"] == nil {
+			continue
+		}
+		labels, _ := e.Payload.CustomDetails["labels"].(map[string]any)
+		b, _ := json.Marshal(e.Payload.CustomDetails["related"])
+		var r relatedOf
+		_ = json.Unmarshal(b, &r)
+		switch labels["alertname"] {
+		case "CheckoutErrors":
+			amPage = r
+		case "SearchSlow":
+			searchPage = r
+		}
+	}
+	if got := bugTitles(amPage); !slices.Equal(got, wantBugs) {
+		t.Errorf("Alertmanager page's related bugs %v, want %v", got, wantBugs)
+	}
+	if len(amPage.Incidents) != 1 || !strings.HasPrefix(amPage.Incidents[0].Key, "datadog:") || amPage.Incidents[0].Source != "datadog" || amPage.Incidents[0].Link == "" {
+		t.Errorf("Alertmanager page's related incidents: %+v, want the Datadog monitor", amPage.Incidents)
+	}
+	if searchPage.On["service"] != "search" || len(searchPage.Bugs)+len(searchPage.Incidents) != 0 {
+		t.Errorf("search page lists %+v, want nothing", searchPage)
+	}
+
+	// The Datadog monitor recovers: later pages of checkout no longer
+	// list it.
+	dd2 := harness.NewScript(t)
+	dd2.Datadog(4242, 1, "Recovered", 2)
+	dd2.Post(t, g)
+	g.Settle(t)
+	am2 := harness.NewScript(t)
+	am2.Alertmanager(harness.AMAlert{Fingerprint: "d1d1d1d1", Status: "firing", StartsAt: clock.Now(), Labels: map[string]string{"alertname": "CheckoutSlow", "service": "checkout", "severity": "critical"}})
+	am2.Post(t, g)
+	g.Settle(t)
+	for _, e := range g.PD.Actions("trigger") {
+		if labels, _ := e.Payload.CustomDetails["labels"].(map[string]any); labels["alertname"] == "CheckoutSlow" {
+			b, _ := json.Marshal(e.Payload.CustomDetails["related"])
+			var r relatedOf
+			_ = json.Unmarshal(b, &r)
+			if len(r.Incidents) != 1 || !strings.HasPrefix(r.Incidents[0].Key, "alertmanager:") {
+				t.Errorf("after the monitor recovered: %+v, want only the Alertmanager incident", r.Incidents)
+			}
+		}
+	}
+}
+
+// The related state is shared: bug classes seen by one instance are
+// listed on a page decided by the other.
+func TestRelatedAcrossInstances(t *testing.T) {
+	port := freePort(t)
+	pd := harness.NewPagerDuty(t)
+	clock := harness.NewClockAt(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
+	a := harness.Start(t, harness.Options{PD: pd, Now: clock.Now, Config: relatedConfig + fmt.Sprintf("nats:\n  listen: \"127.0.0.1:%d\"\n", port)})
+	b := harness.Start(t, harness.Options{PD: pd, Now: clock.Now, Config: relatedConfig + fmt.Sprintf("nats:\n  url: \"nats://127.0.0.1:%d\"\n", port)})
+	recentIssues(t, clock).Post(t, a)
+	a.Settle(t)
+	b.Settle(t)
+	// b's view has a's counts once a wrote them (within a second).
+	checkout := map[string]string{"service": "checkout"}
+	waitFor(t, 10*time.Second, "the bug classes counted by one instance in the other's view", func() bool {
+		return len(b.Related.Related(checkout, "", clock.Now()).Bugs) == 2
+	})
+	ddA := harness.NewScript(t)
+	ddA.Datadog(4343, 1, "Triggered", 1)
+	ddA.Post(t, a)
+	a.Settle(t)
+	waitFor(t, 10*time.Second, "the incident opened on one instance in the other's view", func() bool {
+		return len(b.Related.Related(checkout, "", clock.Now()).Incidents) == 1
+	})
+	am := harness.NewScript(t)
+	am.Alertmanager(harness.AMAlert{Fingerprint: "c0c0c0c0", Status: "firing", StartsAt: clock.Now(), Labels: map[string]string{"alertname": "CheckoutErrors", "service": "checkout", "severity": "critical"}})
+	am.Post(t, b)
+	b.Settle(t)
+	a.Settle(t)
+	r, ok := pageRelated(t, b, "alertmanager:")
+	if !ok {
+		t.Fatal("no Alertmanager page")
+	}
+	if got := bugTitles(r); len(got) != 2 || len(r.Incidents) != 1 {
+		t.Fatalf("page decided by the second instance lists bugs %v and incidents %+v, want the two classes and the Datadog monitor", got, r.Incidents)
+	}
+}
