@@ -26,9 +26,9 @@ import (
 
 	"github.com/alertgate/alertgate/ingest"
 	"github.com/alertgate/alertgate/inhibit"
-	"github.com/alertgate/alertgate/related"
 	"github.com/alertgate/alertgate/internal/backoff"
 	"github.com/alertgate/alertgate/internal/metrics"
+	"github.com/alertgate/alertgate/related"
 	"github.com/alertgate/alertgate/routes"
 	"github.com/alertgate/alertgate/runbooks"
 	"github.com/alertgate/alertgate/silences"
