@@ -433,7 +433,7 @@ func (x *Index) ObserveIncident(in Incident, firing bool) {
 		x.mu.Lock()
 		x.remove(k)
 		x.mu.Unlock()
-		x.publish(&nats.Msg{Subject: x.subject(k), Header: nats.Header{"KV-Operation": []string{"DEL"}}})
+		x.publish(k, &nats.Msg{Header: nats.Header{"KV-Operation": []string{"DEL"}}})
 		return
 	}
 	tuple, _, ok := x.tuple(in.Labels)
@@ -457,15 +457,15 @@ func (x *Index) ObserveIncident(in Incident, firing bool) {
 	x.putIncident(k, tuple, e)
 	x.mu.Unlock()
 	data, _ := json.Marshal(e)
-	x.publish(&nats.Msg{Subject: x.subject(k), Data: data})
+	x.publish(k, &nats.Msg{Data: data})
 }
 
-func (x *Index) subject(k string) string { return "$KV." + x.kv.Bucket() + "." + k }
-
-func (x *Index) publish(m *nats.Msg) {
+// publish writes m under KV key k without waiting for the write.
+func (x *Index) publish(k string, m *nats.Msg) {
 	if x.kv == nil || x.js == nil {
 		return
 	}
+	m.Subject = "$KV." + x.kv.Bucket() + "." + k
 	if _, err := x.js.PublishMsgAsync(m); err != nil {
 		x.logger.Warn("related incident not written: pages on other instances will not list it", "err", err)
 	}
