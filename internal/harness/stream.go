@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -77,6 +78,8 @@ func (s *Script) SentryIssue(action, id string, count int) {
 	if s.SentryProject != "" {
 		issue["project"] = map[string]any{"id": "7", "name": s.SentryProject, "slug": s.SentryProject, "platform": ""}
 		issue["title"] = "TypeError in " + s.SentryProject + " (issue " + id + ")"
+		issue["web_url"] = "https://sentry.io/organizations/test-org/issues/" + id + "/"
+		issue["shortId"] = fmt.Sprintf("%s-%s", strings.ToUpper(s.SentryProject), id)
 	}
 	issue["lastSeen"] = time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC).Add(time.Duration(count) * time.Second).Format(time.RFC3339Nano)
 	switch action {
