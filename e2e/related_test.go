@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -203,5 +204,54 @@ func TestRelatedAcrossInstances(t *testing.T) {
 	}
 	if got := bugTitles(r); len(got) != 2 || len(r.Incidents) != 1 {
 		t.Fatalf("page decided by the second instance lists bugs %v and incidents %+v, want the two classes and the Datadog monitor", got, r.Incidents)
+	}
+}
+
+// The team's digest lists, after the incidents of checkout, the bug
+// classes their pages listed as related, and says a regression of
+// checkout came back during the open Datadog monitor.
+func TestDigestRelated(t *testing.T) {
+	clock := harness.NewClockAt(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
+	slack := harness.NewSlack(t)
+	g := harness.Start(t, harness.Options{Config: digestConfig, Slack: slack, Now: clock.Now})
+	bugs := harness.NewScript(t)
+	bugs.Now, bugs.SentryProject = clock.Now, "checkout"
+	bugs.SentryIssue("created", "502", 1)
+	bugs.SentryIssue("resolved", "502", 1)
+	bugs.SentryIssue("created", "503", 1)
+	bugs.SentryIssue("unresolved", "503", 2)
+	bugs.Post(t, g)
+	g.Settle(t)
+	dd := harness.NewScript(t)
+	dd.Now = clock.Now
+	dd.Datadog(4242, 1, "Triggered", 1)
+	dd.Post(t, g)
+	g.Settle(t)
+	clock.FastForward(time.Minute)
+	again := harness.NewScript(t)
+	again.Now, again.SentryProject = clock.Now, "checkout"
+	again.SentryIssue("unresolved", "502", 2) // a regression while the monitor is open
+	again.Post(t, g)
+	g.Settle(t)
+
+	clock.FastForward(15*time.Minute + time.Second)
+	waitFor(t, 30*time.Second, "the payments digest", func() bool { return len(slack.Accepted("payments")) == 1 })
+	if r := slack.Rejected(); len(r) != 0 {
+		t.Fatalf("contract violations: %v", r)
+	}
+	text := allText(t, slack.Accepted("payments")[0].Body)
+	related := regexp.MustCompile(`:beetle: Related bug classes in checkout, last 30m: <[^|>]+\|TypeError in checkout \(issue 503\)> ×2 _new_ · <[^|>]+\|TypeError in checkout \(issue 502\)> ×1 _new_\n`)
+	if !related.MatchString(text) {
+		t.Errorf("payments digest lacks the related bug classes of Monitor 4242:\n%s", text)
+	}
+	if i, j := strings.Index(text, "|Monitor 4242>*"), strings.Index(text, ":beetle:"); i < 0 || j < i {
+		t.Errorf("related bug classes not after their incident:\n%s", text)
+	}
+	during := regexp.MustCompile(`\|TypeError in checkout \(issue 502\)>\*\n.* · during <https://app\.datadoghq\.com/[^|>]+\|Monitor 4242> · `)
+	if !during.MatchString(text) {
+		t.Errorf("the regression of 502 does not say during Monitor 4242:\n%s", text)
+	}
+	if n := strings.Count(text, "during "); n != 1 {
+		t.Errorf("%d items say during, want 1 (the new classes came before the monitor):\n%s", n, text)
 	}
 }

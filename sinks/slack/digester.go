@@ -761,7 +761,8 @@ func (d *Digester) build(ctx context.Context, team string, from, to time.Time, i
 }
 
 func bugItem(it alertgate.Notification, st *dedup.Bug) Bug {
-	b := Bug{Key: it.Key, Title: it.Event.Title, Service: it.Event.Service, Source: string(it.Event.Source), Reason: it.Reason, Severity: it.Event.Severity, FirstSeen: it.CreatedAt, LastSeen: it.CreatedAt, Count: 1, CountSince: 1}
+	b := Bug{Key: it.Key, Title: it.Event.Title, Service: it.Event.Service, Source: string(it.Event.Source), Reason: it.Reason, Severity: it.Event.Severity, FirstSeen: it.CreatedAt, LastSeen: it.CreatedAt, Count: 1, CountSince: 1,
+		Related: it.Related}
 	if len(it.Event.Links) > 0 {
 		b.Link = it.Event.Links[0].Href
 	}
@@ -787,7 +788,8 @@ func bugItem(it alertgate.Notification, st *dedup.Bug) Bug {
 }
 
 func (d *Digester) incidentItem(ctx context.Context, it alertgate.Notification) Incident {
-	in := Incident{Key: it.Key, Title: it.Event.Title, Service: it.Event.Service, Source: string(it.Event.Source), DedupKey: it.DedupKey, Severity: it.Event.Severity}
+	in := Incident{Key: it.Key, Title: it.Event.Title, Service: it.Event.Service, Source: string(it.Event.Source), DedupKey: it.DedupKey, Severity: it.Event.Severity,
+		Related: it.Related}
 	if len(it.Event.Links) > 0 {
 		in.Link = it.Event.Links[0].Href
 	}
