@@ -26,7 +26,7 @@ const (
 	// one by one for every event).
 	holdsIndexed = 900
 	holdsScanned = 100
-	// holdsRounds of without, with.
+	// holdsRounds of without, with (--holds-rounds).
 	holdsRounds = 2
 	// holdsTolerance: "with" within 10% of "without".
 	holdsTolerance = 0.10
@@ -124,6 +124,9 @@ type holdsRun struct {
 	Storm      loadgen.Result `json:"storm"`
 	StormPages int64          `json:"storm_pages"`
 	StormCPU   time.Duration  `json:"storm_cpu"`
+	// StormCPUPerAlert is StormCPU over the alerts of the warm-up and
+	// window (at the window's rate): what an alert cost alertgate.
+	StormCPUPerAlert time.Duration `json:"storm_cpu_per_alert"`
 	// Held is how many decisions of the storm's process (and of the
 	// end-to-end one) a silence or an inhibit rule held: 0, or the holds
 	// matched storm alerts.
@@ -147,10 +150,12 @@ type holdsSummary struct {
 	Runs      int
 	StormRate float64
 	StormP99  time.Duration
-	E2ERate   float64
-	Sent      int
-	Delivered int
-	P50, P99  time.Duration
+	// CPUPerAlert is alertgate's CPU per storm alert.
+	CPUPerAlert time.Duration
+	E2ERate     float64
+	Sent        int
+	Delivered   int
+	P50, P99    time.Duration
 	// Undelivered: some run did not deliver every page.
 	Undelivered bool
 }
@@ -159,7 +164,7 @@ type holdsSummary struct {
 func summarize(runs []holdsRun, holds bool) holdsSummary {
 	var s holdsSummary
 	var rates, e2eRates []float64
-	var p99s, e2e50, e2e99 []time.Duration
+	var p99s, cpus, e2e50, e2e99 []time.Duration
 	for _, r := range runs {
 		if r.Holds != holds || r.Err != "" || r.E2E == nil {
 			continue
@@ -167,6 +172,7 @@ func summarize(runs []holdsRun, holds bool) holdsSummary {
 		s.Runs++
 		rates = append(rates, r.Storm.AlertsPerSec())
 		p99s = append(p99s, r.Storm.P99)
+		cpus = append(cpus, r.StormCPUPerAlert)
 		e2eRates = append(e2eRates, r.E2E.Rate)
 		e2e50, e2e99 = append(e2e50, r.E2E.P50), append(e2e99, r.E2E.P99)
 		s.Sent += r.E2E.Sent
@@ -174,7 +180,7 @@ func summarize(runs []holdsRun, holds bool) holdsSummary {
 		s.Undelivered = s.Undelivered || r.E2E.P99Undelivered || r.E2E.Delivered < r.E2E.Sent
 	}
 	s.StormRate, s.E2ERate = medianF(rates), medianF(e2eRates)
-	s.StormP99, s.P50, s.P99 = medianD(p99s), medianD(e2e50), medianD(e2e99)
+	s.StormP99, s.CPUPerAlert, s.P50, s.P99 = medianD(p99s), medianD(cpus), medianD(e2e50), medianD(e2e99)
 	return s
 }
 
@@ -225,7 +231,7 @@ func (b *bench) holdsPhase(ctx context.Context) error {
 		res.Rate, res.RateBasis = b.res.E2EAlertgate.Rate, "the end-to-end phase's alertgate rate ("+b.res.E2EAlertgate.Basis+")"
 	}
 	var errs []error
-	for round := 1; round <= holdsRounds; round++ {
+	for round := 1; round <= max(b.o.holdsRounds, 1); round++ {
 		for _, holds := range []bool{false, true} {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -307,6 +313,9 @@ func (b *bench) holdsRound(ctx context.Context, res *holdsResult, round int, hol
 		c.OnWarmup = func() { pages0, cpu0 = b.pd.events.Load(), cpuTime(p.pid()) }
 	})
 	run.Storm, run.StormCPU, run.StormPages = r, cpuTime(p.pid())-cpu0, b.pd.events.Load()-pages0
+	if n := r.AlertsPerSec() * (b.o.warmup + r.Elapsed).Seconds(); n > 0 {
+		run.StormCPUPerAlert = time.Duration(float64(run.StormCPU) / n)
+	}
 	run.Held = held(p)
 	p.stop()
 	if err != nil {

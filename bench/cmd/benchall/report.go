@@ -464,7 +464,7 @@ func printHolds(w io.Writer, h *holdsResult) []check {
 	fmt.Fprintf(w, "### 6. Holds: %s active silences and %d inhibit rules (storm 1/req and end to end, with ÷ without)\n\n", num(float64(h.Indexed+h.Scanned)), h.Rules)
 	without, with := summarize(h.Runs, false), summarize(h.Runs, true)
 	stormRatio, p99Ratio, ok := holdsVerdict(without, with)
-	t := &table{head: []string{"alertgate", "storm alerts/s", "storm p99", "e2e offered rate", "e2e delivered/sent", "e2e p50", "e2e p99", "verdict"}}
+	t := &table{head: []string{"alertgate", "storm alerts/s", "storm p99", "e2e offered rate", "e2e delivered/sent (all rounds)", "e2e p50", "e2e p99", "verdict"}}
 	row := func(name string, s holdsSummary) {
 		if s.Runs == 0 {
 			t.add(name, "no run completed")
@@ -493,7 +493,7 @@ func printHolds(w io.Writer, h *holdsResult) []check {
 			rounds = append(rounds, s+"error "+truncate(r.Err, 80))
 			continue
 		}
-		s += fmt.Sprintf("storm %s/s p99 %s", num(r.Storm.AlertsPerSec()), ms(r.Storm.P99))
+		s += fmt.Sprintf("storm %s/s p99 %s CPU %s/alert", num(r.Storm.AlertsPerSec()), ms(r.Storm.P99), us(r.StormCPUPerAlert))
 		if e := r.E2E; e != nil {
 			s += fmt.Sprintf(", e2e p50 %s p99 %s %s/%s", ms(e.P50), ms(e.P99), num(float64(e.Delivered)), num(float64(e.Sent)))
 		}
@@ -504,6 +504,10 @@ func printHolds(w io.Writer, h *holdsResult) []check {
 		held += r.Held
 	}
 	fmt.Fprintf(w, "Rounds in the order run, each on fresh processes: %s.\n", strings.Join(rounds, "; "))
+	if without.CPUPerAlert > 0 && with.CPUPerAlert > 0 {
+		fmt.Fprintf(w, "alertgate CPU per storm alert (its CPU over the warm-up and window ÷ the alerts at the window's rate, median): without %s, with %s (%s).\n",
+			us(without.CPUPerAlert), us(with.CPUPerAlert), ratio2(float64(with.CPUPerAlert)/float64(without.CPUPerAlert)))
+	}
 	fmt.Fprintf(w, "With: %d inhibit_rules appended to bench/alertgate.yaml, each rule's target matchers matching every storm alert (service=\"checkout\", severity=~\"critical|error\"; equal: [instance]) "+
 		"and one firing source on another instance (incidents via /v1/ingest/events, paged before the load), so every storm event computes every rule's lookup; "+
 		"%s active silences via POST /v1/silences, %s with equality matchers (alertname=\"Maintenance\", service=\"svc-N\": indexed) and %d with only a regex on instance (checked for every event), none matching the storm; "+
@@ -520,6 +524,14 @@ func printHolds(w io.Writer, h *holdsResult) []check {
 	}
 	fmt.Fprintln(w)
 	return []check{{fmt.Sprintf("storm 1/req and end-to-end p99 with %s silences and %d inhibit rules within 10%% of without", num(float64(h.Indexed+h.Scanned)), h.Rules), figure, ok}}
+}
+
+// us formats a short duration in µs.
+func us(d time.Duration) string {
+	if d <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f µs", float64(d)/1e3)
 }
 
 // ratio2 is a ratio with two decimals, for comparisons near 1.
