@@ -517,9 +517,12 @@ type e2eResult struct {
 	Max       time.Duration  `json:"max"`
 	// Undelivered keys count as slower than Max: a p99 among them is
 	// reported as "over Waited".
-	P99Undelivered bool   `json:"p99_undelivered"`
-	Invalid        int64  `json:"invalid_pagerduty_requests"`
-	Err            string `json:"err,omitempty"`
+	P99Undelivered bool  `json:"p99_undelivered"`
+	Invalid        int64 `json:"invalid_pagerduty_requests"`
+	// CutOff keys were in requests the end of the load cancelled before
+	// their answer: not in Sent (alertgate may or may not have taken them).
+	CutOff int    `json:"cut_off,omitempty"`
+	Err    string `json:"err,omitempty"`
 }
 
 func (b *bench) maxRate(runs []ingestRun, src loadgen.Source) float64 {
@@ -586,7 +589,7 @@ func (b *bench) pageRate() float64 {
 
 func (b *bench) paced(ctx context.Context, url string, src loadgen.Source, rate float64, tr *tracker) (loadgen.Result, error) {
 	return b.load(ctx, url, src, loadgen.Storm, 1, func(c *loadgen.Config) {
-		c.Rate, c.Duration, c.Run, c.OnNew = rate, b.o.e2eDuration, tr.run, tr.Sent
+		c.Rate, c.Duration, c.Run, c.OnNew, c.OnCutOff = rate, b.o.e2eDuration, tr.run, tr.Sent, tr.CutOff
 	})
 }
 
@@ -613,6 +616,7 @@ func (b *bench) waitDelivered(tr *tracker) time.Duration {
 func (r *e2eResult) fill(tr *tracker, load loadgen.Result, waited time.Duration) {
 	r.Load, r.Waited = load, waited
 	r.Sent, r.Delivered = tr.Counts()
+	r.CutOff = tr.CutOffs()
 	lat := tr.Latencies()
 	r.P50, _, r.Max = loadgen.Percentiles(lat)
 	// p99 over every sent key, undelivered ones counting as infinitely slow.

@@ -496,6 +496,9 @@ func printHolds(w io.Writer, h *holdsResult) []check {
 		s += fmt.Sprintf("storm %s/s p99 %s CPU %s/alert", num(r.Storm.AlertsPerSec()), ms(r.Storm.P99), us(r.StormCPUPerAlert))
 		if e := r.E2E; e != nil {
 			s += fmt.Sprintf(", e2e p50 %s p99 %s %s/%s", ms(e.P50), ms(e.P99), num(float64(e.Delivered)), num(float64(e.Sent)))
+			if e.CutOff > 0 {
+				s += fmt.Sprintf(" (+%d cut off unanswered at the end of the load, not counted)", e.CutOff)
+			}
 		}
 		rounds = append(rounds, s)
 		if r.Holds {
