@@ -21,6 +21,7 @@ type tracker struct {
 	run     uint64
 	sent    map[uint64]time.Time
 	arrived map[uint64]time.Time
+	cutOff  int
 }
 
 func newTracker(run uint64) *tracker {
@@ -31,6 +32,26 @@ func (t *tracker) Sent(seq uint64, at time.Time) {
 	t.mu.Lock()
 	t.sent[seq] = at
 	t.mu.Unlock()
+}
+
+// CutOff withdraws keys whose request the end of the load cancelled
+// before its answer: never acknowledged, they are not counted as sent.
+func (t *tracker) CutOff(seqs []uint64) {
+	t.mu.Lock()
+	for _, s := range seqs {
+		if _, ok := t.sent[s]; ok {
+			delete(t.sent, s)
+			t.cutOff++
+		}
+	}
+	t.mu.Unlock()
+}
+
+// CutOffs is how many keys CutOff withdrew.
+func (t *tracker) CutOffs() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cutOff
 }
 
 // Arrived records the first arrival of a key rendered by loadgen.KeyID.
