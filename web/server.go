@@ -40,6 +40,9 @@ type Server struct {
 	DeadLetters   DeadLetters
 	Readiness     Readiness
 	Silences      Silences
+	// Related lists an incident's related signals on /v1/incidents/{key},
+	// explain and the status page (nil: none are shown).
+	Related Correlator
 	// Audit records every admin action; without it writes are refused.
 	Audit   Audit
 	Access  Access
