@@ -621,4 +621,16 @@ func TestStatusPageFromInterfaces(t *testing.T) {
 	if strings.Contains(a.body, "Disk full") {
 		t.Errorf("page lists a resolved incident")
 	}
+	// Each title links to the incident's page; its related signals are
+	// under it.
+	for _, want := range []string{
+		`<a class="title" href="v1/incidents/alertmanager:v1:aaa">Checkout 5xx</a>`,
+		`1 bug class (<a href="https://sentry.io/organizations/org/issues/111/"`,
+		`>KeyError in cart</a> ×12 <span class="rel-status rel-regression">regression</span>)`,
+		`1 incident (<a href="v1/incidents/datadog:v1:4242:1e6b"`,
+	} {
+		if !strings.Contains(a.body, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
 }
