@@ -3,6 +3,8 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -146,6 +148,28 @@ func TestRelatedSignalsOnPages(t *testing.T) {
 	}
 	if searchPage.On["service"] != "search" || len(searchPage.Bugs)+len(searchPage.Incidents) != 0 {
 		t.Errorf("search page lists %+v, want nothing", searchPage)
+	}
+
+	// GET /v1/incidents/{key} shows the same for the incident now: its
+	// episode, the two bug classes and the Datadog monitor.
+	var view struct {
+		Incident struct {
+			Key      string
+			Episodes []struct{ Status string }
+		}
+		Related relatedOf
+	}
+	if code := g.Get(t, "/v1/incidents/"+url.PathEscape("alertmanager:v1:c0c0c0c0"), &view); code != http.StatusOK {
+		t.Fatalf("GET /v1/incidents/alertmanager:v1:c0c0c0c0: %d", code)
+	}
+	if view.Incident.Key != "alertmanager:v1:c0c0c0c0" || len(view.Incident.Episodes) != 1 || view.Incident.Episodes[0].Status != "open" {
+		t.Errorf("incident %+v, want its open episode", view.Incident)
+	}
+	if got := bugTitles(view.Related); !slices.Equal(got, wantBugs) {
+		t.Errorf("/v1/incidents/{key} related bugs %v, want %v", got, wantBugs)
+	}
+	if inc := view.Related.Incidents; len(inc) != 1 || !strings.HasPrefix(inc[0].Key, "datadog:v1:4242:") || inc[0].Title != "Monitor 4242" {
+		t.Errorf("/v1/incidents/{key} related incidents %+v, want the Datadog monitor", inc)
 	}
 
 	// The Datadog monitor recovers: later pages of checkout no longer

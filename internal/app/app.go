@@ -244,7 +244,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	srv := &web.Server{
 		Ingest: ih.Endpoints(ingest.Sources(cfg.Ingest, g.Now)), States: g.Policy, Matcher: g.Routes,
 		Runbooks: rb, Notifications: nlog, DeadLetters: &sinks.DeadLetters{Bus: g.Bus, Log: nlog},
-		Readiness: g, Silences: g.Silences, Audit: bus.AuditTrail{Bus: g.Bus}, Access: APIAccess(cfg.API), Logger: g.Logger, Metrics: g.Metrics, Now: g.Now,
+		Readiness: g, Silences: g.Silences, Related: g.Related, Audit: bus.AuditTrail{Bus: g.Bus}, Access: APIAccess(cfg.API), Logger: g.Logger, Metrics: g.Metrics, Now: g.Now,
 	}
 	// alertgate's own error reporting sits inside the recoverer: it must
 	// see a panic before it is recovered.
@@ -467,4 +467,5 @@ var (
 	_ web.Readiness     = (*Gateway)(nil)
 	_ web.Audit         = bus.AuditTrail{}
 	_ web.Silences      = (*silences.Store)(nil)
+	_ web.Correlator    = (*related.Index)(nil)
 )
