@@ -46,7 +46,7 @@ type options struct {
 	e2eRate                                  float64
 	concurrency, bigBatch                    int
 	memClasses, memChunk                     int
-	holdsRounds                              int
+	abRounds                                 int
 	benchtime                                string
 	skip                                     map[string]bool
 	logs                                     bool
@@ -93,7 +93,8 @@ func runAll(args []string) int {
 	fs.DurationVar(&o.memBudget, "mem-budget", 240*time.Second, "time allowed to feed bug classes in the memory phase")
 	fs.IntVar(&o.memClasses, "mem-classes", 1_000_000, "bug classes of the memory phase")
 	fs.IntVar(&o.memChunk, "mem-chunk", 20_000, "bug classes posted between RSS samples")
-	fs.IntVar(&o.holdsRounds, "holds-rounds", holdsRounds, "rounds of the holds phase, each a run without then with 1,000 silences and 100 inhibit rules")
+	fs.IntVar(&o.abRounds, "ab-rounds", abRounds, "rounds of each A/B phase (holds, related), each a run without then with the feature")
+	fs.IntVar(&o.abRounds, "holds-rounds", abRounds, "the former name of --ab-rounds")
 	fs.IntVar(&o.concurrency, "concurrency", 8, "requests in flight of every load run")
 	fs.IntVar(&o.bigBatch, "batch", 50, "alerts per request of the batched runs")
 	fs.StringVar(&o.benchtime, "benchtime", "300ms", "go test -benchtime of the micro-benchmarks")

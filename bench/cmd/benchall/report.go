@@ -462,10 +462,42 @@ func printReport(w io.Writer, res *results, o options) {
 // the ratio with ÷ without and the verdict, then every round.
 func printHolds(w io.Writer, h *holdsResult) []check {
 	fmt.Fprintf(w, "### 6. Holds: %s active silences and %d inhibit rules (storm 1/req and end to end, with ÷ without)\n\n", num(float64(h.Indexed+h.Scanned)), h.Rules)
-	without, with := summarize(h.Runs, false), summarize(h.Runs, true)
-	stormRatio, p99Ratio, ok := holdsVerdict(without, with)
+	without, with, stormRatio, p99Ratio, ok := printABTable(w, h.Runs, "without holds",
+		fmt.Sprintf("with %s silences, %d inhibit rules", num(float64(h.Indexed+h.Scanned)), h.Rules), "with ÷ without")
+	figure := fmt.Sprintf("storm %s, e2e p99 %s", ratio2(stormRatio), ratio2(p99Ratio))
+	printABRounds(w, h.Runs, "without", "with")
+	var held float64
+	for _, r := range h.Runs {
+		if r.Err == "" {
+			held += r.held()
+		}
+	}
+	fmt.Fprintf(w, "With: %d inhibit_rules appended to bench/alertgate.yaml, each rule's target matchers matching every storm alert (service=\"checkout\", severity=~\"critical|error\"; equal: [instance]) "+
+		"and one firing source on another instance (incidents via /v1/ingest/events, paged before the load), so every storm event computes every rule's lookup; "+
+		"%s active silences via POST /v1/silences, %s with equality matchers (alertname=\"Maintenance\", service=\"svc-N\": indexed) and %d with only a regex on instance (checked for every event), none matching the storm; "+
+		"set up in %s (median) after start, before the load. End-to-end rate: %s.\n",
+		h.Rules, num(float64(h.Indexed+h.Scanned)), num(float64(h.Indexed)), h.Scanned, ms(medianD(abSetups(h.Runs))), h.RateBasis)
+	switch {
+	case without.Runs == 0 || with.Runs == 0:
+		fmt.Fprintln(w, "Not every variant completed a round: no verdict.")
+	case without.Undelivered || with.Undelivered || held > 0:
+		fmt.Fprintf(w, "ERROR: pages were held or lost (decisions held by a silence or an inhibit rule: %.0f; delivered without %d of %d, with %d of %d).\n",
+			held, without.Delivered, without.Sent, with.Delivered, with.Sent)
+	default:
+		fmt.Fprintln(w, "Every page arrived in both variants (delivered = sent), and no decision was held: the holds match none of the alerts.")
+	}
+	fmt.Fprintln(w)
+	return []check{{fmt.Sprintf("storm 1/req and end-to-end p99 with %s silences and %d inhibit rules within 10%% of without", num(float64(h.Indexed+h.Scanned)), h.Rules), figure, ok}}
+}
+
+// printABTable prints an A/B phase's table: the median of each variant's
+// rounds in a row named withoutRow and withRow, then their ratio, named
+// ratioRow, with the verdict (abVerdict).
+func printABTable(w io.Writer, runs []abRun, withoutRow, withRow, ratioRow string) (without, with abSummary, stormRatio, p99Ratio float64, ok bool) {
+	without, with = summarize(runs, false), summarize(runs, true)
+	stormRatio, p99Ratio, ok = abVerdict(without, with)
 	t := &table{head: []string{"alertgate", "storm alerts/s", "storm p99", "e2e offered rate", "e2e delivered/sent (all rounds)", "e2e p50", "e2e p99", "verdict"}}
-	row := func(name string, s holdsSummary) {
+	row := func(name string, s abSummary) {
 		if s.Runs == 0 {
 			t.add(name, "no run completed")
 			return
@@ -477,18 +509,21 @@ func printHolds(w io.Writer, h *holdsResult) []check {
 		t.add(fmt.Sprintf("%s (median of %d)", name, s.Runs), num(s.StormRate), ms(s.StormP99), num(s.E2ERate)+" alerts/s",
 			fmt.Sprintf("%s/%s", num(float64(s.Delivered)), num(float64(s.Sent))), ms(s.P50), p99, "")
 	}
-	row("without holds", without)
-	row(fmt.Sprintf("with %s silences, %d inhibit rules", num(float64(h.Indexed+h.Scanned)), h.Rules), with)
-	figure := fmt.Sprintf("storm %s, e2e p99 %s", ratio2(stormRatio), ratio2(p99Ratio))
-	t.add("with ÷ without", ratio2(stormRatio), ratio2(float64(with.StormP99)/float64(without.StormP99)), "same rate", "",
-		ratio2(float64(with.P50)/float64(without.P50)), ratio2(p99Ratio), fmt.Sprintf("within %.0f%%: %s", 100*holdsTolerance, verdict(ok)))
+	row(withoutRow, without)
+	row(withRow, with)
+	t.add(ratioRow, ratio2(stormRatio), ratio2(float64(with.StormP99)/float64(without.StormP99)), "same rate", "",
+		ratio2(float64(with.P50)/float64(without.P50)), ratio2(p99Ratio), fmt.Sprintf("within %.0f%%: %s", 100*abTolerance, verdict(ok)))
 	t.print(w)
+	return without, with, stormRatio, p99Ratio, ok
+}
 
+// printABRounds prints every round of an A/B phase in the order run (each
+// variant called by its short name), then alertgate's CPU per storm alert
+// of each variant.
+func printABRounds(w io.Writer, runs []abRun, withoutShort, withShort string) {
 	var rounds []string
-	var setups []time.Duration
-	var held float64
-	for _, r := range h.Runs {
-		s := fmt.Sprintf("%s %d: ", map[bool]string{false: "without", true: "with"}[r.Holds], r.Round)
+	for _, r := range runs {
+		s := fmt.Sprintf("%s %d: ", map[bool]string{false: withoutShort, true: withShort}[r.With], r.Round)
 		if r.Err != "" {
 			rounds = append(rounds, s+"error "+truncate(r.Err, 80))
 			continue
@@ -501,32 +536,24 @@ func printHolds(w io.Writer, h *holdsResult) []check {
 			}
 		}
 		rounds = append(rounds, s)
-		if r.Holds {
-			setups = append(setups, r.Setup)
-		}
-		held += r.Held
 	}
 	fmt.Fprintf(w, "Rounds in the order run, each on fresh processes: %s.\n", strings.Join(rounds, "; "))
+	without, with := summarize(runs, false), summarize(runs, true)
 	if without.CPUPerAlert > 0 && with.CPUPerAlert > 0 {
-		fmt.Fprintf(w, "alertgate CPU per storm alert (its CPU over the warm-up and window ÷ the alerts at the window's rate, median): without %s, with %s (%s).\n",
-			us(without.CPUPerAlert), us(with.CPUPerAlert), ratio2(float64(with.CPUPerAlert)/float64(without.CPUPerAlert)))
+		fmt.Fprintf(w, "alertgate CPU per storm alert (its CPU over the warm-up and window ÷ the alerts at the window's rate, median): %s %s, %s %s (%s).\n",
+			withoutShort, us(without.CPUPerAlert), withShort, us(with.CPUPerAlert), ratio2(float64(with.CPUPerAlert)/float64(without.CPUPerAlert)))
 	}
-	fmt.Fprintf(w, "With: %d inhibit_rules appended to bench/alertgate.yaml, each rule's target matchers matching every storm alert (service=\"checkout\", severity=~\"critical|error\"; equal: [instance]) "+
-		"and one firing source on another instance (incidents via /v1/ingest/events, paged before the load), so every storm event computes every rule's lookup; "+
-		"%s active silences via POST /v1/silences, %s with equality matchers (alertname=\"Maintenance\", service=\"svc-N\": indexed) and %d with only a regex on instance (checked for every event), none matching the storm; "+
-		"set up in %s (median) after start, before the load. End-to-end rate: %s.\n",
-		h.Rules, num(float64(h.Indexed+h.Scanned)), num(float64(h.Indexed)), h.Scanned, ms(medianD(setups)), h.RateBasis)
-	switch {
-	case without.Runs == 0 || with.Runs == 0:
-		fmt.Fprintln(w, "Not every variant completed a round: no verdict.")
-	case without.Undelivered || with.Undelivered || held > 0:
-		fmt.Fprintf(w, "ERROR: pages were held or lost (decisions held by a silence or an inhibit rule: %.0f; delivered without %d of %d, with %d of %d).\n",
-			held, without.Delivered, without.Sent, with.Delivered, with.Sent)
-	default:
-		fmt.Fprintln(w, "Every page arrived in both variants (delivered = sent), and no decision was held: the holds match none of the alerts.")
+}
+
+// abSetups are the setup times of the "with" runs that completed.
+func abSetups(runs []abRun) []time.Duration {
+	var setups []time.Duration
+	for _, r := range runs {
+		if r.With && r.Err == "" {
+			setups = append(setups, r.Setup)
+		}
 	}
-	fmt.Fprintln(w)
-	return []check{{fmt.Sprintf("storm 1/req and end-to-end p99 with %s silences and %d inhibit rules within 10%% of without", num(float64(h.Indexed+h.Scanned)), h.Rules), figure, ok}}
+	return setups
 }
 
 // us formats a short duration in µs.
