@@ -258,10 +258,10 @@ func (b *bench) abRound(ctx context.Context, spec abSpec, res *abResult, round i
 		c.OnWarmup = func() { pages0, cpu0 = b.pd.events.Load(), cpuTime(p.pid()) }
 	})
 	run.Storm, run.StormCPU, run.StormPages = r, cpuTime(p.pid())-cpu0, b.pd.events.Load()-pages0
+	run.StormProbe = probe(p) - probe0
 	if n := r.AlertsPerSec() * (b.o.warmup + r.Elapsed).Seconds(); n > 0 {
 		run.StormCPUPerAlert = time.Duration(float64(run.StormCPU) / n)
 	}
-	run.StormProbe = probe(p) - probe0
 	p.stop()
 	if err != nil {
 		return run, err

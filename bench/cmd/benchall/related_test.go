@@ -1,0 +1,122 @@
+package main
+
+import (
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/config"
+	"github.com/alertgate/alertgate/ingest/events"
+	"github.com/alertgate/alertgate/related"
+)
+
+// benchConfig is bench/alertgate.yaml with extra appended, rendered as
+// for a process.
+func benchConfig(t *testing.T, extra string) *config.Config {
+	t.Helper()
+	root := findRoot()
+	o := alertgateOpts{
+		root: root, configTemplate: filepath.Join(root, "bench", "alertgate.yaml"), pdURL: "http://127.0.0.1:1",
+		tokens:      tokens{Alertmanager: randomToken(), Datadog: randomToken(), Events: randomToken(), SentrySecret: randomToken()},
+		extraConfig: extra,
+	}
+	y, err := renderConfig(o, "127.0.0.1:8080", filepath.Join(t.TempDir(), "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load([]byte(y), nil)
+	if err != nil {
+		t.Fatalf("config does not load: %v\n%s", err, y)
+	}
+	return cfg
+}
+
+func TestRelatedVariantsAreCorrelationOffAndTheDefault(t *testing.T) {
+	spec := (&bench{pd: &pagerDuty{}}).relatedSpec()
+	if spec.with.config != "" || spec.with.setup == nil || spec.without.setup != nil {
+		t.Fatal("with: the bench config as it is and a setup; without: no setup")
+	}
+	if off := benchConfig(t, spec.without.config); len(off.Correlation.Labels) != 0 {
+		t.Fatalf("without: correlation labels %v, want none", off.Correlation.Labels)
+	}
+	on := benchConfig(t, spec.with.config)
+	if !slices.Equal(on.Correlation.Labels, []string{alertgate.LabelService}) || on.Correlation.Window.D() != 30*time.Minute {
+		t.Fatalf("with: correlation %v %s, want [service] 30m (the report says so)", on.Correlation.Labels, on.Correlation.Window.D())
+	}
+}
+
+func TestRelatedSignalsShareTheStormsServiceAndFillEveryList(t *testing.T) {
+	evs, err := events.Parse(relatedSignals(relatedBugClasses, relatedOccurrences, relatedIncidents))
+	if err != nil {
+		t.Fatal(err)
+	}
+	storm := stormEvent(t)
+	if storm.Labels[alertgate.LabelService] != relatedService {
+		t.Fatalf("the storm's service is %q", storm.Labels[alertgate.LabelService])
+	}
+	ids, classes, incidents := map[string]bool{}, map[string]int{}, map[string]bool{}
+	x := related.New(nil, nil, related.Options{Labels: []string{alertgate.LabelService}, Window: 30 * time.Minute})
+	now := time.Now()
+	for _, ev := range evs {
+		if ids[ev.ID] {
+			t.Fatalf("id %s twice", ev.ID)
+		}
+		ids[ev.ID] = true
+		if ev.Labels[alertgate.LabelService] != relatedService || ev.Status != alertgate.StatusFiring {
+			t.Fatalf("%s: service %q status %s", ev.Key, ev.Labels[alertgate.LabelService], ev.Status)
+		}
+		switch ev.Kind {
+		case alertgate.KindBug:
+			classes[ev.Key]++
+			x.ObserveBug(related.Bug{Key: ev.Key, Title: ev.Title, Source: ev.Source, Labels: ev.Labels, FirstSeen: now, At: now})
+		case alertgate.KindIncident:
+			if ev.Episode == "" {
+				t.Fatalf("incident %s has no episode", ev.Key)
+			}
+			incidents[ev.Key] = true
+			x.ObserveIncident(related.Incident{Key: ev.Key, Title: ev.Title, Source: ev.Source, Labels: ev.Labels, OpenedAt: now}, true)
+		default:
+			t.Fatalf("%s: kind %s", ev.Key, ev.Kind)
+		}
+	}
+	if len(classes) != relatedBugClasses || len(incidents) != relatedIncidents {
+		t.Fatalf("%d bug classes, %d incidents", len(classes), len(incidents))
+	}
+	for k, n := range classes {
+		if n != relatedOccurrences {
+			t.Fatalf("%s: %d occurrences", k, n)
+		}
+	}
+	if !incidents["events:"+relatedIncidentKey(0)] {
+		t.Fatal("relatedIncidentKey does not name a set-up incident")
+	}
+	// A storm alert's page lists full lists and counts the rest.
+	r := x.Related(storm.Labels, storm.Key, now.Add(time.Second))
+	if len(r.Bugs) != alertgate.MaxRelated || r.MoreBugs != relatedBugClasses-alertgate.MaxRelated ||
+		len(r.Incidents) != alertgate.MaxRelated || r.MoreIncidents != relatedIncidents-alertgate.MaxRelated {
+		t.Fatalf("a storm page lists %d bugs (+%d), %d incidents (+%d)", len(r.Bugs), r.MoreBugs, len(r.Incidents), r.MoreIncidents)
+	}
+	if r.Bugs[0].Count != relatedOccurrences {
+		t.Fatalf("a related class counts %d occurrences", r.Bugs[0].Count)
+	}
+}
+
+func TestRelatedSpecChecksTheLists(t *testing.T) {
+	spec := (&bench{pd: &pagerDuty{}}).relatedSpec()
+	e2e := &e2eResult{Sent: 10, Delivered: 10}
+	for _, c := range []struct {
+		r  abRun
+		ok bool
+	}{
+		{abRun{With: false, E2E: e2e}, true},
+		{abRun{With: false, E2EProbe: 1, E2E: e2e}, false},
+		{abRun{With: true, StormPages: 100, StormProbe: 100, E2E: e2e}, true},
+		{abRun{With: true, StormPages: 100, E2EProbe: 10, E2E: e2e}, false},
+	} {
+		if err := spec.check(c.r); (err == nil) != c.ok {
+			t.Errorf("%+v: %v", c.r, err)
+		}
+	}
+}
