@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/bench/loadgen"
 	"github.com/alertgate/alertgate/config"
 	"github.com/alertgate/alertgate/ingest/events"
 	"github.com/alertgate/alertgate/related"
@@ -118,5 +121,39 @@ func TestRelatedSpecChecksTheLists(t *testing.T) {
 		if err := spec.check(c.r); (err == nil) != c.ok {
 			t.Errorf("%+v: %v", c.r, err)
 		}
+	}
+}
+
+func TestPrintRelated(t *testing.T) {
+	run := func(round int, with bool, rate float64, cpu time.Duration, p99 time.Duration) abRun {
+		r := abRun{Round: round, With: with, StormCPUPerAlert: cpu, StormPages: int64(rate * 6),
+			Storm: loadgen.Result{Alerts: int64(rate * 5), Elapsed: 5 * time.Second, P99: 10 * time.Millisecond},
+			E2E:   &e2eResult{Rate: 1000, Sent: 5000, Delivered: 5000, P50: time.Millisecond, P99: p99}}
+		if with {
+			r.Setup, r.StormProbe, r.E2EProbe = 300*time.Millisecond, rate*6, 5000
+		}
+		return r
+	}
+	res := &relatedResult{Labels: []string{"service"}, Window: "30m", BugClasses: 50, Occurrences: 3, Incidents: 20,
+		abResult: abResult{Rate: 1000, RateBasis: "--e2e-rate", Runs: []abRun{
+			run(1, false, 2000, 400*time.Microsecond, 20*time.Millisecond), run(1, true, 1950, 420*time.Microsecond, 21*time.Millisecond),
+			run(2, false, 2100, 400*time.Microsecond, 22*time.Millisecond), run(2, true, 2050, 430*time.Microsecond, 22*time.Millisecond),
+		}}}
+	var buf bytes.Buffer
+	checks := printRelated(&buf, res)
+	out := buf.String()
+	for _, want := range []string{
+		"### 7. Related signals on every page (storm 1/req and end to end, correlation on ÷ off)",
+		"| correlation off (median of 2)", "| correlation on, 50 bug classes and 20 incidents related (median of 2) |", "| on ÷ off",
+		"within 10%: met", "off 1: storm 2,000/s", "on 2: storm 2,050/s",
+		"CPU per storm alert", "off 400 µs, on 425 µs (1.06×)",
+		"storm 24,000 of 24,000 (100%)", "Every page arrived in both variants",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+	if len(checks) != 1 || !checks[0].ok {
+		t.Fatalf("checks %+v", checks)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/bench/loadgen"
 )
 
@@ -393,6 +394,11 @@ func printReport(w io.Writer, res *results, o options) {
 		checks = append(checks, printHolds(w, h)...)
 	}
 
+	// 7. Related signals.
+	if r := res.Related; r != nil {
+		checks = append(checks, printRelated(w, r)...)
+	}
+
 	// Micro-benchmarks.
 	if len(res.Micro) > 0 {
 		fmt.Fprintf(w, "### Go micro-benchmarks (go test -bench, -benchtime %s)\n\n", o.benchtime)
@@ -488,6 +494,57 @@ func printHolds(w io.Writer, h *holdsResult) []check {
 	}
 	fmt.Fprintln(w)
 	return []check{{fmt.Sprintf("storm 1/req and end-to-end p99 with %s silences and %d inhibit rules within 10%% of without", num(float64(h.Indexed+h.Scanned)), h.Rules), figure, ok}}
+}
+
+// printRelated is the related section: the median of each variant's
+// rounds, the ratio on ÷ off and the verdict, every round, and how many
+// pages carried the related lists.
+func printRelated(w io.Writer, r *relatedResult) []check {
+	fmt.Fprintln(w, "### 7. Related signals on every page (storm 1/req and end to end, correlation on ÷ off)")
+	fmt.Fprintln(w)
+	without, with, stormRatio, p99Ratio, ok := printABTable(w, r.Runs, "correlation off",
+		fmt.Sprintf("correlation on, %s bug classes and %d incidents related", num(float64(r.BugClasses)), r.Incidents), "on ÷ off")
+	figure := fmt.Sprintf("storm %s, e2e p99 %s", ratio2(stormRatio), ratio2(p99Ratio))
+	printABRounds(w, r.Runs, "off", "on")
+	var stormPages, stormListed, e2eListed, offCarried float64
+	var e2eDelivered, unlisted int
+	for _, run := range r.Runs {
+		switch {
+		case run.Err != "":
+		case run.With:
+			if run.StormProbe < 1 {
+				unlisted++
+			}
+			stormPages += float64(run.StormPages)
+			stormListed += run.StormProbe
+			e2eListed += run.E2EProbe
+			if run.E2E != nil {
+				e2eDelivered += run.E2E.Delivered
+			}
+		default:
+			offCarried += run.StormProbe + run.E2EProbe
+		}
+	}
+	fmt.Fprintf(w, "On: correlation as by default (labels [%s], window %s); before the load, %d bug classes of service %q (%d occurrences each) and %d open incidents of it via /v1/ingest/events, "+
+		"decided and paged, and one incident's GET /v1/incidents/{key} listing them all, in %s (median) after start; the storm's alerts are service %q too, so each page lists %d bug classes and %d incidents, counting the rest. "+
+		"Off: correlation: {labels: []} appended to bench/alertgate.yaml. End-to-end rate: %s.\n",
+		strings.Join(r.Labels, ", "), r.Window, r.BugClasses, relatedService, r.Occurrences, r.Incidents, ms(medianD(abSetups(r.Runs))),
+		relatedService, alertgate.MaxRelated, alertgate.MaxRelated, r.RateBasis)
+	if stormPages > 0 {
+		fmt.Fprintf(w, "Pages listing related bug classes, on: storm %s of %s (%.0f%%), end to end %s (%s delivered); pages carrying related signals, off: %s.\n",
+			num(stormListed), num(stormPages), 100*stormListed/stormPages, num(e2eListed), num(float64(e2eDelivered)), num(offCarried))
+	}
+	switch {
+	case without.Runs == 0 || with.Runs == 0:
+		fmt.Fprintln(w, "Not every variant completed a round: no verdict.")
+	case without.Undelivered || with.Undelivered || offCarried > 0 || unlisted > 0:
+		fmt.Fprintf(w, "ERROR: pages were lost or wrong (delivered off %d of %d, on %d of %d; storm runs on whose pages list no bug class: %d; pages carrying related, off: %s).\n",
+			without.Delivered, without.Sent, with.Delivered, with.Sent, unlisted, num(offCarried))
+	default:
+		fmt.Fprintln(w, "Every page arrived in both variants (delivered = sent); with correlation on the storm's pages list related bug classes, with it off no page carries related signals.")
+	}
+	fmt.Fprintln(w)
+	return []check{{fmt.Sprintf("storm 1/req and end-to-end p99 with related signals on every page (%s bug classes, %d incidents) within 10%% of correlation off", num(float64(r.BugClasses)), r.Incidents), figure, ok}}
 }
 
 // printABTable prints an A/B phase's table: the median of each variant's
