@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -55,5 +56,34 @@ func TestHoldsSpecChecksNoDecisionWasHeld(t *testing.T) {
 	held.E2EProbe = 2
 	if err := spec.check(held); err == nil || held.held() != 2 {
 		t.Fatalf("2 decisions held in the end-to-end run: %v", err)
+	}
+}
+
+func TestParsePprofTopOfADiff(t *testing.T) {
+	out := `File: benchall
+Duration: 12.68s, Total samples = 6.18s (48.76%)
+      flat  flat%   sum%        cum   cum%
+         0     0%     0%      0.65s 10.52%  github.com/alertgate/alertgate/routes.(*Router).handle
+    -0.01s  0.16%  0.16%      0.42s  6.80%  github.com/alertgate/alertgate/related.(*Index).Related
+     0.01s  0.16% 11.33%     -0.18s  2.91%  github.com/alertgate/alertgate/ingest.(*Handler).handle
+`
+	es, header := parsePprofTop(out)
+	if len(header) != 3 || len(es) != 3 {
+		t.Fatalf("header %q, entries %+v", header, es)
+	}
+	if es[1].Flat != -0.16 || es[1].Cum != 6.80 || es[2].Flat != 0.16 || es[2].Cum != -2.91 {
+		t.Fatalf("signs: %+v", es)
+	}
+	var handle, ingest float64
+	for _, s := range stageShares(es) {
+		switch {
+		case strings.HasPrefix(s.Name, "router"):
+			handle = s.Share
+		case strings.HasPrefix(s.Name, "HTTP ingest"):
+			ingest = s.Share
+		}
+	}
+	if handle != 10.52 || ingest != -2.91 {
+		t.Fatalf("stages: router %v, ingest %v", handle, ingest)
 	}
 }
