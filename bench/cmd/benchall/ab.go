@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -81,10 +83,12 @@ type abRun struct {
 	StormCPUPerAlert time.Duration `json:"storm_cpu_per_alert"`
 	// StormProbe and E2EProbe are how much the variant's probe grew
 	// during the storm's load and the end-to-end load.
-	StormProbe float64    `json:"storm_probe"`
-	E2EProbe   float64    `json:"e2e_probe"`
-	E2E        *e2eResult `json:"e2e,omitempty"`
-	Err        string     `json:"err,omitempty"`
+	StormProbe float64 `json:"storm_probe"`
+	E2EProbe   float64 `json:"e2e_probe"`
+	// E2EPages are the pages of the end-to-end run (its warm-up's too).
+	E2EPages int64      `json:"e2e_pages"`
+	E2E      *e2eResult `json:"e2e,omitempty"`
+	Err      string     `json:"err,omitempty"`
 }
 
 // abResult is an A/B phase's runs.
@@ -92,6 +96,28 @@ type abResult struct {
 	Rate      float64 `json:"e2e_rate"`
 	RateBasis string  `json:"e2e_rate_basis"`
 	Runs      []abRun `json:"runs"`
+	// Profiles are the CPU profiles of --ab-profile.
+	Profiles *abProfiles `json:"profiles,omitempty"`
+}
+
+// abProfiles is one more end-to-end run of each variant at the phase's
+// rate on the profiling child (benchall gateway: app.Gateway with a CPU
+// profile from start to stop), and where "with" spent more CPU than
+// "without" (go tool pprof -diff_base): at one rate both handle the same
+// alerts, so the difference is the variant's cost.
+type abProfiles struct {
+	Without, With string `json:"-"`
+	// Files and Totals are each variant's profile and its total samples
+	// (pprof's header), without then with.
+	Files  [2]string `json:"files"`
+	Totals [2]string `json:"totals"`
+	Sent   [2]int    `json:"sent"`
+	// Stages are the profile phase's stages, and DiffFlat the functions,
+	// by how much more CPU "with" spent in them, in percent of without's
+	// total.
+	Stages   []stageShare `json:"diff_stages"`
+	DiffFlat []pprofEntry `json:"diff_flat"`
+	Err      string       `json:"err,omitempty"`
 }
 
 // abSummary is one variant's figures: the median of its rounds.
@@ -192,6 +218,12 @@ func (b *bench) abPhase(ctx context.Context, spec abSpec, res *abResult) error {
 			res.Runs = append(res.Runs, run)
 		}
 	}
+	if b.o.abProfile && ctx.Err() == nil {
+		res.Profiles = b.abProfile(ctx, spec, res.Rate)
+		if res.Profiles.Err != "" {
+			errs = append(errs, fmt.Errorf("profiles: %s", res.Profiles.Err))
+		}
+	}
 	// Every page must still arrive, and each variant do what it is for.
 	for _, r := range res.Runs {
 		var err error
@@ -277,10 +309,10 @@ func (b *bench) abRound(ctx context.Context, spec abSpec, res *abResult, round i
 		return run, err
 	}
 	defer p.stop()
-	probe0 = probe(p)
+	probe0, pages0 = probe(p), b.pd.events.Load()
 	e, err := b.e2eToPagerDuty(ctx, fmt.Sprintf("alertgate %s round %d", v.name, round), p.url, res.Rate)
 	run.E2E = &e
-	run.E2EProbe = probe(p) - probe0
+	run.E2EProbe, run.E2EPages = probe(p)-probe0, b.pd.events.Load()-pages0
 	return run, err
 }
 
@@ -304,4 +336,68 @@ func (b *bench) post(ctx context.Context, url, auth string, body []byte, want in
 		return fmt.Errorf("POST %s: HTTP %d: %s", req.URL.Path, resp.StatusCode, strings.TrimSpace(string(msg)))
 	}
 	return nil
+}
+
+// abProfile runs each variant end to end at rate on the profiling child,
+// set up as its processes are, and compares the CPU profiles.
+func (b *bench) abProfile(ctx context.Context, spec abSpec, rate float64) *abProfiles {
+	pr := &abProfiles{Without: spec.without.short, With: spec.with.short}
+	for i, with := range []bool{false, true} {
+		v := spec.variant(with)
+		file := filepath.Join(b.o.out, fmt.Sprintf("cpu-%s-%s.pprof", spec.phase, v.short))
+		heap := filepath.Join(b.o.out, fmt.Sprintf("heap-%s-%s.pprof", spec.phase, v.short))
+		e, err := b.profiledE2E(ctx, v, file, heap, rate)
+		if err != nil {
+			pr.Err = fmt.Sprintf("%s: %v", v.name, err)
+			return pr
+		}
+		pr.Files[i], pr.Sent[i] = file, e.Sent
+		if _, header, err := pprofTop(file, false); err == nil {
+			for _, h := range header {
+				if strings.Contains(h, "Total samples") {
+					pr.Totals[i] = h
+				}
+			}
+		}
+	}
+	cum, _, err := pprofTop(pr.Files[1], true, "-diff_base="+pr.Files[0])
+	if err != nil {
+		pr.Err = err.Error()
+		return pr
+	}
+	for _, st := range stageShares(cum) {
+		if st.Share != 0 {
+			pr.Stages = append(pr.Stages, st)
+		}
+	}
+	flat, _, err := pprofTop(pr.Files[1], false, "-diff_base="+pr.Files[0])
+	if err != nil {
+		pr.Err = err.Error()
+		return pr
+	}
+	sort.SliceStable(flat, func(i, j int) bool { return flat[i].Flat > flat[j].Flat })
+	pr.DiffFlat = flat[:min(len(flat), 12)]
+	return pr
+}
+
+// profiledE2E is one end-to-end run of v at rate on the profiling child.
+func (b *bench) profiledE2E(ctx context.Context, v abVariant, cpuFile, heapFile string, rate float64) (e2eResult, error) {
+	o := b.agOpts("")
+	o.extraConfig = v.config
+	dir, cfgPath, listen, err := writeConfig(o)
+	if err != nil {
+		return e2eResult{}, err
+	}
+	p, err := start("gateway", b.self, []string{"gateway", cfgPath, cpuFile, heapFile}, dir, "http://"+listen, "/readyz", "", 30*time.Second)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return e2eResult{}, err
+	}
+	defer stopProfiled(p)
+	if v.setup != nil {
+		if _, err := v.setup(ctx, p.url); err != nil {
+			return e2eResult{}, err
+		}
+	}
+	return b.e2eToPagerDuty(ctx, fmt.Sprintf("alertgate %s, profiled", v.name), p.url, rate)
 }

@@ -49,6 +49,7 @@ type options struct {
 	concurrency, bigBatch                    int
 	memClasses, memChunk                     int
 	abRounds                                 int
+	abProfile                                bool
 	benchtime                                string
 	skip                                     map[string]bool
 	logs                                     bool
@@ -97,6 +98,7 @@ func runAll(args []string) int {
 	fs.IntVar(&o.memChunk, "mem-chunk", 20_000, "bug classes posted between RSS samples")
 	fs.IntVar(&o.abRounds, "ab-rounds", abRounds, "rounds of each A/B phase (holds, related), each a run without then with the feature")
 	fs.IntVar(&o.abRounds, "holds-rounds", abRounds, "the former name of --ab-rounds")
+	fs.BoolVar(&o.abProfile, "ab-profile", false, "after each A/B phase's rounds, one more end-to-end run per variant on a CPU-profiled alertgate, and where \"with\" spends more")
 	fs.IntVar(&o.concurrency, "concurrency", 8, "requests in flight of every load run")
 	fs.IntVar(&o.bigBatch, "batch", 50, "alerts per request of the batched runs")
 	fs.StringVar(&o.benchtime, "benchtime", "300ms", "go test -benchtime of the micro-benchmarks")

@@ -130,7 +130,7 @@ func TestPrintRelated(t *testing.T) {
 			Storm: loadgen.Result{Alerts: int64(rate * 5), Elapsed: 5 * time.Second, P99: 10 * time.Millisecond},
 			E2E:   &e2eResult{Rate: 1000, Sent: 5000, Delivered: 5000, P50: time.Millisecond, P99: p99}}
 		if with {
-			r.Setup, r.StormProbe, r.E2EProbe = 300*time.Millisecond, rate*6, 5000
+			r.Setup, r.StormProbe, r.E2EProbe, r.E2EPages = 300*time.Millisecond, rate*6, 6000, 6000
 		}
 		return r
 	}
@@ -139,6 +139,10 @@ func TestPrintRelated(t *testing.T) {
 			run(1, false, 2000, 400*time.Microsecond, 20*time.Millisecond), run(1, true, 1950, 420*time.Microsecond, 21*time.Millisecond),
 			run(2, false, 2100, 400*time.Microsecond, 22*time.Millisecond), run(2, true, 2050, 430*time.Microsecond, 22*time.Millisecond),
 		}}}
+	res.Profiles = &abProfiles{Without: "off", With: "on", Files: [2]string{"/tmp/cpu-related-off.pprof", "/tmp/cpu-related-on.pprof"},
+		Totals: [2]string{"Total samples = 6180ms", "Total samples = 7660ms"}, Sent: [2]int{4638, 4627},
+		Stages:   []stageShare{{"router: decode, classify, route, policy", 10.5}, {"  related signals: the page's lists", 6.8}, {"digest", 0.2}},
+		DiffFlat: []pprofEntry{{Flat: 6.47, Name: "runtime.memmove"}, {Flat: 0.97, Name: "github.com/alertgate/alertgate/related.(*Index).Related"}}}
 	var buf bytes.Buffer
 	checks := printRelated(&buf, res)
 	out := buf.String()
@@ -147,7 +151,8 @@ func TestPrintRelated(t *testing.T) {
 		"| correlation off (median of 2)", "| correlation on, 50 bug classes and 20 incidents related (median of 2) |", "| on ÷ off",
 		"within 10%: met", "off 1: storm 2,000/s", "on 2: storm 2,050/s",
 		"CPU per storm alert", "off 400 µs, on 425 µs (1.06×)",
-		"storm 24,000 of 24,000 (100%)", "Every page arrived in both variants",
+		"storm 24,000 of 24,000 (100%), end to end 12,000 of 12,000 (100%", "Every page arrived in both variants",
+		"Where on spends more than off, in % of off's total (go tool pprof -diff_base): by stage (cumulative) router: decode, classify, route, policy +10.5, related signals: the page's lists +6.8; by function (flat) runtime.memmove +6.5, related.(*Index).Related +1.0",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in\n%s", want, out)

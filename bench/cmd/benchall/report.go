@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -483,6 +484,7 @@ func printHolds(w io.Writer, h *holdsResult) []check {
 		"%s active silences via POST /v1/silences, %s with equality matchers (alertname=\"Maintenance\", service=\"svc-N\": indexed) and %d with only a regex on instance (checked for every event), none matching the storm; "+
 		"set up in %s (median) after start, before the load. End-to-end rate: %s.\n",
 		h.Rules, num(float64(h.Indexed+h.Scanned)), num(float64(h.Indexed)), h.Scanned, ms(medianD(abSetups(h.Runs))), h.RateBasis)
+	printABProfiles(w, h.Profiles)
 	switch {
 	case without.Runs == 0 || with.Runs == 0:
 		fmt.Fprintln(w, "Not every variant completed a round: no verdict.")
@@ -506,8 +508,8 @@ func printRelated(w io.Writer, r *relatedResult) []check {
 		fmt.Sprintf("correlation on, %s bug classes and %d incidents related", num(float64(r.BugClasses)), r.Incidents), "on ÷ off")
 	figure := fmt.Sprintf("storm %s, e2e p99 %s", ratio2(stormRatio), ratio2(p99Ratio))
 	printABRounds(w, r.Runs, "off", "on")
-	var stormPages, stormListed, e2eListed, offCarried float64
-	var e2eDelivered, unlisted int
+	var stormPages, stormListed, e2ePages, e2eListed, offCarried float64
+	var unlisted int
 	for _, run := range r.Runs {
 		switch {
 		case run.Err != "":
@@ -517,10 +519,8 @@ func printRelated(w io.Writer, r *relatedResult) []check {
 			}
 			stormPages += float64(run.StormPages)
 			stormListed += run.StormProbe
+			e2ePages += float64(run.E2EPages)
 			e2eListed += run.E2EProbe
-			if run.E2E != nil {
-				e2eDelivered += run.E2E.Delivered
-			}
 		default:
 			offCarried += run.StormProbe + run.E2EProbe
 		}
@@ -530,10 +530,11 @@ func printRelated(w io.Writer, r *relatedResult) []check {
 		"Off: correlation: {labels: []} appended to bench/alertgate.yaml. End-to-end rate: %s.\n",
 		strings.Join(r.Labels, ", "), r.Window, r.BugClasses, relatedService, r.Occurrences, r.Incidents, ms(medianD(abSetups(r.Runs))),
 		relatedService, alertgate.MaxRelated, alertgate.MaxRelated, r.RateBasis)
-	if stormPages > 0 {
-		fmt.Fprintf(w, "Pages listing related bug classes, on: storm %s of %s (%.0f%%), end to end %s (%s delivered); pages carrying related signals, off: %s.\n",
-			num(stormListed), num(stormPages), 100*stormListed/stormPages, num(e2eListed), num(float64(e2eDelivered)), num(offCarried))
+	if stormPages > 0 && e2ePages > 0 {
+		fmt.Fprintf(w, "Pages listing related bug classes, on: storm %s of %s (%.0f%%), end to end %s of %s (%.0f%%, warm-ups included); pages carrying related signals, off: %s.\n",
+			num(stormListed), num(stormPages), 100*stormListed/stormPages, num(e2eListed), num(e2ePages), 100*e2eListed/e2ePages, num(offCarried))
 	}
+	printABProfiles(w, r.Profiles)
 	switch {
 	case without.Runs == 0 || with.Runs == 0:
 		fmt.Fprintln(w, "Not every variant completed a round: no verdict.")
@@ -545,6 +546,32 @@ func printRelated(w io.Writer, r *relatedResult) []check {
 	}
 	fmt.Fprintln(w)
 	return []check{{fmt.Sprintf("storm 1/req and end-to-end p99 with related signals on every page (%s bug classes, %d incidents) within 10%% of correlation off", num(float64(r.BugClasses)), r.Incidents), figure, ok}}
+}
+
+// printABProfiles is the note of --ab-profile: the profiles, and where
+// "with" spent more CPU than "without" at the same rate.
+func printABProfiles(w io.Writer, p *abProfiles) {
+	if p == nil {
+		return
+	}
+	if p.Err != "" {
+		fmt.Fprintf(w, "CPU profiles (--ab-profile): error %s.\n", truncate(p.Err, 120))
+		return
+	}
+	var stages []string
+	for _, s := range p.Stages {
+		if math.Abs(s.Share) >= 0.5 {
+			stages = append(stages, fmt.Sprintf("%s %+.1f", strings.TrimSpace(s.Name), s.Share))
+		}
+	}
+	var flat []string
+	for _, e := range p.DiffFlat[:min(len(p.DiffFlat), 8)] {
+		flat = append(flat, fmt.Sprintf("%s %+.1f", shortFunc(e.Name), e.Flat))
+	}
+	fmt.Fprintf(w, "CPU profiles (--ab-profile: one more end-to-end run of each variant at the same rate on a CPU-profiled alertgate, `benchall gateway`, from start to stop, setup included): %s %s (%s, %s sent), %s %s (%s, %s sent). "+
+		"Where %s spends more than %s, in %% of %s's total (go tool pprof -diff_base): by stage (cumulative) %s; by function (flat) %s.\n",
+		p.Without, filepath.Base(p.Files[0]), p.Totals[0], num(float64(p.Sent[0])), p.With, filepath.Base(p.Files[1]), p.Totals[1], num(float64(p.Sent[1])),
+		p.With, p.Without, p.Without, strings.Join(stages, ", "), strings.Join(flat, ", "))
 }
 
 // printABTable prints an A/B phase's table: the median of each variant's
