@@ -1,18 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
-
-	"github.com/alertgate/alertgate/bench/loadgen"
 )
 
 // The holds phase: the storm and end-to-end runs with 1,000 active
@@ -26,10 +21,6 @@ const (
 	// one by one for every event).
 	holdsIndexed = 900
 	holdsScanned = 100
-	// holdsRounds of without, with (--holds-rounds).
-	holdsRounds = 2
-	// holdsTolerance: "with" within 10% of "without".
-	holdsTolerance = 0.10
 )
 
 // inhibitRulesYAML is the inhibit_rules section appended to
@@ -112,230 +103,49 @@ func holdSilences(indexed, scanned int) []silenceBody {
 	return out
 }
 
-// holdsRun is one variant's runs on fresh processes: the storm, then the
-// end-to-end run.
-type holdsRun struct {
-	Round int  `json:"round"`
-	Holds bool `json:"holds"` // the "with" variant
-	// Setup is the time taken to make the sources fire and add the
-	// silences, before the storm run's process took load.
-	Setup      time.Duration  `json:"setup,omitempty"`
-	Silences   int            `json:"active_silences"`
-	Storm      loadgen.Result `json:"storm"`
-	StormPages int64          `json:"storm_pages"`
-	StormCPU   time.Duration  `json:"storm_cpu"`
-	// StormCPUPerAlert is StormCPU over the alerts of the warm-up and
-	// window (at the window's rate): what an alert cost alertgate.
-	StormCPUPerAlert time.Duration `json:"storm_cpu_per_alert"`
-	// Held is how many decisions of the storm's process (and of the
-	// end-to-end one) a silence or an inhibit rule held: 0, or the holds
-	// matched storm alerts.
-	Held float64    `json:"held"`
-	E2E  *e2eResult `json:"e2e,omitempty"`
-	Err  string     `json:"err,omitempty"`
-}
-
 // holdsResult is the holds phase.
 type holdsResult struct {
-	Rules     int        `json:"inhibit_rules"`
-	Indexed   int        `json:"silences_indexed"`
-	Scanned   int        `json:"silences_scanned"`
-	Rate      float64    `json:"e2e_rate"`
-	RateBasis string     `json:"e2e_rate_basis"`
-	Runs      []holdsRun `json:"runs"`
+	Rules   int `json:"inhibit_rules"`
+	Indexed int `json:"silences_indexed"`
+	Scanned int `json:"silences_scanned"`
+	abResult
 }
 
-// holdsSummary is one variant's figures: the median of its rounds.
-type holdsSummary struct {
-	Runs      int
-	StormRate float64
-	StormP99  time.Duration
-	// CPUPerAlert is alertgate's CPU per storm alert.
-	CPUPerAlert time.Duration
-	E2ERate     float64
-	Sent        int
-	Delivered   int
-	P50, P99    time.Duration
-	// Undelivered: some run did not deliver every page.
-	Undelivered bool
+// holdsSpec is the holds phase's A/B: "with" has the inhibit rules in its
+// config and, set up on each process, their firing sources and the
+// silences. The probe counts the decisions a silence or an inhibit rule
+// held: none may be (the holds match no storm alert).
+func (b *bench) holdsSpec() abSpec {
+	held := func(ctx context.Context, url string) float64 {
+		v, _ := metricSumWhere(ctx, url, "alertgate_router_decisions_total", func(line string) bool {
+			return strings.Contains(line, `outcome="silenced"`) || strings.Contains(line, `outcome="inhibited"`)
+		})
+		return v
+	}
+	return abSpec{
+		phase:   "holds",
+		without: abVariant{name: "without holds", short: "without", probe: held, probeName: "held"},
+		with: abVariant{name: "with holds", short: "with", config: inhibitRulesYAML(holdsRules),
+			setup: b.setupHolds, probe: held, probeName: "held"},
+		check: func(r abRun) error {
+			if h := r.held(); h > 0 {
+				return fmt.Errorf("%.0f decisions held by a silence or an inhibit rule (none should match the storm)", h)
+			}
+			return nil
+		},
+	}
 }
 
-// summarize is the median of the runs of one variant that completed.
-func summarize(runs []holdsRun, holds bool) holdsSummary {
-	var s holdsSummary
-	var rates, e2eRates []float64
-	var p99s, cpus, e2e50, e2e99 []time.Duration
-	for _, r := range runs {
-		if r.Holds != holds || r.Err != "" || r.E2E == nil {
-			continue
-		}
-		s.Runs++
-		rates = append(rates, r.Storm.AlertsPerSec())
-		p99s = append(p99s, r.Storm.P99)
-		cpus = append(cpus, r.StormCPUPerAlert)
-		e2eRates = append(e2eRates, r.E2E.Rate)
-		e2e50, e2e99 = append(e2e50, r.E2E.P50), append(e2e99, r.E2E.P99)
-		s.Sent += r.E2E.Sent
-		s.Delivered += r.E2E.Delivered
-		s.Undelivered = s.Undelivered || r.E2E.P99Undelivered || r.E2E.Delivered < r.E2E.Sent
-	}
-	s.StormRate, s.E2ERate = medianF(rates), medianF(e2eRates)
-	s.StormP99, s.CPUPerAlert, s.P50, s.P99 = medianD(p99s), medianD(cpus), medianD(e2e50), medianD(e2e99)
-	return s
-}
-
-// holdsVerdict compares "with" to "without": storm alerts/s at least 90%
-// of without's, end-to-end p99 at most 110% of it, every page delivered.
-func holdsVerdict(without, with holdsSummary) (stormRatio, p99Ratio float64, ok bool) {
-	if without.StormRate > 0 {
-		stormRatio = with.StormRate / without.StormRate
-	}
-	if without.P99 > 0 {
-		p99Ratio = float64(with.P99) / float64(without.P99)
-	}
-	ok = without.Runs > 0 && with.Runs > 0 && !without.Undelivered && !with.Undelivered &&
-		stormRatio >= 1-holdsTolerance && p99Ratio > 0 && p99Ratio <= 1+holdsTolerance
-	return stormRatio, p99Ratio, ok
-}
-
-// medianF is the median (the mean of the middle two of an even count).
-func medianF(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if n := len(s); n%2 == 0 {
-		return (s[n/2-1] + s[n/2]) / 2
-	}
-	return s[len(s)/2]
-}
-
-func medianD(v []time.Duration) time.Duration {
-	f := make([]float64, len(v))
-	for i, d := range v {
-		f[i] = float64(d)
-	}
-	return time.Duration(medianF(f))
-}
+// held is how many decisions of the holds phase's storm process and
+// end-to-end process a silence or an inhibit rule held.
+func (r abRun) held() float64 { return r.StormProbe + r.E2EProbe }
 
 // holdsPhase runs without, with, without, with: each a storm on a fresh
 // alertgate, then an end-to-end run at a fixed rate on another fresh one.
 func (b *bench) holdsPhase(ctx context.Context) error {
 	res := &holdsResult{Rules: holdsRules, Indexed: holdsIndexed, Scanned: holdsScanned}
 	b.res.Holds = res
-	switch {
-	case b.o.e2eRate > 0:
-		res.Rate, res.RateBasis = b.o.e2eRate, "--e2e-rate"
-	case b.res.E2EAlertgate != nil && b.res.E2EAlertgate.Rate > 0 && b.res.E2EAlertgate.Err == "":
-		res.Rate, res.RateBasis = b.res.E2EAlertgate.Rate, "the end-to-end phase's alertgate rate ("+b.res.E2EAlertgate.Basis+")"
-	}
-	var errs []error
-	for round := 1; round <= max(b.o.holdsRounds, 1); round++ {
-		for _, holds := range []bool{false, true} {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			run, err := b.holdsRound(ctx, res, round, holds)
-			if err != nil {
-				run.Err = err.Error()
-				errs = append(errs, fmt.Errorf("%s round %d: %w", variantName(holds), round, err))
-			}
-			res.Runs = append(res.Runs, run)
-		}
-	}
-	// Every page must still arrive: the holds match none of the alerts.
-	for _, r := range res.Runs {
-		switch {
-		case r.Err != "":
-		case r.Held > 0:
-			errs = append(errs, fmt.Errorf("%s round %d: %.0f decisions held by a silence or an inhibit rule (none should match the storm)", variantName(r.Holds), r.Round, r.Held))
-		case r.E2E != nil && r.E2E.Delivered < r.E2E.Sent:
-			errs = append(errs, fmt.Errorf("%s round %d: end to end delivered %d of %d pages", variantName(r.Holds), r.Round, r.E2E.Delivered, r.E2E.Sent))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func variantName(holds bool) string {
-	if holds {
-		return "with holds"
-	}
-	return "without holds"
-}
-
-// holdsRound is one variant's storm run and end-to-end run, each on a
-// fresh process.
-func (b *bench) holdsRound(ctx context.Context, res *holdsResult, round int, holds bool) (holdsRun, error) {
-	run := holdsRun{Round: round, Holds: holds}
-	name := fmt.Sprintf("holds-%d-without", round)
-	if holds {
-		name = fmt.Sprintf("holds-%d-with", round)
-	}
-	start := func(suffix string) (*proc, error) {
-		o := b.agOpts(name + suffix)
-		if holds {
-			o.extraConfig = inhibitRulesYAML(holdsRules)
-		}
-		p, err := startAlertgate(o)
-		if err != nil {
-			return nil, err
-		}
-		if holds {
-			t := time.Now()
-			n, err := b.setupHolds(ctx, p.url)
-			if run.Setup == 0 {
-				// The storm process's: the end-to-end one's is the same.
-				run.Setup, run.Silences = time.Since(t), n
-			}
-			if err != nil {
-				p.stop()
-				return nil, err
-			}
-		}
-		return p, nil
-	}
-	held := func(p *proc) float64 {
-		v, _ := metricSumWhere(ctx, p.url, "alertgate_router_decisions_total", func(line string) bool {
-			return strings.Contains(line, `outcome="silenced"`) || strings.Contains(line, `outcome="inhibited"`)
-		})
-		return v
-	}
-
-	// The storm, as the ingest phase's (alertmanager, 1 alert/request).
-	p, err := start("-storm")
-	if err != nil {
-		return run, err
-	}
-	var pages0 int64
-	var cpu0 time.Duration
-	r, err := b.load(ctx, p.url, loadgen.Alertmanager, loadgen.Storm, 1, func(c *loadgen.Config) {
-		c.OnWarmup = func() { pages0, cpu0 = b.pd.events.Load(), cpuTime(p.pid()) }
-	})
-	run.Storm, run.StormCPU, run.StormPages = r, cpuTime(p.pid())-cpu0, b.pd.events.Load()-pages0
-	if n := r.AlertsPerSec() * (b.o.warmup + r.Elapsed).Seconds(); n > 0 {
-		run.StormCPUPerAlert = time.Duration(float64(run.StormCPU) / n)
-	}
-	run.Held = held(p)
-	p.stop()
-	if err != nil {
-		return run, err
-	}
-	b.logf("holds %s round %d: storm %s (held %.0f)", variantName(holds), round, r, run.Held)
-	if res.Rate <= 0 {
-		res.Rate, res.RateBasis = r.AlertsPerSec()/2, fmt.Sprintf("50%% of the first storm run without holds (%.0f alerts/s, 1 per request)", r.AlertsPerSec())
-	}
-
-	// End to end at the same rate for both variants.
-	p, err = start("-e2e")
-	if err != nil {
-		return run, err
-	}
-	defer p.stop()
-	e, err := b.e2eToPagerDuty(ctx, fmt.Sprintf("alertgate %s round %d", variantName(holds), round), p.url, res.Rate)
-	run.E2E = &e
-	run.Held += held(p)
-	return run, err
+	return b.abPhase(ctx, b.holdsSpec(), &res.abResult)
 }
 
 // setupHolds makes every inhibit rule's source fire and adds the
@@ -403,28 +213,6 @@ func (b *bench) setupHolds(ctx context.Context, url string) (int, error) {
 		}
 	}
 	return active, waitQuiet(ctx, &b.pd.events, 500*time.Millisecond, 10*time.Second)
-}
-
-// post sends a JSON body and wants the status code want.
-func (b *bench) post(ctx context.Context, url, auth string, body []byte, want int) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
-	if resp.StatusCode != want {
-		return fmt.Errorf("POST %s: HTTP %d: %s", req.URL.Path, resp.StatusCode, strings.TrimSpace(string(msg)))
-	}
-	return nil
 }
 
 // activeSilences counts GET /v1/silences?state=active.

@@ -175,37 +175,3 @@ func TestHoldSilencesAreValidAndMatchNoStormAlert(t *testing.T) {
 		t.Errorf("%d silences with an equality matcher, want %d (and %d without)", indexed, holdsIndexed, holdsScanned)
 	}
 }
-
-func TestHoldsSummaryAndVerdict(t *testing.T) {
-	run := func(round int, holds bool, rate float64, p99 time.Duration) holdsRun {
-		return holdsRun{Round: round, Holds: holds,
-			Storm: loadgen.Result{Alerts: int64(rate * 5), Elapsed: 5 * time.Second, P99: 10 * time.Millisecond},
-			E2E:   &e2eResult{Rate: 1000, Sent: 5000, Delivered: 5000, P50: time.Millisecond, P99: p99}}
-	}
-	runs := []holdsRun{
-		run(1, false, 2000, 20*time.Millisecond), run(1, true, 1900, 21*time.Millisecond),
-		run(2, false, 2200, 24*time.Millisecond), run(2, true, 2000, 24*time.Millisecond),
-	}
-	without, with := summarize(runs, false), summarize(runs, true)
-	if without.StormRate != 2100 || with.StormRate != 1950 || without.P99 != 22*time.Millisecond || with.P99 != 22500*time.Microsecond {
-		t.Fatalf("medians: without %+v, with %+v", without, with)
-	}
-	if without.Sent != 10000 || without.Delivered != 10000 || without.Runs != 2 {
-		t.Fatalf("without: %+v", without)
-	}
-	storm, p99, ok := holdsVerdict(without, with)
-	if !ok || storm < 0.92 || storm > 0.93 || p99 < 1.02 || p99 > 1.03 {
-		t.Fatalf("verdict: storm %.3f p99 %.3f ok %v", storm, p99, ok)
-	}
-	// 15% slower storm: missed.
-	runs[3] = run(2, true, 1600, 24*time.Millisecond)
-	if _, _, ok := holdsVerdict(summarize(runs, false), summarize(runs, true)); ok {
-		t.Fatal("a storm 17% slower is within 10%")
-	}
-	// An undelivered page: missed, however fast.
-	runs[3] = run(2, true, 2200, 10*time.Millisecond)
-	runs[3].E2E.Delivered--
-	if _, _, ok := holdsVerdict(summarize(runs, false), summarize(runs, true)); ok {
-		t.Fatal("a lost page is within 10%")
-	}
-}

@@ -4,8 +4,10 @@
 // alertgate's accepted alerts/s per workload, a real Alertmanager fed the
 // same alerts, end-to-end latency to a loopback PagerDuty, the storm and
 // end-to-end latency again with 1,000 silences and 100 inhibit rules
-// against the same runs without them, memory and start time, the Go
-// micro-benchmarks, and where the CPU time goes (pprof). Every figure is measured in the same run; none is hard-coded.
+// against the same runs without them, and again with related signals on
+// every page against the same runs with correlation off, memory and start
+// time, the Go micro-benchmarks, and where the CPU time goes (pprof).
+// Every figure is measured in the same run; none is hard-coded.
 //
 //	go build -o bin/alertgate ./cmd/alertgate && go run ./bench/cmd/benchall
 //
@@ -46,7 +48,8 @@ type options struct {
 	e2eRate                                  float64
 	concurrency, bigBatch                    int
 	memClasses, memChunk                     int
-	holdsRounds                              int
+	abRounds                                 int
+	abProfile                                bool
 	benchtime                                string
 	skip                                     map[string]bool
 	logs                                     bool
@@ -93,11 +96,13 @@ func runAll(args []string) int {
 	fs.DurationVar(&o.memBudget, "mem-budget", 240*time.Second, "time allowed to feed bug classes in the memory phase")
 	fs.IntVar(&o.memClasses, "mem-classes", 1_000_000, "bug classes of the memory phase")
 	fs.IntVar(&o.memChunk, "mem-chunk", 20_000, "bug classes posted between RSS samples")
-	fs.IntVar(&o.holdsRounds, "holds-rounds", holdsRounds, "rounds of the holds phase, each a run without then with 1,000 silences and 100 inhibit rules")
+	fs.IntVar(&o.abRounds, "ab-rounds", abRounds, "rounds of each A/B phase (holds, related), each a run without then with the feature")
+	fs.IntVar(&o.abRounds, "holds-rounds", abRounds, "the former name of --ab-rounds")
+	fs.BoolVar(&o.abProfile, "ab-profile", false, "after each A/B phase's rounds, one more end-to-end run per variant on a CPU-profiled alertgate, and where \"with\" spends more")
 	fs.IntVar(&o.concurrency, "concurrency", 8, "requests in flight of every load run")
 	fs.IntVar(&o.bigBatch, "batch", 50, "alerts per request of the batched runs")
 	fs.StringVar(&o.benchtime, "benchtime", "300ms", "go test -benchtime of the micro-benchmarks")
-	fs.StringVar(&skip, "skip", "", "phases to skip, comma-separated: micro,ceiling,ingest,e2e,holds,memory,profile; alertmanager skips the Alertmanager runs")
+	fs.StringVar(&skip, "skip", "", "phases to skip, comma-separated: micro,ceiling,ingest,e2e,holds,related,memory,profile; alertmanager skips the Alertmanager runs")
 	fs.BoolVar(&o.logs, "logs", false, "keep each alertgate's JSON log in the out dir")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -211,6 +216,7 @@ func (b *bench) run(ctx context.Context) error {
 		{"ingest", b.ingestPhase},
 		{"e2e", b.e2ePhase},
 		{"holds", b.holdsPhase},
+		{"related", b.relatedPhase},
 		{"memory", b.memoryPhase},
 		{"profile", b.profilePhase},
 	}
@@ -1160,6 +1166,7 @@ type results struct {
 	E2EFloor        *e2eResult      `json:"e2e_floor"`
 	E2EAlertmanager *e2eResult      `json:"e2e_alertmanager"`
 	Holds           *holdsResult    `json:"holds"`
+	Related         *relatedResult  `json:"related"`
 	Memory          *memResult      `json:"memory"`
 	Profiles        []profileResult `json:"profiles"`
 	PhaseTimes      []phaseTime     `json:"phase_times"`

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -102,7 +103,19 @@ type pagerDuty struct {
 	events   atomic.Int64
 	invalid  atomic.Int64
 	lastBad  atomic.Value // string
+	// related counts the accepted events whose custom_details carry
+	// "related" (correlation on), relatedBugs those among them that list
+	// at least one bug class.
+	related, relatedBugs atomic.Int64
 }
+
+// The markers of a page's related signals in the compact JSON the
+// PagerDuty sink sends: the custom_details key, and a bug list with at
+// least one entry (no other field of a page is named "bugs").
+var (
+	relatedMarker     = []byte(`"related":{`)
+	relatedBugsMarker = []byte(`"bugs":[{`)
+)
 
 func newPagerDuty() *pagerDuty {
 	p := &pagerDuty{}
@@ -133,6 +146,12 @@ func (p *pagerDuty) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.events.Add(1)
+	if bytes.Contains(body, relatedMarker) {
+		p.related.Add(1)
+		if bytes.Contains(body, relatedBugsMarker) {
+			p.relatedBugs.Add(1)
+		}
+	}
 	if t := p.track.Load(); t != nil && ev.Action == "trigger" {
 		// dedup_key is "<key>/<episode hash>"; an Alertmanager key is
 		// "alertmanager:v1:<fingerprint>".
