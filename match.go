@@ -16,10 +16,6 @@ type Match struct {
 	// fills it in (route mode, time intervals, silences, inhibition) before
 	// the policy decides.
 	Hold *Hold `json:"hold,omitempty"`
-	// Related is what else goes on where the event fires, as of its
-	// arrival: the router fills it in for a firing incident, and the page
-	// the policy makes carries it.
-	Related *Related `json:"related,omitempty"`
 	// KindWhy and RouteWhy say in words how kind and route were chosen.
 	KindWhy  string `json:"kind_why"`
 	RouteWhy string `json:"route_why"`

@@ -71,9 +71,6 @@ type Notification struct {
 	// Hold is set on a digest item of an incident whose page was held:
 	// the digest lists it as held, with why.
 	Hold *Hold `json:"hold,omitempty"`
-	// Related lists, on a page, the bug classes and other open incidents
-	// sharing its correlation labels when it was decided.
-	Related *Related `json:"related,omitempty"`
 	// Reason is the policy's words for the decision ("first occurrence").
 	Reason    string    `json:"reason,omitempty"`
 	CreatedAt time.Time `json:"created_at"`

@@ -157,7 +157,7 @@ func DecideIncident(st *Incident, ev alertgate.Event, m alertgate.Match, s Setti
 				}
 				id := fmt.Sprintf("page:%s:%s:%d", ev.Key, ev.Episode, ep.Cycle)
 				page := notification(id, alertgate.SinkPagerDuty, m.Team, alertgate.TypePage, ev, d.Reason)
-				page.DedupKey, page.Runbook, page.Related = ep.DedupKey, m.Runbook, m.Related
+				page.DedupKey, page.Runbook = ep.DedupKey, m.Runbook
 				// The team's digest reads the page itself: no second message.
 				d.Notifications = []alertgate.Notification{page}
 			}
@@ -393,13 +393,13 @@ func DecideBug(st *Bug, ev alertgate.Event, m alertgate.Match, s Settings) (*Bug
 	}
 	if typ != "" {
 		digest := notification("digest:"+id, alertgate.SinkSlack, m.Team, typ, ev, d.Reason)
-		digest.Runbook, digest.Related = m.Runbook, m.Related
+		digest.Runbook = m.Runbook
 		d.Notifications = append(d.Notifications, digest)
 		// page_bugs routes page new classes and regressions; spikes only
 		// go to the digest, they are not a new problem.
 		if m.PageBugs && typ != alertgate.TypeBugSpike {
 			page := notification(id, alertgate.SinkPagerDuty, m.Team, alertgate.TypePage, ev, d.Reason)
-			page.Runbook, page.Related = m.Runbook, m.Related
+			page.Runbook = m.Runbook
 			page.DedupKey = DedupKey(ev.Key, fmt.Sprintf("bug:%d", next.Resolutions))
 			page.Episode = ""
 			next.PageDedupKey, next.PageTeam = page.DedupKey, m.Team
@@ -451,7 +451,7 @@ func DecideHeld(st *Incident, now time.Time, m alertgate.Match, s Settings) (*In
 		next.Episodes[i] = ep
 		reason := fmt.Sprintf("the hold ended (%s: %s) while the episode still fires: paged now", was.Reason, was.Detail)
 		page := notification(fmt.Sprintf("page:%s:%s:%d", st.Key, ep.ID, ep.Cycle), alertgate.SinkPagerDuty, m.Team, alertgate.TypePage, ev, reason)
-		page.DedupKey, page.Runbook, page.Related, page.CreatedAt = ep.DedupKey, m.Runbook, m.Related, now
+		page.DedupKey, page.Runbook, page.CreatedAt = ep.DedupKey, m.Runbook, now
 		d.Notifications = append(d.Notifications, page)
 		d.Outcome = OutcomePaged
 		reasons = append(reasons, reason)

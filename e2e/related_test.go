@@ -246,6 +246,7 @@ func TestDigestRelated(t *testing.T) {
 	bugs.SentryIssue("unresolved", "503", 2)
 	bugs.Post(t, g)
 	g.Settle(t)
+	clock.FastForward(time.Second)
 	dd := harness.NewScript(t)
 	dd.Now = clock.Now
 	dd.Datadog(4242, 1, "Triggered", 1)

@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -124,8 +125,10 @@ type group struct {
 	// mine counts the classes this instance tracks here.
 	mine int
 	// incidents are the open incidents, oldest first (at most
-	// maxIncidents: the oldest leave the view first).
+	// maxIncidents: the oldest leave the view first); byKey the same by
+	// key.
 	incidents []*incidentEntry
+	byKey     map[string]*incidentEntry
 }
 
 // ref locates a KV entry in the view, to apply its deletion.
@@ -140,6 +143,7 @@ type Index struct {
 	js       jetstream.JetStream
 	o        Options
 	instance string // hashed: a KV key token
+	window   string // o.Window as Related says it
 	logger   *slog.Logger
 
 	mu     sync.RWMutex
@@ -166,7 +170,7 @@ func New(js jetstream.JetStream, kv jetstream.KeyValue, o Options) *Index {
 		o.FlushEvery = time.Second
 	}
 	sum := sha256.Sum256([]byte(o.Instance))
-	return &Index{kv: kv, js: js, o: o, instance: hex.EncodeToString(sum[:6]), logger: o.Logger,
+	return &Index{kv: kv, js: js, o: o, instance: hex.EncodeToString(sum[:6]), window: o.Window.String(), logger: o.Logger,
 		groups: map[string]*group{}, refs: map[string]ref{}, mine: map[string]*bugEntry{}, dirty: map[string]bool{}}
 }
 
@@ -236,23 +240,34 @@ func (x *Index) Stop() {
 	}
 }
 
-// tuple identifies the correlation label values of labels, and returns
-// them; ok is false when one of them is absent or empty.
-func (x *Index) tuple(labels map[string]string) (id string, on map[string]string, ok bool) {
+// tuple identifies the correlation label values of labels; ok is false
+// when one of them is absent or empty.
+func (x *Index) tuple(labels map[string]string) (id string, ok bool) {
 	if !x.On() {
-		return "", nil, false
+		return "", false
 	}
-	h := sha256.New()
-	on = make(map[string]string, len(x.o.Labels))
+	var stack [256]byte
+	buf := stack[:0]
 	for _, l := range x.o.Labels {
 		v := labels[l]
 		if v == "" {
-			return "", nil, false
+			return "", false
 		}
-		on[l] = v
-		fmt.Fprintf(h, "%d:%s", len(v), v)
+		buf = strconv.AppendInt(buf, int64(len(v)), 10)
+		buf = append(buf, ':')
+		buf = append(buf, v...)
 	}
-	return hex.EncodeToString(h.Sum(nil)[:12]), on, true
+	sum := sha256.Sum256(buf)
+	return hex.EncodeToString(sum[:12]), true
+}
+
+// on is the correlation label values of labels, which have them all.
+func (x *Index) on(labels map[string]string) map[string]string {
+	on := make(map[string]string, len(x.o.Labels))
+	for _, l := range x.o.Labels {
+		on[l] = labels[l]
+	}
+	return on
 }
 
 func keyHash(key string) string {
@@ -265,7 +280,7 @@ func minute(t time.Time) int64 { return t.Unix() / 60 }
 // ObserveBug counts one occurrence of a bug class. The count is in the
 // view at once; other instances see it within FlushEvery.
 func (x *Index) ObserveBug(b Bug) {
-	tuple, _, ok := x.tuple(b.Labels)
+	tuple, ok := x.tuple(b.Labels)
 	if !ok {
 		return
 	}
@@ -436,7 +451,7 @@ func (x *Index) ObserveIncident(in Incident, firing bool) {
 		x.publish(k, &nats.Msg{Header: nats.Header{"KV-Operation": []string{"DEL"}}})
 		return
 	}
-	tuple, _, ok := x.tuple(in.Labels)
+	tuple, ok := x.tuple(in.Labels)
 	if !ok {
 		return
 	}
@@ -474,7 +489,7 @@ func (x *Index) publish(k string, m *nats.Msg) {
 func (x *Index) grp(tuple string) *group {
 	g := x.groups[tuple]
 	if g == nil {
-		g = &group{bugs: map[string]map[string]*bugEntry{}}
+		g = &group{bugs: map[string]map[string]*bugEntry{}, byKey: map[string]*incidentEntry{}}
 		x.groups[tuple] = g
 	}
 	return g
@@ -495,7 +510,20 @@ func (g *group) find(key string) int {
 	if g == nil {
 		return -1
 	}
-	return slices.IndexFunc(g.incidents, func(e *incidentEntry) bool { return e.Key == key })
+	e := g.byKey[key]
+	if e == nil {
+		return -1
+	}
+	i, ok := slices.BinarySearchFunc(g.incidents, e, byOpening)
+	if !ok {
+		return -1
+	}
+	return i
+}
+
+// byOpening orders incidents by when they opened, then key.
+func byOpening(a, b *incidentEntry) int {
+	return cmp.Or(a.OpenedAt.Compare(b.OpenedAt), cmp.Compare(a.Key, b.Key))
 }
 
 // putIncident adds or replaces the incident under KV key k, keeping the
@@ -505,14 +533,14 @@ func (x *Index) putIncident(k, tuple string, e *incidentEntry) {
 	if i := g.find(e.Key); i >= 0 {
 		g.incidents = slices.Delete(g.incidents, i, i+1)
 	}
-	i, _ := slices.BinarySearchFunc(g.incidents, e, func(a, b *incidentEntry) int {
-		return cmp.Or(a.OpenedAt.Compare(b.OpenedAt), cmp.Compare(a.Key, b.Key))
-	})
+	i, _ := slices.BinarySearchFunc(g.incidents, e, byOpening)
 	g.incidents = slices.Insert(g.incidents, i, e)
+	g.byKey[e.Key] = e
 	x.refs[k] = ref{tuple: tuple, key: e.Key}
 	if len(g.incidents) > maxIncidents {
 		old := g.incidents[0]
-		g.incidents = g.incidents[1:]
+		g.incidents = slices.Delete(g.incidents, 0, 1)
+		delete(g.byKey, old.Key)
 		delete(x.refs, "i."+keyHash(old.Key))
 	}
 }
@@ -544,6 +572,7 @@ func (x *Index) remove(k string) {
 		}
 	} else if i := g.find(r.key); i >= 0 {
 		g.incidents = slices.Delete(g.incidents, i, i+1)
+		delete(g.byKey, r.key)
 	}
 	if len(g.bugs) == 0 && len(g.incidents) == 0 {
 		delete(x.groups, r.tuple)
@@ -591,26 +620,64 @@ func (x *Index) apply(e jetstream.KeyValueEntry) {
 // the window, then open incidents, the most recently opened first. Nil
 // when correlation is off or a correlation label is absent.
 func (x *Index) Related(labels map[string]string, exclude string, at time.Time) *alertgate.Related {
-	tuple, on, ok := x.tuple(labels)
+	tuple, ok := x.tuple(labels)
 	if !ok {
 		return nil
 	}
-	r := &alertgate.Related{On: on, Window: x.o.Window.String(), Bugs: []alertgate.RelatedBug{}, Incidents: []alertgate.RelatedIncident{}}
-	from, to := minute(at.Add(-x.o.Window)), minute(at)
+	r := &alertgate.Related{On: x.on(labels), Window: x.window, Bugs: make([]alertgate.RelatedBug, 0, alertgate.MaxRelated), Incidents: make([]alertgate.RelatedIncident, 0, alertgate.MaxRelated)}
+	since := at.Add(-x.o.Window)
+	from, to := minute(since), minute(at)
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	g := x.groups[tuple]
 	if g == nil {
 		return r
 	}
+	// The MaxRelated most active classes, kept in order as they come.
+	type cand struct {
+		n        int64
+		last     time.Time
+		key      string
+		instance map[string]*bugEntry
+	}
+	var topBuf [alertgate.MaxRelated + 1]cand
+	top := topBuf[:0]
+	less := func(a, b cand) bool { // a before b
+		return a.n > b.n || (a.n == b.n && (a.last.After(b.last) || (a.last.Equal(b.last) && a.key < b.key)))
+	}
+	bugs := 0
 	for key, byInstance := range g.bugs {
 		if key == exclude {
 			continue
 		}
-		var b alertgate.RelatedBug
-		var regressed time.Time
+		c := cand{key: key, instance: byInstance}
 		for _, e := range byInstance {
-			b.Count += count(e, from, to)
+			c.n += count(e, from, to)
+			if e.LastSeen.After(c.last) {
+				c.last = e.LastSeen
+			}
+		}
+		if c.n == 0 {
+			continue
+		}
+		bugs++
+		if len(top) == alertgate.MaxRelated && !less(c, top[len(top)-1]) {
+			continue
+		}
+		i := len(top)
+		for i > 0 && less(c, top[i-1]) {
+			i--
+		}
+		top = slices.Insert(top, i, c)
+		if len(top) > alertgate.MaxRelated {
+			top = top[:alertgate.MaxRelated]
+		}
+	}
+	r.MoreBugs = bugs - len(top)
+	for _, c := range top {
+		b := alertgate.RelatedBug{Count: c.n}
+		var regressed time.Time
+		for _, e := range c.instance {
 			if e.LastSeen.After(b.LastSeen) {
 				b.Key, b.Title, b.Source, b.LastSeen = e.Key, e.Title, e.Source, e.LastSeen
 			}
@@ -624,10 +691,7 @@ func (x *Index) Related(labels map[string]string, exclude string, at time.Time) 
 				regressed = e.RegressedAt
 			}
 		}
-		if b.Count == 0 {
-			continue
-		}
-		switch since := at.Add(-x.o.Window); {
+		switch {
 		case !b.FirstSeen.Before(since):
 			b.Status = alertgate.RelatedNew
 		case !regressed.Before(since):
@@ -637,22 +701,25 @@ func (x *Index) Related(labels map[string]string, exclude string, at time.Time) 
 		}
 		r.Bugs = append(r.Bugs, b)
 	}
-	slices.SortFunc(r.Bugs, func(a, b alertgate.RelatedBug) int {
-		return cmp.Or(cmp.Compare(b.Count, a.Count), b.LastSeen.Compare(a.LastSeen), cmp.Compare(a.Key, b.Key))
-	})
-	if n := len(r.Bugs); n > alertgate.MaxRelated {
-		r.Bugs, r.MoreBugs = r.Bugs[:alertgate.MaxRelated], n-alertgate.MaxRelated
-	}
-	for i := len(g.incidents) - 1; i >= 0; i-- {
-		e := g.incidents[i]
-		if e.Key == exclude || e.OpenedAt.After(at) {
-			continue
+	// The incidents opened by at are a prefix of g.incidents; the newest
+	// of them first.
+	n, _ := slices.BinarySearchFunc(g.incidents, at, func(e *incidentEntry, at time.Time) int {
+		if e.OpenedAt.After(at) {
+			return 1
 		}
-		if len(r.Incidents) == alertgate.MaxRelated {
-			r.MoreIncidents++
+		return -1
+	})
+	eligible := n
+	if e := g.byKey[exclude]; e != nil && !e.OpenedAt.After(at) {
+		eligible--
+	}
+	for i := n - 1; i >= 0 && len(r.Incidents) < alertgate.MaxRelated; i-- {
+		e := g.incidents[i]
+		if e.Key == exclude {
 			continue
 		}
 		r.Incidents = append(r.Incidents, alertgate.RelatedIncident{Key: e.Key, Title: e.Title, Source: e.Source, Severity: e.Severity, OpenedAt: e.OpenedAt, Link: e.Link})
 	}
+	r.MoreIncidents = eligible - len(r.Incidents)
 	return r
 }

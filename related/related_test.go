@@ -161,7 +161,7 @@ func TestBounds(t *testing.T) {
 }
 
 func mustTuple(t *testing.T, x *Index, labels map[string]string) string {
-	id, _, ok := x.tuple(labels)
+	id, ok := x.tuple(labels)
 	if !ok {
 		t.Fatal("no tuple")
 	}

@@ -182,7 +182,6 @@ func (r *Router) matchHeld(st *dedup.Incident, now time.Time) alertgate.Match {
 	ev.Kind = alertgate.KindIncident
 	m := r.Routes.Route(ev)
 	m.Hold = r.hold(ev, m, now)
-	m.Related = r.related(ev, now)
 	return m
 }
 

@@ -1,37 +1,20 @@
 package routes
 
 import (
-	"time"
-
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/dedup"
 	"github.com/alertgate/alertgate/related"
 )
 
-// Correlator keeps and answers the related signals of a page
-// (related.Index).
+// Correlator keeps the index of related signals (related.Index): the
+// router tells it each bug occurrence and each incident key opened or
+// closed. The sinks read it when they send a page or a digest.
 type Correlator interface {
-	Related(labels map[string]string, exclude string, at time.Time) *alertgate.Related
 	ObserveBug(b related.Bug)
 	ObserveIncident(in related.Incident, firing bool)
 }
 
 var _ Correlator = (*related.Index)(nil)
-
-// related is what a firing event's notifications list as related, as of
-// at: for an incident, the bug classes and other open incidents sharing
-// its correlation labels; for a bug class, the open incidents only (its
-// digest item says "during" one of them).
-func (r *Router) related(ev alertgate.Event, at time.Time) *alertgate.Related {
-	if r.Related == nil {
-		return nil
-	}
-	rel := r.Related.Related(ev.Labels, ev.Key, at)
-	if rel != nil && ev.Kind == alertgate.KindBug {
-		rel.Bugs, rel.MoreBugs = []alertgate.RelatedBug{}, 0
-	}
-	return rel
-}
 
 // observe tells the correlator what a decision changed: one more
 // occurrence of a bug class, an incident key opened or closed.

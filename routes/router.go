@@ -44,8 +44,8 @@ type Router struct {
 	// mode and time intervals come from Routes.
 	Silences  Silencer
 	Inhibitor Inhibitor
-	// Related lists on each page what else goes on where it fires, and is
-	// told what the router decided (nil: no correlation).
+	// Related is told what the router decided: the index of what a page
+	// lists as going on where it fires (nil: no correlation).
 	Related Correlator
 	// RecheckEvery is how often held keys are re-checked (default 5s): a
 	// page whose hold ended goes out within it.
@@ -265,7 +265,6 @@ func (r *Router) process(ctx context.Context, ev alertgate.Event, seq uint64) (R
 	m.KindWhy = why
 	if ev.Status == alertgate.StatusFiring {
 		m.Hold = r.hold(ev, m, eventTime(ev))
-		m.Related = r.related(ev, eventTime(ev))
 	}
 	d, err := r.Policy.ApplyDelivered(ctx, ev, seq, m, r)
 	if err != nil {

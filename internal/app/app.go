@@ -197,6 +197,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 		g.HTTPClient = sinks.NewHTTPClient()
 	}
 	pd := pagerduty.New(cfg.PagerDuty.EventsURL, keys, cfg.PagerDuty.RateLimit, cfg.PublicURL, g.HTTPClient)
+	pd.Related = g.Related
 	if rb != nil { // a nil *Set would make a non-nil Runbooks
 		pd.Runbooks = rb
 	}
@@ -233,6 +234,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 		Bus: g.Bus, Policy: g.Policy, Log: nlog, Logger: g.Logger,
 		Teams: teams, Interval: cfg.Slack.DigestInterval.D(), Tick: g.DigestTick, MaxItems: g.DigestMaxItems,
 		PublicURL: cfg.PublicURL, Instance: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), nuid.Next()), Now: g.Now,
+		Related: g.Related,
 	}
 	if err := g.Digester.Start(runCtx, cfg.NATS.Replicas); err != nil {
 		return err

@@ -17,8 +17,11 @@ func pageBody(t *testing.T, rel *alertgate.Related) []byte {
 	t.Helper()
 	ev := stormEvent(t)
 	note := alertgate.Notification{ID: "page:" + ev.Key, Sink: alertgate.SinkPagerDuty, Team: "payments", Type: alertgate.TypePage,
-		Key: ev.Key, DedupKey: ev.Key + "/1", Event: ev, Related: rel, CreatedAt: time.Now()}
+		Key: ev.Key, DedupKey: ev.Key + "/1", Event: ev, CreatedAt: time.Now()}
 	n := pagerduty.New("http://127.0.0.1:1", map[string]string{"payments": "paymentspaymentspaymentspayments"}, 0, "http://alertgate.bench", nil)
+	if rel != nil {
+		n.Related = fixedRelated{rel}
+	}
 	pe, err := n.Event("paymentspaymentspaymentspayments", note)
 	if err != nil {
 		t.Fatal(err)
@@ -29,6 +32,11 @@ func pageBody(t *testing.T, rel *alertgate.Related) []byte {
 	}
 	return b
 }
+
+// fixedRelated answers every page with the same related signals.
+type fixedRelated struct{ r *alertgate.Related }
+
+func (f fixedRelated) Related(map[string]string, string, time.Time) *alertgate.Related { return f.r }
 
 func TestPagerDutyCountsPagesWithRelatedSignals(t *testing.T) {
 	pd := newPagerDuty()
