@@ -10,8 +10,8 @@
 // entry per instance with that instance's occurrence counts by minute
 // (written at most once a FlushEvery per class, with a TTL of the window
 // and two minutes). Every instance watches the bucket into memory, so
-// Related, called for every firing incident event, reads no stream and
-// makes no request.
+// Related, called by the sinks for every page and digest they send,
+// reads no stream and makes no request.
 package related
 
 import (
