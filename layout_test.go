@@ -44,11 +44,11 @@ var layoutRules = []layoutRule{
 	{
 		name:   "the policy (dedup) imports no adapter",
 		from:   []string{"dedup"},
-		forbid: []string{"sinks/...", "routes", "bus", "ingest/...", "web", "silences", "inhibit"},
+		forbid: []string{"sinks/...", "routes", "bus", "ingest/...", "web", "silences", "inhibit", "related"},
 	},
 	{
-		name:   "what holds a page (silences, inhibit) knows nothing of routing, policy, delivery, the sources or the read API",
-		from:   []string{"silences", "inhibit"},
+		name:   "the shared indexes (silences, inhibit, related) know nothing of routing, policy, delivery, the sources or the read API",
+		from:   []string{"silences", "inhibit", "related"},
 		forbid: []string{"routes", "dedup", "sinks/...", "ingest/...", "web"},
 	},
 	{
@@ -242,6 +242,7 @@ func TestLayoutRulesCatchViolations(t *testing.T) {
 		"~/web":             {"~", "~/dedup"},
 		"~/silences":        {"~"},
 		"~/inhibit":         {"~"},
+		"~/related":         {"~"},
 	}
 	if got := checkLayout(syntheticGraph(clean), layoutRules); len(got) > 0 {
 		t.Errorf("a graph that keeps every rule: got\n%s", strings.Join(got, "\n"))
@@ -260,9 +261,9 @@ func TestLayoutRulesCatchViolations(t *testing.T) {
 		"the policy (dedup) imports no adapter: " + m + "dedup depends on " + m + "bus (dedup → sinks/slack → sinks → bus)",
 		"the policy (dedup) imports no adapter: " + m + "dedup depends on " + m + "sinks (dedup → sinks/slack → sinks)",
 		"the policy (dedup) imports no adapter: " + m + "dedup depends on " + m + "sinks/slack (dedup → sinks/slack)",
-		"what holds a page (silences, inhibit) knows nothing of routing, policy, delivery, the sources or the read API: " + m + "inhibit depends on " + m + "dedup (inhibit → dedup)",
-		"what holds a page (silences, inhibit) knows nothing of routing, policy, delivery, the sources or the read API: " + m + "inhibit depends on " + m + "sinks (inhibit → dedup → sinks/slack → sinks)",
-		"what holds a page (silences, inhibit) knows nothing of routing, policy, delivery, the sources or the read API: " + m + "inhibit depends on " + m + "sinks/slack (inhibit → dedup → sinks/slack)",
+		"the shared indexes (silences, inhibit, related) know nothing of routing, policy, delivery, the sources or the read API: " + m + "inhibit depends on " + m + "dedup (inhibit → dedup)",
+		"the shared indexes (silences, inhibit, related) know nothing of routing, policy, delivery, the sources or the read API: " + m + "inhibit depends on " + m + "sinks (inhibit → dedup → sinks/slack → sinks)",
+		"the shared indexes (silences, inhibit, related) know nothing of routing, policy, delivery, the sources or the read API: " + m + "inhibit depends on " + m + "sinks/slack (inhibit → dedup → sinks/slack)",
 		"a source (ingest) knows nothing of routing, policy, delivery, the bus or the read API: " + m + "ingest depends on " + m + "bus (ingest → ingest/datadog → routes → dedup → sinks/slack → sinks → bus)",
 		"a source (ingest) knows nothing of routing, policy, delivery, the bus or the read API: " + m + "ingest depends on " + m + "dedup (ingest → ingest/datadog → routes → dedup)",
 		"a source (ingest) knows nothing of routing, policy, delivery, the bus or the read API: " + m + "ingest depends on " + m + "routes (ingest → ingest/datadog → routes)",

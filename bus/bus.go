@@ -41,6 +41,10 @@ const (
 	// BucketHeld indexes the incident keys with a held page or a held
 	// resolve (flapping): what the router re-checks until the hold ends.
 	BucketHeld = "held"
+	// BucketRelated holds what a page lists as related: per correlation
+	// label values, the open incidents (while open) and each instance's
+	// recent occurrence counts of bug classes (a TTL per write).
+	BucketRelated = "related"
 )
 
 // Subjects.
@@ -82,6 +86,7 @@ type Bus struct {
 	Alerts, Notify, DeadLetter     jetstream.Stream
 	Incidents, Bugs, Notifications jetstream.KeyValue
 	Silences, Inhibitors, Held     jetstream.KeyValue
+	Related                        jetstream.KeyValue
 
 	server *server.Server
 	log    *slog.Logger
@@ -343,7 +348,10 @@ func (b *Bus) setup(ctx context.Context, o Options) error {
 	if b.Inhibitors, err = bucket(BucketInhibitors, "firing inhibit sources by rule, equal labels and key", 0, 0); err != nil {
 		return err
 	}
-	b.Held, err = bucket(BucketHeld, "incident keys with a held page or resolve", 0, 0)
+	if b.Held, err = bucket(BucketHeld, "incident keys with a held page or resolve", 0, 0); err != nil {
+		return err
+	}
+	b.Related, err = bucket(BucketRelated, "open incidents and recent bug occurrences by correlation labels", 0, stateMarkerTTL)
 	return err
 }
 

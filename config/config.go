@@ -15,6 +15,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -43,6 +44,7 @@ type Config struct {
 	Routes        []Route        `yaml:"routes"`
 	InhibitRules  []InhibitRule  `yaml:"inhibit_rules"`
 	Dedup         Dedup          `yaml:"dedup"`
+	Correlation   Correlation    `yaml:"correlation"`
 	Delivery      Delivery       `yaml:"delivery"`
 	Retention     Duration       `yaml:"retention"`
 	RunbookDir    string         `yaml:"runbooks_dir"`
@@ -174,6 +176,15 @@ type Flapping struct {
 	Quiet    Duration `yaml:"quiet"`
 }
 
+// Correlation says which signals a page lists as related: bug classes
+// with occurrences within Window and other open incidents, of any source,
+// with the same values of every label in Labels. Labels empty (given as
+// []) turns it off.
+type Correlation struct {
+	Labels []string `yaml:"labels"`
+	Window Duration `yaml:"window"`
+}
+
 // BugSpike: more than Count occurrences Within a window notify once.
 type BugSpike struct {
 	Count  int      `yaml:"count"`
@@ -254,6 +265,10 @@ func (c *Config) setDefaults() {
 	dur("delivery.timeout", &c.Delivery.Timeout, 10*time.Second)
 	dur("delivery.max_age", &c.Delivery.MaxAge, time.Hour)
 	dur("retention", &c.Retention, 14*24*time.Hour)
+	dur("correlation.window", &c.Correlation.Window, 30*time.Minute)
+	if _, given := c.lines["correlation.labels"]; !given && c.Correlation.Labels == nil {
+		c.Correlation.Labels = []string{"service"}
+	}
 }
 
 // LoadFile reads and validates the config at path, expanding ${ENV} from the
@@ -467,6 +482,16 @@ func (c *Config) validate() error {
 		if f.Quiet <= 0 {
 			bad("dedup.flapping.quiet", "must be positive, got %s", f.Quiet)
 		}
+	}
+	for i, l := range c.Correlation.Labels {
+		if l == "" || !utf8.ValidString(l) {
+			bad(fmt.Sprintf("correlation.labels[%d]", i), "%q is not a label name", l)
+		} else if slices.Contains(c.Correlation.Labels[:i], l) {
+			bad(fmt.Sprintf("correlation.labels[%d]", i), "%q is listed twice", l)
+		}
+	}
+	if c.Correlation.Window < Duration(time.Minute) {
+		bad("correlation.window", "must be at least 1m, got %s", c.Correlation.Window)
 	}
 	c.validateAPI(bad)
 	return errors.Join(errs...)

@@ -21,6 +21,9 @@ type Decision struct {
 	Watch   bool `json:"-"`
 	Watched bool `json:"-"`
 	Firing  bool `json:"-"`
+	// Since is, after the decision, when the key's newest open episode
+	// opened (an incident) or when the class was first seen (a bug).
+	Since time.Time `json:"-"`
 }
 
 // Settings are the policy's knobs (config dedup:).

@@ -167,6 +167,7 @@ type state[T any] interface {
 	outbox() *[]Pending
 	Watched() bool
 	Firing() bool
+	Since() time.Time
 }
 
 func (s *Incident) outbox() *[]Pending { return &s.Outbox }
@@ -178,6 +179,14 @@ func (s *Bug) Watched() bool { return false }
 
 // Firing: bug classes are not inhibit sources.
 func (s *Bug) Firing() bool { return false }
+
+// Since is when the class was first seen (zero for none).
+func (s *Bug) Since() time.Time {
+	if s == nil {
+		return time.Time{}
+	}
+	return s.FirstSeen
+}
 
 // Apply decides ev against the stored state of its key, writes the new
 // state with the decision's notifications by revision, then emits them to
@@ -258,7 +267,7 @@ func apply[T any, S state[T]](ctx context.Context, p *Policy, kv Bucket, ev aler
 			}
 			return Decision{Kind: ev.Kind, Outcome: OutcomeDuplicate, Notifications: own,
 				Reason: fmt.Sprintf("this event was already decided (delivered again): its %d notification(s) emitted again under the same IDs", len(own)),
-				Watch:  st.Watched(), Watched: st.Watched(), Firing: st.Firing()}, nil
+				Watch:  st.Watched(), Watched: st.Watched(), Firing: st.Firing(), Since: st.Since()}, nil
 		}
 		next, d := decide(st, ev, m, p.Settings)
 		// The new state's outbox: the entries still pending, and this
@@ -299,7 +308,7 @@ func apply[T any, S state[T]](ctx context.Context, p *Policy, kv Bucket, ev aler
 				return Decision{}, err
 			}
 		}
-		d.Watch, d.Firing = next.Watched(), next.Firing()
+		d.Watch, d.Firing, d.Since = next.Watched(), next.Firing(), next.Since()
 		if raw != nil {
 			d.Watched = st.Watched()
 		}
@@ -348,7 +357,7 @@ func (p *Policy) Recheck(ctx context.Context, key string, now time.Time, m func(
 					return Decision{}, err
 				}
 			}
-			d.Watch, d.Watched, d.Firing = st.Watched(), st.Watched(), st.Firing()
+			d.Watch, d.Watched, d.Firing, d.Since = st.Watched(), st.Watched(), st.Firing(), st.Since()
 			return d, nil
 		}
 		evID := holdEventPrefix + now.UTC().Format(time.RFC3339Nano)
@@ -389,7 +398,7 @@ func (p *Policy) Recheck(ctx context.Context, key string, now time.Time, m func(
 		if err := emit(ctx, out, again, d.Notifications); err != nil {
 			return Decision{}, err
 		}
-		d.Watch, d.Watched, d.Firing = next.Watched(), st.Watched(), next.Firing()
+		d.Watch, d.Watched, d.Firing, d.Since = next.Watched(), st.Watched(), next.Firing(), next.Since()
 		return d, nil
 	}
 	return Decision{}, fmt.Errorf("state %q: still conflicting after %d attempts", key, maxAttempts)

@@ -123,6 +123,19 @@ func (s *Incident) Watched() bool {
 	return false
 }
 
+// Since is when the newest open episode opened (zero for none).
+func (s *Incident) Since() time.Time {
+	var at time.Time
+	if s != nil {
+		for _, e := range s.Episodes {
+			if e.Status == EpisodeOpen && e.OpenedAt.After(at) {
+				at = e.OpenedAt
+			}
+		}
+	}
+	return at
+}
+
 // Firing reports whether the key has an open episode (paged or held).
 func (s *Incident) Firing() bool {
 	if s == nil {

@@ -55,6 +55,14 @@ type Inhibitor struct {
 	rules  []Rule
 	logger *slog.Logger
 
+	// target[r] and equal[r] number rule r's target matchers and equal
+	// labels among the distinct ones: rules sharing them (most configs
+	// have a handful of distinct ones among many rules) are evaluated
+	// once per event.
+	target, equal []int
+	targets       []config.Matchers
+	equals        [][]string
+
 	mu sync.RWMutex
 	// firing[rule][equal hash][source key]
 	firing []map[string]map[string]Source
@@ -74,6 +82,24 @@ func New(kv jetstream.KeyValue, rules []Rule, logger *slog.Logger) *Inhibitor {
 	i := &Inhibitor{kv: kv, rules: rules, logger: logger, firing: make([]map[string]map[string]Source, len(rules)), byEntry: map[string]Source{}}
 	for r := range i.firing {
 		i.firing[r] = map[string]map[string]Source{}
+	}
+	targetIdx, equalIdx := map[string]int{}, map[string]int{}
+	for _, rule := range rules {
+		tk := strings.Join(rule.Target.Strings(), "\x00")
+		t, ok := targetIdx[tk]
+		if !ok {
+			t = len(i.targets)
+			targetIdx[tk] = t
+			i.targets = append(i.targets, rule.Target)
+		}
+		ek := strings.Join(rule.Equal, "\x00")
+		e, ok := equalIdx[ek]
+		if !ok {
+			e = len(i.equals)
+			equalIdx[ek] = e
+			i.equals = append(i.equals, rule.Equal)
+		}
+		i.target, i.equal = append(i.target, t), append(i.equal, e)
 	}
 	return i
 }
@@ -241,11 +267,43 @@ func (i *Inhibitor) Inhibited(key string, labels map[string]string) *alertgate.H
 	}
 	i.mu.RLock()
 	defer i.mu.RUnlock()
+	if len(i.byEntry) == 0 {
+		return nil // no source fires
+	}
+	// Per distinct target matchers: 0 not evaluated, 1 match, 2 no match;
+	// per distinct equal labels: their hash, once computed.
+	var tbuf [16]uint8
+	var ebuf [4]string
+	matched, hashes := tbuf[:0], ebuf[:0]
+	if len(i.targets) <= len(tbuf) {
+		matched = tbuf[:len(i.targets)]
+	} else {
+		matched = make([]uint8, len(i.targets))
+	}
+	if len(i.equals) <= len(ebuf) {
+		hashes = ebuf[:len(i.equals)]
+	} else {
+		hashes = make([]string, len(i.equals))
+	}
 	for r, rule := range i.rules {
-		if len(i.firing[r]) == 0 || !rule.Target.Matches(labels) {
+		if len(i.firing[r]) == 0 {
 			continue
 		}
-		for k, s := range i.firing[r][equalHash(rule.Equal, labels)] {
+		t := i.target[r]
+		if matched[t] == 0 {
+			matched[t] = 2
+			if rule.Target.Matches(labels) {
+				matched[t] = 1
+			}
+		}
+		if matched[t] != 1 {
+			continue
+		}
+		e := i.equal[r]
+		if hashes[e] == "" {
+			hashes[e] = equalHash(rule.Equal, labels)
+		}
+		for k, s := range i.firing[r][hashes[e]] {
 			if k == key {
 				continue
 			}

@@ -180,3 +180,15 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func parseAll(ss ...string) (config.Matchers, error) {
+	var out config.Matchers
+	for _, s := range ss {
+		m, err := config.ParseMatcher(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}

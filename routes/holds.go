@@ -58,6 +58,7 @@ func (r *Router) hold(ev alertgate.Event, m alertgate.Match, at time.Time) *aler
 // Both writes are idempotent and happen before the event is acknowledged,
 // so a crash in between redoes them on the redelivery.
 func (r *Router) afterDecision(ctx context.Context, ev alertgate.Event, d dedup.Decision) error {
+	r.observe(ev, d)
 	if ev.Kind != alertgate.KindIncident {
 		return nil
 	}

@@ -44,6 +44,9 @@ type Router struct {
 	// mode and time intervals come from Routes.
 	Silences  Silencer
 	Inhibitor Inhibitor
+	// Related is told what the router decided: the index of what a page
+	// lists as going on where it fires (nil: no correlation).
+	Related Correlator
 	// RecheckEvery is how often held keys are re-checked (default 5s): a
 	// page whose hold ended goes out within it.
 	RecheckEvery time.Duration

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -133,6 +134,31 @@ type entry struct {
 	s        Silence
 	matchers labels.Matchers
 	rev      uint64
+	// prefixes are, for its regex matchers, the literal text any matching
+	// value starts with: a value without it is rejected before the regexp
+	// runs (most regex silences name a host or instance prefix).
+	prefixes []prefix
+}
+
+type prefix struct{ name, text string }
+
+// withPrefixes fills e.prefixes from its matchers.
+func (e *entry) withPrefixes() *entry {
+	for _, m := range e.matchers {
+		if m.Type != labels.MatchRegexp {
+			continue
+		}
+		// Alertmanager anchors the pattern: a matching value is a match of
+		// it from its first byte, so it starts with its literal prefix.
+		re, err := regexp.Compile("(?:" + m.Value + ")")
+		if err != nil {
+			continue
+		}
+		if p, _ := re.LiteralPrefix(); p != "" {
+			e.prefixes = append(e.prefixes, prefix{m.Name, p})
+		}
+	}
+	return e
 }
 
 // New returns a Store on kv (the Bus's Silences bucket); nothing is read
@@ -275,7 +301,7 @@ func (s *Store) applyEntry(e jetstream.KeyValueEntry) {
 		s.log.Error("silence entry has a bad matcher: ignored", "id", e.Key(), "err", err)
 		return
 	}
-	s.apply(&entry{s: sil, matchers: ms, rev: e.Revision()})
+	s.apply((&entry{s: sil, matchers: ms, rev: e.Revision()}).withPrefixes())
 }
 
 // apply puts en in the view unless a later revision of it is there.
@@ -338,7 +364,7 @@ func (s *Store) Add(ctx context.Context, in Silence, now time.Time) (Silence, er
 		if err != nil {
 			return Silence{}, fmt.Errorf("store silence: %w", err)
 		}
-		s.apply(&entry{s: sil, matchers: ms, rev: rev})
+		s.apply((&entry{s: sil, matchers: ms, rev: rev}).withPrefixes())
 		sil.State = sil.StateAt(now)
 		return sil, nil
 	}
@@ -445,7 +471,7 @@ func (s *Store) Expire(ctx context.Context, id string, now time.Time) error {
 		if err != nil {
 			return fmt.Errorf("expire silence %s: %w", id, err)
 		}
-		s.apply(&entry{s: sil, matchers: ms, rev: rev})
+		s.apply((&entry{s: sil, matchers: ms, rev: rev}).withPrefixes())
 		return nil
 	}
 }
@@ -500,7 +526,7 @@ func (s *Store) Silenced(lset map[string]string, at time.Time) *Silence {
 	var best *entry
 	consider := func(es []*entry) {
 		for _, e := range es {
-			if !e.s.Active(at) || !matches(e.matchers, lset) {
+			if !e.s.Active(at) || !hasPrefixes(e.prefixes, lset) || !matches(e.matchers, lset) {
 				continue
 			}
 			if best == nil || e.s.EndsAt.After(best.s.EndsAt) || (e.s.EndsAt.Equal(best.s.EndsAt) && e.s.ID < best.s.ID) {
@@ -521,6 +547,15 @@ func (s *Store) Silenced(lset map[string]string, at time.Time) *Silence {
 	sil := best.s.clone()
 	sil.State = StateActive
 	return &sil
+}
+
+func hasPrefixes(ps []prefix, lset map[string]string) bool {
+	for _, p := range ps {
+		if !strings.HasPrefix(lset[p.name], p.text) {
+			return false
+		}
+	}
+	return true
 }
 
 func matches(ms labels.Matchers, lset map[string]string) bool {

@@ -185,7 +185,12 @@ type router struct {
 	rules map[*mux.Route]rule
 }
 
-func newRouter() *router { return &router{Router: mux.NewRouter(), rules: map[*mux.Route]rule{}} }
+// newRouter matches routes against the escaped path, so that a path
+// variable may hold an escaped "/" (an incident key); handlers read their
+// variables unescaped with pathVar.
+func newRouter() *router {
+	return &router{Router: mux.NewRouter().UseEncodedPath(), rules: map[*mux.Route]rule{}}
+}
 
 func (rt *router) add(ru rule, method, path string, h http.Handler) {
 	rt.rules[rt.Handle(path, h).Methods(method)] = ru

@@ -46,6 +46,7 @@ var endpoints = map[string]struct {
 	// The read API, the status page and the runbooks.
 	"GET /v1/notifications":       {accessRead, "/v1/notifications", ""},
 	"GET /v1/incidents":           {accessRead, "/v1/incidents", ""},
+	"GET /v1/incidents/{key:.+}":  {accessRead, "/v1/incidents/alertmanager:v1:aaa", ""},
 	"GET /v1/bugs":                {accessRead, "/v1/bugs", ""},
 	"GET /v1/explain":             {accessRead, "/v1/explain?key=alertmanager:v1:aaa", ""},
 	"GET /v1/deadletters":         {accessRead, "/v1/deadletters", ""},
@@ -291,5 +292,20 @@ func TestTokenNeverPrinted(t *testing.T) {
 	}
 	if !strings.Contains(out, "oncall (admin)") {
 		t.Fatalf("the token's name and role are not printed: %s", out)
+	}
+}
+
+// The router matches the escaped path (so that an incident key keeps its
+// "/"): every path variable is still read unescaped.
+func TestPathVariablesUnescaped(t *testing.T) {
+	s, _, _ := accessServer(t, Access{})
+	if a := serve(s, "GET", "/runbooks/checkout%2Dhigh-error-rate"); a.code != 200 {
+		t.Fatalf("escaped runbook id: %d %s", a.code, a.body)
+	}
+	if a := serve(s, "DELETE", "/v1/silences/S%31"); a.code != 204 {
+		t.Fatalf("escaped silence id: %d %s", a.code, a.body)
+	}
+	if a := serve(s, "DELETE", "/v1/silences/S%2F1"); a.code != 404 || !strings.Contains(a.body, `no silence \"S/1\"`) {
+		t.Fatalf("silence id with an escaped slash: %d %s", a.code, a.body)
 	}
 }

@@ -74,3 +74,11 @@ type Silences interface {
 	Expire(ctx context.Context, id string, now time.Time) error
 	List(state string, now time.Time) []silences.Silence
 }
+
+// Correlator answers what else goes on where an incident fires: the bug
+// classes and other open incidents sharing its correlation label values,
+// as of at, but the key exclude itself (related.Index). Nil when
+// correlation is off or a correlation label is absent from labels.
+type Correlator interface {
+	Related(labels map[string]string, exclude string, at time.Time) *alertgate.Related
+}

@@ -20,16 +20,16 @@ type Explanation struct {
 	Last     dedup.Last      `json:"last_decision"`
 	Incident *dedup.Incident `json:"incident,omitempty"`
 	Bug      *dedup.Bug      `json:"bug,omitempty"`
+	// Related is, for an incident, what shares its correlation label
+	// values now (its own key left out); absent when correlation is off or
+	// its last labels lack a correlation label.
+	Related *alertgate.Related `json:"related,omitempty"`
 }
 
 // Explain finds the state of key (the full alertgate key, or the source's
 // own id such as a fingerprint or a Sentry issue id) and explains it.
 func Explain(ctx context.Context, p States, rt Matcher, source alertgate.Source, key string) (*Explanation, error) {
-	candidates := []string{key}
-	if source != "" && !strings.HasPrefix(key, string(source)+":") {
-		candidates = append(candidates, string(source)+":v1:"+key)
-	}
-	for _, k := range candidates {
+	for _, k := range candidateKeys(source, key) {
 		if ex, err := explainKey(ctx, p, rt, k); ex != nil || err != nil {
 			return ex, err
 		}
@@ -60,6 +60,16 @@ func Explain(ctx context.Context, p States, rt Matcher, source alertgate.Source,
 		return explainKey(ctx, p, rt, found)
 	}
 	return nil, alertgate.Errorf(alertgate.ENOTFOUND, "no incident or bug class with key %q has been seen", key)
+}
+
+// candidateKeys are the keys key may stand for: itself and, with a
+// source, the source's own id (a fingerprint) under its versioned prefix.
+func candidateKeys(source alertgate.Source, key string) []string {
+	candidates := []string{key}
+	if source != "" && !strings.HasPrefix(key, string(source)+":") {
+		candidates = append(candidates, string(source)+":v1:"+key)
+	}
+	return candidates
 }
 
 func matchesSuffix(full string, have, want alertgate.Source, key string) bool {

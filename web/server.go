@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/alertgate/alertgate"
@@ -40,6 +39,9 @@ type Server struct {
 	DeadLetters   DeadLetters
 	Readiness     Readiness
 	Silences      Silences
+	// Related lists an incident's related signals on /v1/incidents/{key},
+	// explain and the status page (nil: none are shown).
+	Related Correlator
 	// Audit records every admin action; without it writes are refused.
 	Audit   Audit
 	Access  Access
@@ -70,6 +72,9 @@ func (s *Server) router() *router {
 	}
 	rt.read("/v1/notifications", s.notifications)
 	rt.read("/v1/incidents", s.incidents)
+	// A key may hold "/": sent escaped (%2F) it stays one segment, sent
+	// raw the pattern takes the rest of the path.
+	rt.read("/v1/incidents/{key:.+}", s.incident)
 	rt.read("/v1/bugs", s.bugs)
 	rt.read("/v1/explain", s.explain)
 	rt.read("/v1/deadletters", s.deadLetters)
@@ -418,6 +423,9 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, err)
 		return
 	}
+	if ex.Kind == alertgate.KindIncident {
+		ex.Related = s.relatedTo(ex.Key, ex.Last.Labels)
+	}
 	writeJSON(w, http.StatusOK, ex)
 }
 
@@ -438,7 +446,7 @@ func (s *Server) runbookIndex(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) runbook(w http.ResponseWriter, r *http.Request) {
-	id := strings.TrimSuffix(mux.Vars(r)["id"], ".html")
+	id := strings.TrimSuffix(pathVar(r, "id"), ".html")
 	rb, ok := s.getRunbook(id)
 	if !ok {
 		http.Error(w, "no runbook "+strconv.Quote(id), http.StatusNotFound)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -158,6 +159,32 @@ func (f *fakeAudit) List(_ context.Context, limit int) ([]alertgate.AuditRecord,
 	return out, nil
 }
 
+// fakeCorrelator relates to every incident of checkout one bug class and
+// the open incidents of checkout but the one asked about, and nothing to
+// an incident without a service label; it records what it was asked.
+type fakeCorrelator struct {
+	asked []string // "exclude@at"
+}
+
+func (f *fakeCorrelator) Related(labels map[string]string, exclude string, at time.Time) *alertgate.Related {
+	f.asked = append(f.asked, exclude+"@"+at.Format(time.RFC3339))
+	if labels["service"] == "" {
+		return nil
+	}
+	r := &alertgate.Related{On: map[string]string{"service": labels["service"]}, Window: "30m0s", Bugs: []alertgate.RelatedBug{}, Incidents: []alertgate.RelatedIncident{}}
+	if labels["service"] != "checkout" {
+		return r
+	}
+	r.Bugs = append(r.Bugs, alertgate.RelatedBug{Key: "sentry:v1:org:111", Title: "KeyError in cart", Source: alertgate.SourceSentry, Count: 12,
+		FirstSeen: t0.Add(-time.Hour), LastSeen: at, Status: alertgate.RelatedRegression, Link: "https://sentry.io/organizations/org/issues/111/"})
+	for _, k := range []string{"alertmanager:v1:aaa", "datadog:v1:4242:1e6b"} {
+		if k != exclude {
+			r.Incidents = append(r.Incidents, alertgate.RelatedIncident{Key: k, Title: "Incident " + k, Source: alertgate.SourceDatadog, OpenedAt: t0})
+		}
+	}
+	return r
+}
+
 type fakeReadiness struct{ err error }
 
 func (f fakeReadiness) Ready(context.Context) error { return f.err }
@@ -196,7 +223,7 @@ func fixtureServer() (*Server, *fakeStates, *fakeNotifications, *fakeDeadLetters
 	}}
 	s := &Server{
 		States: st, Matcher: fakeMatcher{}, Notifications: nl, DeadLetters: dl, Readiness: fakeReadiness{}, Audit: &fakeAudit{}, Silences: sils,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics.New(), Now: func() time.Time { return t0 },
+		Related: &fakeCorrelator{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics.New(), Now: func() time.Time { return t0 },
 	}
 	return s, st, nl, dl
 }
@@ -258,6 +285,10 @@ func TestHandlerErrors(t *testing.T) {
 			method: "GET", path: "/v1/incidents", code: 503, wantErr: "incident state unavailable"},
 		{name: "bugs store down", break_: func(_ *Server, st *fakeStates, _ *fakeNotifications, _ *fakeDeadLetters) { st.err = storeDown },
 			method: "GET", path: "/v1/bugs", code: 503, wantErr: "bug state unavailable"},
+		{name: "incident store down", break_: func(_ *Server, st *fakeStates, _ *fakeNotifications, _ *fakeDeadLetters) { st.err = storeDown },
+			method: "GET", path: "/v1/incidents/alertmanager:v1:aaa", code: 503, wantErr: "incident state unavailable"},
+		{name: "incident without state", break_: func(s *Server, _ *fakeStates, _ *fakeNotifications, _ *fakeDeadLetters) { s.States = nil },
+			method: "GET", path: "/v1/incidents/alertmanager:v1:aaa", code: 503, wantErr: "incident state unavailable"},
 		{name: "explain store down", break_: func(_ *Server, st *fakeStates, _ *fakeNotifications, _ *fakeDeadLetters) { st.err = storeDown },
 			method: "GET", path: "/v1/explain?key=x", code: 503, wantErr: "state unavailable"},
 		{name: "deadletters store down", break_: func(_ *Server, _ *fakeStates, _ *fakeNotifications, dl *fakeDeadLetters) { dl.err = storeDown },
@@ -384,7 +415,7 @@ func TestStateViewsHideOutbox(t *testing.T) {
 	for _, b := range st.bugs {
 		b.Outbox = pending
 	}
-	for _, path := range []string{"/v1/incidents", "/v1/bugs", "/v1/explain?key=alertmanager:v1:aaa", "/v1/explain?key=sentry:v1:org:111"} {
+	for _, path := range []string{"/v1/incidents", "/v1/incidents/alertmanager:v1:aaa", "/v1/bugs", "/v1/explain?key=alertmanager:v1:aaa", "/v1/explain?key=sentry:v1:org:111"} {
 		a := serve(s, "GET", path)
 		if a.code != 200 || strings.Contains(a.body, "outbox") || strings.Contains(a.body, "page:x") {
 			t.Errorf("GET %s: status %d, body shows the outbox: %s", path, a.code, a.body)
@@ -415,6 +446,122 @@ func TestExplain(t *testing.T) {
 				t.Fatalf("key=%q team=%q, want %q %q", ex.Key, ex.Route.Team, tc.key, tc.team)
 			}
 		})
+	}
+}
+
+// GET /v1/incidents/{key}: the incident's state and what is related to it
+// now, its own key left out; the key path-escaped or, with ?source=, the
+// source's own id.
+func TestIncidentByKey(t *testing.T) {
+	s, st, _, _ := fixtureServer()
+	st.incidents = append(st.incidents,
+		&dedup.Incident{Key: "datadog:v1:4242:1e6b", Source: alertgate.SourceDatadog, Title: "Monitor 4242", Team: "payments",
+			Episodes: []dedup.Episode{{ID: "e4", Status: dedup.EpisodeOpen, OpenedAt: t0}},
+			Last:     dedup.Last{At: t0, Outcome: dedup.OutcomePaged, Labels: map[string]string{"service": "checkout"}}},
+		// A sender's own key may hold "/", even "//".
+		&dedup.Incident{Key: "events:deploy/checkout//canary", Source: alertgate.SourceEvents, Title: "Canary failing", Team: "payments",
+			Episodes: []dedup.Episode{{ID: "e5", Status: dedup.EpisodeOpen, OpenedAt: t0}},
+			Last:     dedup.Last{At: t0, Outcome: dedup.OutcomePaged, Labels: map[string]string{"service": "search"}}},
+		&dedup.Incident{Key: "events:deploy/search", Source: alertgate.SourceEvents, Title: "Deploy failed", Team: "platform",
+			Episodes: []dedup.Episode{{ID: "e6", Status: dedup.EpisodeOpen, OpenedAt: t0}}},
+	)
+	for _, tc := range []struct {
+		name, path, key string
+	}{
+		{"full key", "/v1/incidents/alertmanager:v1:aaa", "alertmanager:v1:aaa"},
+		{"escaped colons", "/v1/incidents/alertmanager%3Av1%3Aaaa", "alertmanager:v1:aaa"},
+		{"datadog key", "/v1/incidents/" + url.PathEscape("datadog:v1:4242:1e6b"), "datadog:v1:4242:1e6b"},
+		{"escaped slashes", "/v1/incidents/" + url.PathEscape("events:deploy/checkout//canary"), "events:deploy/checkout//canary"},
+		{"raw slash", "/v1/incidents/events:deploy/search", "events:deploy/search"},
+		{"source's own id", "/v1/incidents/aaa?source=alertmanager", "alertmanager:v1:aaa"},
+		{"end of a longer key", "/v1/incidents/1e6b?source=datadog", "datadog:v1:4242:1e6b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := serve(s, "GET", tc.path)
+			if a.code != 200 {
+				t.Fatalf("status=%d: %s", a.code, a.body)
+			}
+			if got := decode[IncidentView](t, a).Incident; got == nil || got.Key != tc.key || len(got.Episodes) != 1 {
+				t.Fatalf("incident=%+v, want %s with its episode", got, tc.key)
+			}
+		})
+	}
+
+	corr := s.Related.(*fakeCorrelator)
+	corr.asked = nil
+	v := decode[IncidentView](t, serve(s, "GET", "/v1/incidents/alertmanager:v1:aaa"))
+	if got := strings.Join(corr.asked, " "); got != "alertmanager:v1:aaa@2026-12-04T10:00:00Z" {
+		t.Fatalf("correlator asked %q, want the key itself left out as of the server's now", got)
+	}
+	r := v.Related
+	if r == nil || r.On["service"] != "checkout" || len(r.Bugs) != 1 || r.Bugs[0].Count != 12 || r.Bugs[0].Status != alertgate.RelatedRegression {
+		t.Fatalf("related=%+v, want the checkout bug class ×12 regression", r)
+	}
+	if got := keys(r.Incidents, func(i alertgate.RelatedIncident) string { return i.Key }); got != "datadog:v1:4242:1e6b" {
+		t.Fatalf("related incidents %s, want the Datadog monitor and not the incident itself", got)
+	}
+	v = decode[IncidentView](t, serve(s, "GET", "/v1/incidents/datadog:v1:4242:1e6b"))
+	if got := keys(v.Related.Incidents, func(i alertgate.RelatedIncident) string { return i.Key }); got != "alertmanager:v1:aaa" {
+		t.Fatalf("the monitor's related incidents %s, want the Alertmanager incident", got)
+	}
+
+	// No correlation label in its last labels, or no correlation: no
+	// "related" at all.
+	if a := serve(s, "GET", "/v1/incidents/alertmanager:v1:ccc"); a.code != 200 || strings.Contains(a.body, `"related"`) {
+		t.Fatalf("incident without a service label: %d %s", a.code, a.body)
+	}
+	s.Related = nil
+	if a := serve(s, "GET", "/v1/incidents/alertmanager:v1:aaa"); a.code != 200 || strings.Contains(a.body, `"related"`) || !strings.Contains(a.body, `"episodes"`) {
+		t.Fatalf("without a correlator: %d %s", a.code, a.body)
+	}
+}
+
+func TestIncidentByKeyNotFound(t *testing.T) {
+	s, _, _, _ := fixtureServer()
+	for _, tc := range []struct{ name, path, wantErr string }{
+		{"unknown", "/v1/incidents/alertmanager:v1:nope", `no incident with key "alertmanager:v1:nope"`},
+		// Escaped, the error names the key as it is.
+		{"unknown escaped", "/v1/incidents/" + url.PathEscape("events:a/b c"), `"events:a/b c"`},
+		// The source's own id needs ?source=.
+		{"own id without source", "/v1/incidents/aaa", `"aaa"`},
+		{"own id of another source", "/v1/incidents/aaa?source=datadog", `"aaa"`},
+		{"bug class", "/v1/incidents/sentry:v1:org:111", "is a bug class, not an incident: GET /v1/explain?key=sentry%3Av1%3Aorg%3A111"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := serve(s, "GET", tc.path)
+			if a.code != 404 {
+				t.Fatalf("status=%d, want 404: %s", a.code, a.body)
+			}
+			if got := decode[map[string]string](t, a)["error"]; !strings.Contains(got, tc.wantErr) {
+				t.Fatalf("error=%q, want it to contain %s", got, tc.wantErr)
+			}
+		})
+	}
+	// The list endpoint and an empty key are not it.
+	if a := serve(s, "GET", "/v1/incidents/"); a.code != 404 || !strings.Contains(a.body, "no such endpoint") {
+		t.Fatalf("GET /v1/incidents/: %d %s", a.code, a.body)
+	}
+}
+
+// Explain shows an incident's related signals, as /v1/incidents/{key}
+// does; a bug class has none.
+func TestExplainRelated(t *testing.T) {
+	s, _, _, _ := fixtureServer()
+	ex := decode[Explanation](t, serve(s, "GET", "/v1/explain?source=alertmanager&key=aaa"))
+	if r := ex.Related; r == nil || len(r.Bugs) != 1 || r.Bugs[0].Key != "sentry:v1:org:111" || len(r.Incidents) != 1 || r.Incidents[0].Key != "datadog:v1:4242:1e6b" {
+		t.Fatalf("explain related=%+v, want the bug class and the other incident", ex.Related)
+	}
+	if got := strings.Join(s.Related.(*fakeCorrelator).asked, " "); got != "alertmanager:v1:aaa@2026-12-04T10:00:00Z" {
+		t.Fatalf("correlator asked %q", got)
+	}
+	for _, path := range []string{"/v1/explain?key=sentry:v1:org:111", "/v1/explain?key=alertmanager:v1:ccc"} {
+		if a := serve(s, "GET", path); a.code != 200 || strings.Contains(a.body, `"related"`) {
+			t.Errorf("GET %s: %d, want no related: %s", path, a.code, a.body)
+		}
+	}
+	s.Related = nil
+	if a := serve(s, "GET", "/v1/explain?key=alertmanager:v1:aaa"); a.code != 200 || strings.Contains(a.body, `"related"`) {
+		t.Errorf("explain without a correlator: %d %s", a.code, a.body)
 	}
 }
 
@@ -473,5 +620,17 @@ func TestStatusPageFromInterfaces(t *testing.T) {
 	}
 	if strings.Contains(a.body, "Disk full") {
 		t.Errorf("page lists a resolved incident")
+	}
+	// Each title links to the incident's page; its related signals are
+	// under it.
+	for _, want := range []string{
+		`<a class="title" href="v1/incidents/alertmanager:v1:aaa">Checkout 5xx</a>`,
+		`1 bug class (<a href="https://sentry.io/organizations/org/issues/111/"`,
+		`>KeyError in cart</a> ×12 <span class="rel-status rel-regression">regression</span>)`,
+		`1 incident (<a href="v1/incidents/datadog:v1:4242:1e6b"`,
+	} {
+		if !strings.Contains(a.body, want) {
+			t.Errorf("page lacks %s", want)
+		}
 	}
 }

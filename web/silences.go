@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/prometheus/common/model"
 
 	"github.com/alertgate/alertgate"
@@ -145,7 +144,7 @@ func (s *Server) expireSilence(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, alertgate.Errorf(alertgate.EUNAVAILABLE, "silences unavailable"))
 		return
 	}
-	id, now := mux.Vars(r)["id"], s.now()
+	id, now := pathVar(r, "id"), s.now()
 	err := s.Silences.Expire(r.Context(), id, now)
 	rec := alertgate.AuditRecord{At: now, Actor: Actor(r.Context()), Action: actionSilenceExpire, Target: id, Detail: "expired"}
 	switch {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/dedup"
+	"github.com/alertgate/alertgate/internal/cut"
 	"github.com/alertgate/alertgate/runbooks"
 	"github.com/alertgate/alertgate/silences"
 )
@@ -61,6 +62,10 @@ const (
 	// refresh.
 	uiFetchTimeout = 5 * time.Second
 	uiTimeLayout   = "2006-01-02 15:04:05"
+	// uiRelatedItems bounds the bug classes, and the incidents, listed
+	// under an incident; uiRelatedTitleBytes cuts their titles.
+	uiRelatedItems      = 5
+	uiRelatedTitleBytes = 48
 )
 
 // Bug class orders, as ?sort= takes them.
@@ -156,14 +161,40 @@ type link struct{ Text, Href string }
 
 type incidentRow struct {
 	Key, Episode, Title, Service, Team, Severity string
-	OpenedAt                                     stamp
-	OpenFor                                      string
-	DedupKey                                     string
-	Runbook                                      link
+	// Href is the incident's JSON page, v1/incidents/<escaped key>.
+	Href     string
+	OpenedAt stamp
+	OpenFor  string
+	DedupKey string
+	Runbook  link
 	// Held is the reason the episode's page is held (silenced, inhibited,
 	// muted_time, digest_only, flapping), "" once paged; HeldWhy says by
 	// what and until when.
 	Held, HeldWhy string
+	// Related is what else goes on where it fires: a group of bug classes,
+	// then one of incidents, each left out when empty.
+	Related []relatedGroup
+}
+
+// relatedGroup is "2 bug classes (a ×12 regression, b ×3 new)": the
+// count, the first few listed, how many more.
+type relatedGroup struct {
+	Kind  string // "bugs" or "incidents"
+	Count string // "2 bug classes", "1 incident"
+	Items []relatedItem
+	More  string // "+3 more", or ""
+}
+
+// relatedItem is one related bug class or incident on the status page.
+type relatedItem struct {
+	Key   string
+	Text  string // the title, cut to uiRelatedTitleBytes
+	Tip   string // the whole title and the key
+	Href  string
+	Out   bool   // Href leaves the gateway (Sentry, Datadog)
+	Count string // a bug class's occurrences in the window: "×12"
+	// Status is a bug class's: new, regression or recurring.
+	Status string
 }
 
 type bugRow struct {
@@ -283,7 +314,10 @@ func (s *Server) ui(w http.ResponseWriter, r *http.Request) {
 	wg.Wait()
 
 	page := uiPage{CSS: uiCSS, Now: stampOf(now), Refresh: uiRefreshSeconds}
-	page.Incidents.Rows = buildIncidentRows(incs, now, func(id string) bool { _, ok := s.getRunbook(id); return ok })
+	known := func(id string) bool { _, ok := s.getRunbook(id); return ok }
+	// Related signals are as of the server's clock, as the API shows them.
+	related := func(in *dedup.Incident) *alertgate.Related { return s.relatedTo(in.Key, in.Last.Labels) }
+	page.Incidents.Rows = buildIncidentRows(incs, now, known, related)
 	page.Incidents.Err = s.uiError("incidents", "Open incidents could not be read", incErr)
 
 	page.Silences.Rows = buildSilenceRows(sils, silNow)
@@ -352,14 +386,20 @@ func renderUI(w io.Writer, p uiPage) error {
 
 // buildIncidentRows returns one row per open episode, the most recently
 // opened first. known says whether a runbook id is served here, so its link
-// can stay on this host whatever public_url says.
-func buildIncidentRows(incs []*dedup.Incident, now time.Time, known func(id string) bool) []incidentRow {
+// can stay on this host whatever public_url says; related, if not nil,
+// what is related to an incident.
+func buildIncidentRows(incs []*dedup.Incident, now time.Time, known func(id string) bool, related func(*dedup.Incident) *alertgate.Related) []incidentRow {
 	var out []incidentRow
 	for _, in := range incs {
 		if in == nil {
 			continue
 		}
-		for _, ep := range in.Open() {
+		open := in.Open()
+		var rel []relatedGroup
+		if len(open) > 0 && related != nil {
+			rel = buildRelated(related(in))
+		}
+		for _, ep := range open {
 			team := ep.Team
 			if team == "" {
 				team = in.Team
@@ -368,6 +408,7 @@ func buildIncidentRows(incs []*dedup.Incident, now time.Time, known func(id stri
 				Key: in.Key, Episode: ep.ID, Title: in.Title, Service: in.Service, Team: team,
 				Severity: string(in.Severity), OpenedAt: stampOf(ep.OpenedAt), OpenFor: humanDuration(now.Sub(ep.OpenedAt)),
 				DedupKey: ep.DedupKey, Runbook: runbookLink(ep.Runbook, known),
+				Href: incidentHref(in.Key), Related: rel,
 			}
 			if !ep.Paged && ep.Hold != nil {
 				row.Held, row.HeldWhy = ep.Hold.Reason, ep.Hold.Detail
@@ -382,6 +423,74 @@ func buildIncidentRows(incs []*dedup.Incident, now time.Time, known func(id stri
 		return out[i].Key < out[j].Key
 	})
 	return out
+}
+
+// incidentHref is the incident's JSON page, relative to the status page.
+func incidentHref(key string) string { return "v1/incidents/" + url.PathEscape(key) }
+
+// buildRelated is the line under an incident: its related bug classes,
+// then its related incidents, each group with its count, its first
+// uiRelatedItems and how many more. Nil when nothing is related.
+func buildRelated(r *alertgate.Related) []relatedGroup {
+	if r.Empty() {
+		return nil
+	}
+	var out []relatedGroup
+	if len(r.Bugs) > 0 {
+		g := relatedGroup{Kind: "bugs", Count: plural(len(r.Bugs)+r.MoreBugs, "bug class", "bug classes")}
+		for _, b := range r.Bugs[:min(len(r.Bugs), uiRelatedItems)] {
+			href, ext := externalLink(b.Link)
+			if href == "" {
+				href = "v1/explain?key=" + url.QueryEscape(b.Key)
+			}
+			g.Items = append(g.Items, relatedItem{
+				Key: b.Key, Text: cut.Bytes(b.Title, uiRelatedTitleBytes), Tip: b.Title + " (" + b.Key + ")",
+				Href: href, Out: ext, Count: "×" + formatCount(b.Count), Status: b.Status,
+			})
+		}
+		g.More = more(len(r.Bugs) + r.MoreBugs - len(g.Items))
+		out = append(out, g)
+	}
+	if len(r.Incidents) > 0 {
+		g := relatedGroup{Kind: "incidents", Count: plural(len(r.Incidents)+r.MoreIncidents, "incident", "incidents")}
+		for _, in := range r.Incidents[:min(len(r.Incidents), uiRelatedItems)] {
+			href, ext := externalLink(in.Link)
+			if href == "" || strings.HasSuffix(href, "/"+incidentHref(in.Key)) {
+				// No link at its source, or its page on this gateway:
+				// relative, whatever public_url says.
+				href, ext = incidentHref(in.Key), false
+			}
+			g.Items = append(g.Items, relatedItem{
+				Key: in.Key, Text: cut.Bytes(in.Title, uiRelatedTitleBytes), Tip: in.Title + " (" + in.Key + ")", Href: href, Out: ext,
+			})
+		}
+		g.More = more(len(r.Incidents) + r.MoreIncidents - len(g.Items))
+		out = append(out, g)
+	}
+	return out
+}
+
+// externalLink is raw if it is an http(s) URL, else "".
+func externalLink(raw string) (href string, ok bool) {
+	u, err := url.Parse(raw)
+	if raw == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", false
+	}
+	return raw, true
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return formatCount(int64(n)) + " " + many
+}
+
+func more(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return "+" + formatCount(int64(n)) + " more"
 }
 
 // runbookLink turns a page's runbook URL into a link: a runbook served by

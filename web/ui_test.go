@@ -208,16 +208,16 @@ func TestUIRunbookLink(t *testing.T) {
 
 func TestUIIncidentRows(t *testing.T) {
 	incs := []*dedup.Incident{
-		{Key: "k1", Title: "Resolved only", Team: "payments", Episodes: []dedup.Episode{
+		{Key: "k1", Title: "Resolved only", Team: "payments", Last: dedup.Last{Labels: map[string]string{"service": "checkout"}}, Episodes: []dedup.Episode{
 			{ID: "e1", Status: dedup.EpisodeResolved, OpenedAt: uiNow.Add(-5 * time.Hour)},
 		}},
-		{Key: "k2", Title: "Open long", Team: "payments", Service: "checkout", Episodes: []dedup.Episode{
+		{Key: "k2", Title: "Open long", Team: "payments", Service: "checkout", Last: dedup.Last{Labels: map[string]string{"service": "checkout"}}, Episodes: []dedup.Episode{
 			{ID: "e1", Status: dedup.EpisodeResolved, OpenedAt: uiNow.Add(-50 * time.Hour)},
 			{ID: "e2", Status: dedup.EpisodeOpen, OpenedAt: uiNow.Add(-26 * time.Hour), DedupKey: "k2/x",
 				Runbook: "http://alertgate.test/runbooks/host-down"},
 		}},
 		nil,
-		{Key: "k3", Title: "Open recently", Team: "platform", Episodes: []dedup.Episode{
+		{Key: "k3", Title: "Open recently", Team: "platform", Last: dedup.Last{Labels: map[string]string{"service": "search"}}, Episodes: []dedup.Episode{
 			// The team that was paged, not the key's current route, owns it.
 			{ID: "e1", Status: dedup.EpisodeOpen, OpenedAt: uiNow.Add(-90 * time.Second), Team: "search"},
 		}},
@@ -228,7 +228,9 @@ func TestUIIncidentRows(t *testing.T) {
 			{ID: "e1", Status: dedup.EpisodeOpen, OpenedAt: uiNow.Add(-3 * time.Hour), Paged: true, Hold: &alertgate.Hold{Reason: alertgate.HoldSilenced}},
 		}},
 	}
-	rows := buildIncidentRows(incs, uiNow, func(id string) bool { return id == "host-down" })
+	corr := &fakeCorrelator{}
+	rows := buildIncidentRows(incs, uiNow, func(id string) bool { return id == "host-down" },
+		func(in *dedup.Incident) *alertgate.Related { return corr.Related(in.Last.Labels, in.Key, uiNow) })
 	if got, want := len(rows), 4; got != want {
 		t.Fatalf("rows=%d, want %d (open episodes only): %+v", got, want, rows)
 	}
@@ -248,9 +250,93 @@ func TestUIIncidentRows(t *testing.T) {
 		{"paged after its hold", rows[2].Held, ""},
 		{"paged", rows[0].Held, ""},
 		{"no runbook", rows[0].Runbook.Text, ""},
+		{"incident page", rows[3].Href, "v1/incidents/k2"},
+		// Related, once per incident: its bug class and the other open
+		// incidents of checkout.
+		{"related", relatedText(rows[3].Related), "1 bug class (KeyError in cart ×12 regression → https://sentry.io/organizations/org/issues/111/), " +
+			"2 incidents (Incident alertmanager:v1:aaa → v1/incidents/alertmanager:v1:aaa, Incident datadog:v1:4242:1e6b → v1/incidents/datadog:v1:4242:1e6b)"},
+		// Nothing related to search; no service label, nothing asked.
+		{"nothing related", relatedText(rows[0].Related), ""},
+		{"no correlation label", relatedText(rows[1].Related), ""},
+		{"asked", strings.Join(corr.asked, " "), "k2@2026-03-14T12:00:00Z k3@2026-03-14T12:00:00Z k4@2026-03-14T12:00:00Z k5@2026-03-14T12:00:00Z"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s=%q, want %q", c.name, c.got, c.want)
+		}
+	}
+	if rows := buildIncidentRows(incs, uiNow, nil, nil); len(rows) != 4 || rows[3].Related != nil {
+		t.Errorf("without correlation: %+v", rows)
+	}
+}
+
+// relatedText is the related line of a row as text, with each link.
+func relatedText(groups []relatedGroup) string {
+	var gs []string
+	for _, g := range groups {
+		var items []string
+		for _, it := range g.Items {
+			s := it.Text
+			if it.Count != "" {
+				s += " " + it.Count
+			}
+			if it.Status != "" {
+				s += " " + it.Status
+			}
+			items = append(items, s+" → "+it.Href)
+		}
+		if g.More != "" {
+			items = append(items, g.More)
+		}
+		gs = append(gs, g.Count+" ("+strings.Join(items, ", ")+")")
+	}
+	return strings.Join(gs, ", ")
+}
+
+// The related line: counts that include what the list leaves out, at
+// most uiRelatedItems of each listed, titles cut, links to the source
+// when it gave an http(s) one, else to the gateway's own pages.
+func TestUIRelatedLine(t *testing.T) {
+	long := "TypeError: Cannot read properties of undefined (reading 'total') in cart"
+	r := &alertgate.Related{
+		On: map[string]string{"service": "checkout"}, Window: "30m0s",
+		Bugs: []alertgate.RelatedBug{
+			{Key: "sentry:v1:issue:1", Title: long, Count: 1234, Status: alertgate.RelatedRegression, Link: "https://sentry.io/issues/1/"},
+			{Key: "events:bug/2", Title: "Bug 2", Count: 3, Status: alertgate.RelatedNew},
+			{Key: "sentry:v1:issue:3", Title: "Bug 3", Count: 2, Status: alertgate.RelatedRecurring, Link: "javascript:alert(1)"},
+			{Key: "b4", Title: "Bug 4", Count: 1, Status: alertgate.RelatedRecurring},
+			{Key: "b5", Title: "Bug 5", Count: 1, Status: alertgate.RelatedRecurring},
+			{Key: "b6", Title: "Bug 6", Count: 1, Status: alertgate.RelatedRecurring},
+		},
+		MoreBugs: 2,
+		Incidents: []alertgate.RelatedIncident{
+			{Key: "datadog:v1:4242:1e6b", Title: "Monitor 4242", Link: "https://app.datadoghq.com/monitors/4242"},
+			// Its page on this gateway (public_url): relative instead.
+			{Key: "events:deploy/checkout", Title: "Deploy failed", Link: "https://alertgate.example.com/v1/incidents/events:deploy%2Fcheckout"},
+		},
+	}
+	got := relatedText(buildRelated(r))
+	want := "8 bug classes (TypeError: Cannot read properties of undefine… ×1,234 regression → https://sentry.io/issues/1/, " +
+		"Bug 2 ×3 new → v1/explain?key=events%3Abug%2F2, Bug 3 ×2 recurring → v1/explain?key=sentry%3Av1%3Aissue%3A3, " +
+		"Bug 4 ×1 recurring → v1/explain?key=b4, Bug 5 ×1 recurring → v1/explain?key=b5, +3 more), " +
+		"2 incidents (Monitor 4242 → https://app.datadoghq.com/monitors/4242, Deploy failed → v1/incidents/events:deploy%2Fcheckout)"
+	if got != want {
+		t.Errorf("related line\n got %s\nwant %s", got, want)
+	}
+	g := buildRelated(r)
+	if it := g[0].Items[0]; !it.Out || it.Tip != long+" (sentry:v1:issue:1)" || len(it.Text) > uiRelatedTitleBytes {
+		t.Errorf("first bug class: %+v, want a link out with the whole title as its tip", it)
+	}
+	if it := g[1].Items[1]; it.Out {
+		t.Errorf("the gateway's own incident page counted as a link out: %+v", it)
+	}
+
+	one := &alertgate.Related{Bugs: []alertgate.RelatedBug{}, Incidents: []alertgate.RelatedIncident{{Key: "k", Title: "Only one"}}, MoreIncidents: 1}
+	if got, want := relatedText(buildRelated(one)), "2 incidents (Only one → v1/incidents/k, +1 more)"; got != want {
+		t.Errorf("incidents only: %s, want %s", got, want)
+	}
+	for _, empty := range []*alertgate.Related{nil, {Bugs: []alertgate.RelatedBug{}, Incidents: []alertgate.RelatedIncident{}}} {
+		if g := buildRelated(empty); g != nil {
+			t.Errorf("nothing related: %+v", g)
 		}
 	}
 }
@@ -290,7 +376,8 @@ func TestUIDeadLetterRows(t *testing.T) {
 func TestUIRenderEscapes(t *testing.T) {
 	const evil = `<script>alert("x")</script>`
 	p := uiPage{CSS: uiCSS, Now: stampOf(uiNow), Refresh: uiRefreshSeconds}
-	p.Incidents.Rows = []incidentRow{{Key: "k\"><b>", Title: evil, Team: "payments", Runbook: link{Text: evil, Href: "javascript:alert(1)"}}}
+	p.Incidents.Rows = []incidentRow{{Key: "k\"><b>", Title: evil, Team: "payments", Href: "javascript:alert(4)", Runbook: link{Text: evil, Href: "javascript:alert(1)"},
+		Related: []relatedGroup{{Kind: "bugs", Count: "1 bug class", Items: []relatedItem{{Key: evil, Text: evil, Tip: evil, Href: "javascript:alert(3)", Status: evil}}}}}}
 	p.Bugs.Sort = sortCount
 	p.Bugs.Rows = []bugRow{{Key: "b", Title: evil, Href: "javascript:alert(2)", Status: "open"}}
 	p.Notifications.Rows = []notificationRow{{ID: "n", Title: evil, LastError: evil, State: "dead", StateText: "dead"}}
@@ -309,10 +396,11 @@ func TestUIRenderEscapes(t *testing.T) {
 	if strings.Contains(out, "javascript:") {
 		t.Fatalf("javascript: URL in page:\n%s", out)
 	}
-	// Incident title and runbook text, bug title, notification title and
-	// last error, dead letter id (text and data-id) and reason, runbook
-	// title, a silence's author and comment.
-	if got, want := strings.Count(out, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"), 11; got != want {
+	// Incident title and runbook text, a related item's text, tip, key
+	// and status (text and class), bug title, notification title and last error, dead
+	// letter id (text and data-id) and reason, runbook title, a silence's
+	// author and comment.
+	if got, want := strings.Count(out, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"), 16; got != want {
 		t.Errorf("escaped titles=%d, want %d", got, want)
 	}
 	for _, want := range []string{

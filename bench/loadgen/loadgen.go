@@ -67,6 +67,10 @@ type Config struct {
 	// OnNew, if set, is called with each new key's seq and the time the
 	// request carrying it was sent (measured window only).
 	OnNew func(seq uint64, sent time.Time)
+	// OnCutOff, if set, is called with the new keys of a measured request
+	// that the end of the window cancelled before its answer: the target
+	// may or may not have taken them (their OnNew was called).
+	OnCutOff func(seqs []uint64)
 	// Client, if set, replaces the default keep-alive client.
 	Client *http.Client
 }
@@ -427,6 +431,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				}
 				code, a, err := r.post(ctx, body, &buf)
 				done := time.Now()
+				if on && err != nil && ctx.Err() != nil && cfg.OnCutOff != nil && len(fresh) > 0 {
+					cfg.OnCutOff(fresh)
+				}
 				if !on || !measuring.Load() || ctx.Err() != nil {
 					continue
 				}

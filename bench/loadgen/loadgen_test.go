@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -122,6 +123,58 @@ func TestRunCounts(t *testing.T) {
 	for k, n := range seen {
 		if n != 1 {
 			t.Fatalf("storm key %s sent %d times", k, n)
+		}
+	}
+}
+
+// A request the end of the window cancels before its answer reports its
+// new keys as cut off. The target answers the warm-up and holds every
+// request sent after the first measured keys.
+func TestRunCutOff(t *testing.T) {
+	var measured atomic.Bool
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		if measured.Load() {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	defer close(release)
+	var mu sync.Mutex
+	sent, cut := map[uint64]bool{}, map[uint64]bool{}
+	res, err := loadgen.Run(context.Background(), loadgen.Config{
+		URL: srv.URL, Source: loadgen.Alertmanager, Workload: loadgen.Storm, Batch: 2, Concurrency: 1,
+		Warmup: 10 * time.Millisecond, Duration: 50 * time.Millisecond, Fixtures: fixtures,
+		OnNew: func(seq uint64, _ time.Time) {
+			measured.Store(true)
+			mu.Lock()
+			sent[seq] = true
+			mu.Unlock()
+		},
+		OnCutOff: func(seqs []uint64) {
+			mu.Lock()
+			for _, s := range seqs {
+				cut[s] = true
+			}
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if res.OK != 0 || len(sent) != 2 || len(cut) != 2 {
+		t.Fatalf("ok %d, sent %v, cut off %v: want the one measured request's 2 keys sent and cut off", res.OK, sent, cut)
+	}
+	for s := range sent {
+		if !cut[s] {
+			t.Fatalf("key %d sent, not cut off", s)
 		}
 	}
 }

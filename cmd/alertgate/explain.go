@@ -161,5 +161,9 @@ func lastDecision(base string, source alertgate.Source, key string) any {
 	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
 		return "unreadable answer: " + err.Error()
 	}
-	return map[string]any{"last_decision": v["last_decision"], "incident": v["incident"], "bug": v["bug"]}
+	out := map[string]any{"last_decision": v["last_decision"], "incident": v["incident"], "bug": v["bug"]}
+	if rel, ok := v["related"]; ok {
+		out["related"] = rel // what else goes on in its service, now
+	}
+	return out
 }

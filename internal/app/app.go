@@ -28,6 +28,7 @@ import (
 	"github.com/alertgate/alertgate/inhibit"
 	"github.com/alertgate/alertgate/internal/backoff"
 	"github.com/alertgate/alertgate/internal/metrics"
+	"github.com/alertgate/alertgate/related"
 	"github.com/alertgate/alertgate/routes"
 	"github.com/alertgate/alertgate/runbooks"
 	"github.com/alertgate/alertgate/silences"
@@ -51,6 +52,9 @@ type Gateway struct {
 	Silences *silences.Store
 	// Inhibitor holds pages while an inhibit rule's source fires.
 	Inhibitor *inhibit.Inhibitor
+	// Related lists on each page the bug classes and open incidents
+	// sharing its correlation labels.
+	Related *related.Index
 	// RecheckEvery is how often held keys are re-checked (0: the router's
 	// default); tests shorten it.
 	RecheckEvery time.Duration
@@ -171,8 +175,14 @@ func (g *Gateway) Start(ctx context.Context) error {
 	if err := g.Inhibitor.Start(ctx); err != nil {
 		return err
 	}
+	host, _ := os.Hostname()
+	g.Related = related.New(g.Bus.JS, g.Bus.Related, related.Options{Labels: cfg.Correlation.Labels, Window: cfg.Correlation.Window.D(),
+		Instance: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), nuid.Next()), PublicURL: cfg.PublicURL, Logger: g.Logger})
+	if err := g.Related.Start(ctx); err != nil {
+		return err
+	}
 	g.Router = &routes.Router{Bus: g.Bus, Routes: g.Routes, Policy: g.Policy, Logger: g.Logger, Metrics: g.Metrics,
-		Silences: g.Silences, Inhibitor: g.Inhibitor, RecheckEvery: g.RecheckEvery, Now: g.Now}
+		Silences: g.Silences, Inhibitor: g.Inhibitor, Related: g.Related, RecheckEvery: g.RecheckEvery, Now: g.Now}
 	// The router's acknowledgements settle the policy's outbox entries.
 	g.Policy.Acks = g.Router
 	if err := g.Router.Start(runCtx); err != nil {
@@ -187,6 +197,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 		g.HTTPClient = sinks.NewHTTPClient()
 	}
 	pd := pagerduty.New(cfg.PagerDuty.EventsURL, keys, cfg.PagerDuty.RateLimit, cfg.PublicURL, g.HTTPClient)
+	pd.Related = g.Related
 	if rb != nil { // a nil *Set would make a non-nil Runbooks
 		pd.Runbooks = rb
 	}
@@ -219,11 +230,11 @@ func (g *Gateway) Start(ctx context.Context) error {
 		}
 	}
 
-	host, _ := os.Hostname()
 	g.Digester = &slack.Digester{
 		Bus: g.Bus, Policy: g.Policy, Log: nlog, Logger: g.Logger,
 		Teams: teams, Interval: cfg.Slack.DigestInterval.D(), Tick: g.DigestTick, MaxItems: g.DigestMaxItems,
 		PublicURL: cfg.PublicURL, Instance: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), nuid.Next()), Now: g.Now,
+		Related: g.Related,
 	}
 	if err := g.Digester.Start(runCtx, cfg.NATS.Replicas); err != nil {
 		return err
@@ -235,7 +246,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	srv := &web.Server{
 		Ingest: ih.Endpoints(ingest.Sources(cfg.Ingest, g.Now)), States: g.Policy, Matcher: g.Routes,
 		Runbooks: rb, Notifications: nlog, DeadLetters: &sinks.DeadLetters{Bus: g.Bus, Log: nlog},
-		Readiness: g, Silences: g.Silences, Audit: bus.AuditTrail{Bus: g.Bus}, Access: APIAccess(cfg.API), Logger: g.Logger, Metrics: g.Metrics, Now: g.Now,
+		Readiness: g, Silences: g.Silences, Related: g.Related, Audit: bus.AuditTrail{Bus: g.Bus}, Access: APIAccess(cfg.API), Logger: g.Logger, Metrics: g.Metrics, Now: g.Now,
 	}
 	// alertgate's own error reporting sits inside the recoverer: it must
 	// see a panic before it is recovered.
@@ -428,6 +439,9 @@ func (g *Gateway) Close(ctx context.Context) error {
 		if g.Inhibitor != nil {
 			g.Inhibitor.Stop()
 		}
+		if g.Related != nil {
+			g.Related.Stop()
+		}
 		if g.Silences != nil {
 			g.Silences.Stop()
 		}
@@ -455,4 +469,5 @@ var (
 	_ web.Readiness     = (*Gateway)(nil)
 	_ web.Audit         = bus.AuditTrail{}
 	_ web.Silences      = (*silences.Store)(nil)
+	_ web.Correlator    = (*related.Index)(nil)
 )

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -28,6 +29,9 @@ type Script struct {
 	Steps []Step
 	// Now stamps Sentry-Hook-Timestamp.
 	Now func() time.Time
+	// SentryProject, when set, is the project (alertgate's service) of
+	// the Sentry issues added; the fixture's otherwise.
+	SentryProject string
 }
 
 // NewScript returns an empty script.
@@ -71,6 +75,12 @@ func (s *Script) SentryIssue(action, id string, count int) {
 	issue := m["data"].(map[string]any)["issue"].(map[string]any)
 	issue["id"] = id
 	issue["count"] = strconv.Itoa(count)
+	if s.SentryProject != "" {
+		issue["project"] = map[string]any{"id": "7", "name": s.SentryProject, "slug": s.SentryProject, "platform": ""}
+		issue["title"] = "TypeError in " + s.SentryProject + " (issue " + id + ")"
+		issue["web_url"] = "https://sentry.io/organizations/test-org/issues/" + id + "/"
+		issue["shortId"] = fmt.Sprintf("%s-%s", strings.ToUpper(s.SentryProject), id)
+	}
 	issue["lastSeen"] = time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC).Add(time.Duration(count) * time.Second).Format(time.RFC3339Nano)
 	switch action {
 	case "resolved":

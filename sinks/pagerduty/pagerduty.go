@@ -46,6 +46,17 @@ type Notifier struct {
 	// the page is sent (a notification names its runbook by id). Nil: none
 	// are loaded, and a page naming one says so.
 	Runbooks Runbooks
+	// Related lists what else goes on where a page fires, attached when
+	// the page is sent, as of its decision. Nil: pages list nothing.
+	Related Correlator
+}
+
+// Correlator answers what shares an incident's correlation labels
+// (related.Index): bug classes seen within the window and other open
+// incidents, as of at, but the key exclude itself; nil when its labels
+// lack a correlation label or correlation is off.
+type Correlator interface {
+	Related(labels map[string]string, exclude string, at time.Time) *alertgate.Related
 }
 
 // Runbooks are the runbooks loaded where pages are sent (runbooks.Set).
@@ -169,6 +180,15 @@ func (n *Notifier) Event(routingKey string, note alertgate.Notification) (*pd.V2
 	}
 	if e.Transition != "" {
 		details["transition"] = e.Transition
+	}
+	if n.Related != nil {
+		// What else goes on where it fires, as of the decision: at most
+		// MaxRelated bug classes and incidents, titles cut short; a few KB
+		// at most. Read here, not stored with the page: the index is in
+		// every instance's memory, and the page stays small in NOTIFY.
+		if rel := n.Related.Related(e.Labels, e.Key, note.CreatedAt); rel != nil {
+			details["related"] = rel
+		}
 	}
 	if note.Runbook != nil {
 		details["runbook_url"] = note.Runbook.URL

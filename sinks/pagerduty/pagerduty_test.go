@@ -777,3 +777,57 @@ func TestRoutingKeyNeverLeaks(t *testing.T) {
 		t.Fatalf("the echoed key was not visibly redacted in the logs:\n%s", logs.String())
 	}
 }
+
+// correlator answers with the related signals of one service and records
+// what it was asked.
+type correlator struct {
+	labels  map[string]string
+	exclude string
+	at      time.Time
+}
+
+func (c *correlator) Related(labels map[string]string, exclude string, at time.Time) *alertgate.Related {
+	c.labels, c.exclude, c.at = labels, exclude, at
+	if labels["service"] == "" {
+		return nil
+	}
+	return &alertgate.Related{On: map[string]string{"service": labels["service"]}, Window: "30m0s",
+		Bugs:      []alertgate.RelatedBug{{Key: "sentry:v1:issue:9", Title: "TypeError", Source: alertgate.SourceSentry, Count: 4, Status: alertgate.RelatedNew}},
+		Incidents: []alertgate.RelatedIncident{}}
+}
+
+// A page carries the related signals as of its decision, read when it is
+// sent; a resolve carries none.
+func TestTriggerRelated(t *testing.T) {
+	pd := newFakePagerDuty(t)
+	c := &correlator{}
+	n := pd.notifier()
+	n.Related = c
+	note := page()
+	if _, err := n.Notify(t.Context(), note); err != nil {
+		t.Fatal(err)
+	}
+	b := pd.last(t)
+	bugs, _ := get(b, "payload.custom_details.related.bugs").([]any)
+	if len(bugs) != 1 || bugs[0].(map[string]any)["key"] != "sentry:v1:issue:9" {
+		t.Fatalf("custom_details.related: %v", get(b, "payload.custom_details.related"))
+	}
+	if c.exclude != note.Event.Key || !c.at.Equal(note.CreatedAt) || c.labels["service"] != note.Event.Labels["service"] {
+		t.Fatalf("asked for %v but %q at %s, want the page's labels, key and decision time", c.labels, c.exclude, c.at)
+	}
+	// Without the correlation label: nothing listed.
+	noService := page(func(n *alertgate.Notification) { n.ID += "-2"; n.Event.Labels = map[string]string{"alertname": "X"} })
+	if _, err := n.Notify(t.Context(), noService); err != nil {
+		t.Fatal(err)
+	}
+	if get(pd.last(t), "payload.custom_details.related") != nil {
+		t.Fatal("related listed without a correlation label")
+	}
+	res := page(func(n *alertgate.Notification) { n.Type, n.ID = alertgate.TypeResolve, "resolve:x" })
+	if _, err := n.Notify(t.Context(), res); err != nil {
+		t.Fatal(err)
+	}
+	if get(pd.last(t), "payload") != nil {
+		t.Fatal("a resolve with a payload")
+	}
+}

@@ -2,6 +2,7 @@ package slack
 
 import (
 	"cmp"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -56,6 +57,10 @@ type Bug struct {
 	FirstSeen, LastSeen time.Time
 	// Count is all occurrences; CountSince those since the last digest.
 	Count, CountSince int64
+	// Related is what its notification listed as going on where it
+	// occurred: the open incidents sharing its correlation labels, which
+	// the item names as "during" the first of them.
+	Related *alertgate.Related
 }
 
 // Incident is an incident episode as a digest shows it.
@@ -68,6 +73,9 @@ type Incident struct {
 	Link                     string
 	Severity                 alertgate.Severity
 	OpenedAt, ResolvedAt     time.Time
+	// Related is what its page listed as going on where it fired: the
+	// digest lists the bug classes under the incidents of its service.
+	Related *alertgate.Related
 }
 
 // Empty reports whether the window has nothing to report; Render returns
@@ -125,15 +133,20 @@ const (
 	// maxLine bounds one item's line so that every section can hold its
 	// heading and at least one item.
 	maxLine = 1500
+	// maxRelatedTitle bounds the title of a related bug class or of the
+	// incident a bug occurred during: they ride on another item's line.
+	maxRelatedTitle = 80
 )
 
 // Render lays out a digest as a Slack incoming-webhook message: a header
 // with the counts, a context line with the window, then one part per
-// non-empty kind of news, and a closing context line. Items get a section
-// each while the message stays within Slack's limits; otherwise they are
-// packed one line each into sections, shared out fairly between the parts,
-// and each cut part (and the closing line) says "and N more". Render
-// returns nil when d is Empty.
+// non-empty kind of news, and a closing context line. Incidents are grouped
+// by service, each service's followed by the bug classes its pages listed
+// as related; a bug item whose notification listed an open incident says
+// "during" it. Items get a section each while the message stays within
+// Slack's limits; otherwise they are packed one line each into sections,
+// shared out fairly between the parts, and each cut part (and the closing
+// line) says "and N more". Render returns nil when d is Empty.
 func Render(d Digest) *slackapi.WebhookMessage {
 	if d.Empty() {
 		return nil
@@ -163,8 +176,24 @@ type block struct {
 
 // item is one bug or incident: head (symbol, linked title) and meta
 // (service, times, counts), on two lines in its own section or on one line
-// when packed.
-type item struct{ head, meta string }
+// when packed. An aside (the related bug classes of a service's incidents)
+// is head alone, a context block of its own or a line when packed, and is
+// not counted among the items shown or left out.
+type item struct {
+	head, meta string
+	aside      bool
+}
+
+// items counts the items of its that are not asides.
+func items(its []item) int {
+	n := 0
+	for _, it := range its {
+		if !it.aside {
+			n++
+		}
+	}
+	return n
+}
 
 func (it item) line(own bool) string {
 	switch {
@@ -345,12 +374,7 @@ func (r *renderer) buildGroups() []group {
 			parts = append(parts, number(int64(n))+" resolved")
 		}
 		g := group{heading: ":pager: *Incidents paged* (" + strings.Join(parts, ", ") + ")", noun: "incidents", more: incidents}
-		for _, in := range d.Opened {
-			g.items = append(g.items, r.opened(in))
-		}
-		for _, in := range d.Resolved {
-			g.items = append(g.items, r.resolved(in))
-		}
+		g.items = r.incidents()
 		g.limit = len(g.items)
 		gs = append(gs, g)
 	}
@@ -374,6 +398,180 @@ func (r *renderer) buildGroups() []group {
 	return gs
 }
 
+// incidents are the items of the incidents opened and resolved, grouped
+// by service: the services in the order they first appear (opened, then
+// resolved), each one's opened then resolved incidents in their order,
+// and after them the bug classes their pages listed as related.
+func (r *renderer) incidents() []item {
+	type entry struct {
+		in     Incident
+		opened bool
+	}
+	var all []entry
+	for _, in := range r.d.Opened {
+		all = append(all, entry{in, true})
+	}
+	for _, in := range r.d.Resolved {
+		all = append(all, entry{in, false})
+	}
+	rank := map[string]int{}
+	for _, e := range all {
+		if _, ok := rank[clean(e.in.Service)]; !ok {
+			rank[clean(e.in.Service)] = len(rank)
+		}
+	}
+	slices.SortStableFunc(all, func(a, b entry) int {
+		return cmp.Compare(rank[clean(a.in.Service)], rank[clean(b.in.Service)])
+	})
+	var out []item
+	for i := 0; i < len(all); {
+		var pages []Incident
+		j := i
+		for ; j < len(all) && clean(all[j].in.Service) == clean(all[i].in.Service); j++ {
+			if all[j].opened {
+				out = append(out, r.opened(all[j].in))
+				pages = append(pages, all[j].in)
+			} else {
+				out = append(out, r.resolved(all[j].in))
+			}
+		}
+		out = append(out, r.relatedBugs(pages)...)
+		i = j
+	}
+	return out
+}
+
+// relatedSet is the bug classes that pages sharing correlation label
+// values listed as related.
+type relatedSet struct {
+	on     map[string]string
+	window string
+	bugs   map[string]alertgate.RelatedBug
+	// pages counts the pages that listed any; more is the most that one
+	// of them left out of its list.
+	pages, more int
+}
+
+// relatedBugs are the asides listing the bug classes the pages (of one
+// service) listed as related: one per set of correlation label values
+// (just one with the default correlation.labels, the service), each class
+// once, as last seen.
+func (r *renderer) relatedBugs(pages []Incident) []item {
+	var sets []*relatedSet
+	byOn := map[string]*relatedSet{}
+	for _, in := range pages {
+		rel := in.Related
+		if rel == nil || len(rel.Bugs) == 0 {
+			continue
+		}
+		k := onKey(rel.On)
+		s := byOn[k]
+		if s == nil {
+			s = &relatedSet{on: rel.On, bugs: map[string]alertgate.RelatedBug{}}
+			byOn[k] = s
+			sets = append(sets, s)
+		}
+		if s.window == "" {
+			s.window = rel.Window
+		}
+		s.pages++
+		s.more = max(s.more, rel.MoreBugs)
+		for _, b := range rel.Bugs {
+			if old, ok := s.bugs[b.Key]; !ok || b.LastSeen.After(old.LastSeen) ||
+				(b.LastSeen.Equal(old.LastSeen) && b.Count > old.Count) {
+				s.bugs[b.Key] = b
+			}
+		}
+	}
+	var out []item
+	for _, s := range sets {
+		out = append(out, r.relatedLine(s))
+	}
+	return out
+}
+
+// onKey identifies a set of label values.
+func onKey(on map[string]string) string {
+	keys := slices.Sorted(maps.Keys(on))
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k + "\x00" + on[k] + "\x00")
+	}
+	return b.String()
+}
+
+// onLabel names a set of label values: the value alone when there is one
+// (the service), else name=value pairs.
+func onLabel(on map[string]string) string {
+	if len(on) == 1 {
+		for _, v := range on {
+			return text(v, maxName)
+		}
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(on)) {
+		parts = append(parts, text(k, maxName)+"="+text(on[k], maxName))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// relatedLine is one aside: ":beetle: Related bug classes in checkout,
+// last 30m: <title> ×3 _regression_ · <title> ×2 _new_ · and 1 more", the
+// most active first, as many as fit in maxLine.
+func (r *renderer) relatedLine(s *relatedSet) item {
+	bugs := slices.SortedFunc(maps.Values(s.bugs), func(a, b alertgate.RelatedBug) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), b.LastSeen.Compare(a.LastSeen), cmp.Compare(a.Key, b.Key))
+	})
+	head := ":beetle: Related bug classes"
+	if l := onLabel(s.on); l != "" {
+		head += " in " + l
+	}
+	if w, err := time.ParseDuration(s.window); err == nil && w > 0 {
+		head += ", last " + duration(w)
+	}
+	head += ": "
+	var parts []string
+	for _, b := range bugs {
+		p := link(r.target(b.Link, string(b.Source), b.Key), shortTitle(b.Title, b.Key, maxRelatedTitle))
+		if b.Count > 0 {
+			p += " ×" + number(b.Count)
+		}
+		switch b.Status {
+		case alertgate.RelatedNew, alertgate.RelatedRegression:
+			p += " _" + b.Status + "_"
+		}
+		parts = append(parts, p)
+	}
+	for shown := len(parts); ; shown-- {
+		line := head + strings.Join(parts[:shown], " · ")
+		// Several pages' lists are merged: what each left out may be in
+		// another's, so their count is no longer known.
+		switch hidden := len(parts) - shown; {
+		case s.more > 0 && s.pages > 1:
+			line += " · and more"
+		case hidden+s.more > 0:
+			line += " · and " + number(int64(hidden+s.more)) + " more"
+		}
+		if width(line) <= maxLine || shown == 1 {
+			return item{head: line, aside: true}
+		}
+	}
+}
+
+// during names the open incident a bug class occurred during (the most
+// recently opened its notification listed) and counts the others.
+func (r *renderer) during(rel *alertgate.Related) string {
+	if rel == nil || len(rel.Incidents) == 0 {
+		return ""
+	}
+	in := rel.Incidents[0]
+	s := "during " + link(r.target(in.Link, string(in.Source), in.Key), shortTitle(in.Title, in.Key, maxRelatedTitle))
+	if n := len(rel.Incidents) - 1 + rel.MoreIncidents; n > 0 {
+		s += " and " + count(int64(n), "other open incident", "other open incidents")
+	}
+	return s
+}
+
 func (r *renderer) seeAll(path string) string {
 	if r.base == "" {
 		return ""
@@ -393,14 +591,17 @@ func (r *renderer) target(href, source, key string) string {
 	return linkURL(r.base + "/v1/explain?source=" + url.QueryEscape(source) + "&key=" + url.QueryEscape(key))
 }
 
-func title(t, key string) string {
+func title(t, key string) string { return shortTitle(t, key, maxTitle) }
+
+// shortTitle is t (else key) as text of at most max.
+func shortTitle(t, key string, max int) string {
 	if clean(t) == "" {
 		t = key
 	}
 	if clean(t) == "" {
 		t = "(untitled)"
 	}
-	return text(t, maxTitle)
+	return text(t, max)
 }
 
 func severitySymbol(s alertgate.Severity) string {
@@ -455,7 +656,7 @@ func (r *renderer) newBug(b Bug) item {
 	if b.Count > 0 {
 		total = count(b.Count, "occurrence", "occurrences")
 	}
-	return fit(r.bugHead(b), text(b.Service, maxName), text(b.Source, maxName), first, total)
+	return fit(r.bugHead(b), text(b.Service, maxName), text(b.Source, maxName), first, r.during(b.Related), total)
 }
 
 func (r *renderer) regression(b Bug) item {
@@ -463,11 +664,11 @@ func (r *renderer) regression(b Bug) item {
 	if !b.LastSeen.IsZero() {
 		last = "back " + when(b.LastSeen)
 	}
-	return fit(r.bugHead(b), text(b.Service, maxName), text(b.Source, maxName), last, since(b.CountSince), text(b.Reason, maxReason))
+	return fit(r.bugHead(b), text(b.Service, maxName), text(b.Source, maxName), last, r.during(b.Related), since(b.CountSince), text(b.Reason, maxReason))
 }
 
 func (r *renderer) spike(b Bug) item {
-	return fit(r.bugHead(b), text(b.Service, maxName), text(b.Source, maxName), text(b.Reason, maxReason), since(b.CountSince))
+	return fit(r.bugHead(b), text(b.Service, maxName), text(b.Source, maxName), text(b.Reason, maxReason), r.during(b.Related), since(b.CountSince))
 }
 
 func (r *renderer) recurring(b Bug) item {
@@ -588,14 +789,18 @@ func (r *renderer) build(shown []int, own bool) []block {
 	for i, g := range r.groups {
 		n := shown[i]
 		var trailer string
-		if rest := len(g.items) - n; rest > 0 {
+		if rest := items(g.items[n:]); rest > 0 {
 			hidden += rest
 			trailer = g.trailer(rest)
 		}
 		if own {
 			bs = append(bs, block{kind: sectionBlock, texts: []string{g.heading}})
 			for _, it := range g.items[:n] {
-				bs = append(bs, block{kind: sectionBlock, texts: []string{it.line(true)}})
+				kind := sectionBlock
+				if it.aside {
+					kind = contextBlock
+				}
+				bs = append(bs, block{kind: kind, texts: []string{it.line(true)}})
 			}
 			if trailer != "" {
 				bs = append(bs, block{kind: contextBlock, texts: []string{trailer}})

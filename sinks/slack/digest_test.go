@@ -154,6 +154,9 @@ func TestRender(t *testing.T) {
 		{name: "long-titles", digest: longTitles(), check: checkLongTitles},
 		// Held pages: counted by reason in the header, listed with why.
 		{name: "held", digest: heldDigest(), check: checkHeld},
+		// Related signals: incidents grouped by service with their related
+		// bug classes; bug items during an open incident.
+		{name: "related", digest: relatedDigest(), check: checkRelated},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			msg := Render(tc.digest)

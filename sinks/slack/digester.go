@@ -84,6 +84,9 @@ type Digester struct {
 	// Instance names this process in the lock.
 	Instance string
 	Now      func() time.Time
+	// Related lists what went on where a page fired, or a bug class
+	// occurred, as of its decision (nil: nothing is listed).
+	Related Correlator
 
 	states, locks jetstream.KeyValue
 	stop          context.CancelFunc
@@ -694,6 +697,7 @@ func (d *Digester) build(ctx context.Context, team string, from, to time.Time, i
 		switch it.Type {
 		case alertgate.TypeBugNew, alertgate.TypeBugRegression, alertgate.TypeBugSpike:
 			b := bugItem(it, bugs[it.Key])
+			b.Related = d.related(it, true)
 			switch it.Type {
 			case alertgate.TypeBugNew:
 				dg.New = append(dg.New, b)
@@ -760,6 +764,25 @@ func (d *Digester) build(ctx context.Context, team string, from, to time.Time, i
 	return dg, changed, nil
 }
 
+// Correlator answers what shares a key's correlation labels as of a time
+// (related.Index).
+type Correlator interface {
+	Related(labels map[string]string, exclude string, at time.Time) *alertgate.Related
+}
+
+// related is what went on where its notification was decided: for a bug
+// item only the open incidents (it says "during" one).
+func (d *Digester) related(it alertgate.Notification, incidentsOnly bool) *alertgate.Related {
+	if d.Related == nil || it.Event.Labels == nil {
+		return nil
+	}
+	rel := d.Related.Related(it.Event.Labels, it.Key, it.CreatedAt)
+	if rel != nil && incidentsOnly {
+		rel.Bugs, rel.MoreBugs = nil, 0
+	}
+	return rel
+}
+
 func bugItem(it alertgate.Notification, st *dedup.Bug) Bug {
 	b := Bug{Key: it.Key, Title: it.Event.Title, Service: it.Event.Service, Source: string(it.Event.Source), Reason: it.Reason, Severity: it.Event.Severity, FirstSeen: it.CreatedAt, LastSeen: it.CreatedAt, Count: 1, CountSince: 1}
 	if len(it.Event.Links) > 0 {
@@ -788,6 +811,9 @@ func bugItem(it alertgate.Notification, st *dedup.Bug) Bug {
 
 func (d *Digester) incidentItem(ctx context.Context, it alertgate.Notification) Incident {
 	in := Incident{Key: it.Key, Title: it.Event.Title, Service: it.Event.Service, Source: string(it.Event.Source), DedupKey: it.DedupKey, Severity: it.Event.Severity}
+	if it.Type == alertgate.TypePage {
+		in.Related = d.related(it, false)
+	}
 	if len(it.Event.Links) > 0 {
 		in.Link = it.Event.Links[0].Href
 	}

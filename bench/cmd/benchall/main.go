@@ -2,9 +2,12 @@
 // prints one table: the ceilings of the machine (raw JetStream publish on
 // alertgate's own embedded-server settings, a bare net/http handler),
 // alertgate's accepted alerts/s per workload, a real Alertmanager fed the
-// same alerts, end-to-end latency to a loopback PagerDuty, memory and
-// start time, the Go micro-benchmarks, and where the CPU time goes
-// (pprof). Every figure is measured in the same run; none is hard-coded.
+// same alerts, end-to-end latency to a loopback PagerDuty, the storm and
+// end-to-end latency again with 1,000 silences and 100 inhibit rules
+// against the same runs without them, and again with related signals on
+// every page against the same runs with correlation off, memory and start
+// time, the Go micro-benchmarks, and where the CPU time goes (pprof).
+// Every figure is measured in the same run; none is hard-coded.
 //
 //	go build -o bin/alertgate ./cmd/alertgate && go run ./bench/cmd/benchall
 //
@@ -45,6 +48,8 @@ type options struct {
 	e2eRate                                  float64
 	concurrency, bigBatch                    int
 	memClasses, memChunk                     int
+	abRounds                                 int
+	abProfile                                bool
 	benchtime                                string
 	skip                                     map[string]bool
 	logs                                     bool
@@ -91,10 +96,13 @@ func runAll(args []string) int {
 	fs.DurationVar(&o.memBudget, "mem-budget", 240*time.Second, "time allowed to feed bug classes in the memory phase")
 	fs.IntVar(&o.memClasses, "mem-classes", 1_000_000, "bug classes of the memory phase")
 	fs.IntVar(&o.memChunk, "mem-chunk", 20_000, "bug classes posted between RSS samples")
+	fs.IntVar(&o.abRounds, "ab-rounds", abRounds, "rounds of each A/B phase (holds, related), each a run without then with the feature")
+	fs.IntVar(&o.abRounds, "holds-rounds", abRounds, "the former name of --ab-rounds")
+	fs.BoolVar(&o.abProfile, "ab-profile", false, "after each A/B phase's rounds, one more end-to-end run per variant on a CPU-profiled alertgate, and where \"with\" spends more")
 	fs.IntVar(&o.concurrency, "concurrency", 8, "requests in flight of every load run")
 	fs.IntVar(&o.bigBatch, "batch", 50, "alerts per request of the batched runs")
 	fs.StringVar(&o.benchtime, "benchtime", "300ms", "go test -benchtime of the micro-benchmarks")
-	fs.StringVar(&skip, "skip", "", "phases to skip, comma-separated: micro,ceiling,ingest,e2e,memory,profile; alertmanager skips the Alertmanager runs")
+	fs.StringVar(&skip, "skip", "", "phases to skip, comma-separated: micro,ceiling,ingest,e2e,holds,related,memory,profile; alertmanager skips the Alertmanager runs")
 	fs.BoolVar(&o.logs, "logs", false, "keep each alertgate's JSON log in the out dir")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -207,6 +215,8 @@ func (b *bench) run(ctx context.Context) error {
 		{"ceiling", b.ceilingPhase},
 		{"ingest", b.ingestPhase},
 		{"e2e", b.e2ePhase},
+		{"holds", b.holdsPhase},
+		{"related", b.relatedPhase},
 		{"memory", b.memoryPhase},
 		{"profile", b.profilePhase},
 	}
@@ -513,9 +523,12 @@ type e2eResult struct {
 	Max       time.Duration  `json:"max"`
 	// Undelivered keys count as slower than Max: a p99 among them is
 	// reported as "over Waited".
-	P99Undelivered bool   `json:"p99_undelivered"`
-	Invalid        int64  `json:"invalid_pagerduty_requests"`
-	Err            string `json:"err,omitempty"`
+	P99Undelivered bool  `json:"p99_undelivered"`
+	Invalid        int64 `json:"invalid_pagerduty_requests"`
+	// CutOff keys were in requests the end of the load cancelled before
+	// their answer: not in Sent (alertgate may or may not have taken them).
+	CutOff int    `json:"cut_off,omitempty"`
+	Err    string `json:"err,omitempty"`
 }
 
 func (b *bench) maxRate(runs []ingestRun, src loadgen.Source) float64 {
@@ -582,7 +595,7 @@ func (b *bench) pageRate() float64 {
 
 func (b *bench) paced(ctx context.Context, url string, src loadgen.Source, rate float64, tr *tracker) (loadgen.Result, error) {
 	return b.load(ctx, url, src, loadgen.Storm, 1, func(c *loadgen.Config) {
-		c.Rate, c.Duration, c.Run, c.OnNew = rate, b.o.e2eDuration, tr.run, tr.Sent
+		c.Rate, c.Duration, c.Run, c.OnNew, c.OnCutOff = rate, b.o.e2eDuration, tr.run, tr.Sent, tr.CutOff
 	})
 }
 
@@ -609,6 +622,7 @@ func (b *bench) waitDelivered(tr *tracker) time.Duration {
 func (r *e2eResult) fill(tr *tracker, load loadgen.Result, waited time.Duration) {
 	r.Load, r.Waited = load, waited
 	r.Sent, r.Delivered = tr.Counts()
+	r.CutOff = tr.CutOffs()
 	lat := tr.Latencies()
 	r.P50, _, r.Max = loadgen.Percentiles(lat)
 	// p99 over every sent key, undelivered ones counting as infinitely slow.
@@ -1151,6 +1165,8 @@ type results struct {
 	// E2EFloor is the same rate through serveForward.
 	E2EFloor        *e2eResult      `json:"e2e_floor"`
 	E2EAlertmanager *e2eResult      `json:"e2e_alertmanager"`
+	Holds           *holdsResult    `json:"holds"`
+	Related         *relatedResult  `json:"related"`
 	Memory          *memResult      `json:"memory"`
 	Profiles        []profileResult `json:"profiles"`
 	PhaseTimes      []phaseTime     `json:"phase_times"`

@@ -11,7 +11,7 @@ import (
 )
 
 // microPackages hold the *_bench_test.go micro-benchmarks.
-var microPackages = []string{"./ingest/alertmanager", "./ingest/sentry", "./ingest/datadog", "./routes", "./dedup"}
+var microPackages = []string{"./ingest/alertmanager", "./ingest/sentry", "./ingest/datadog", "./routes", "./dedup", "./related"}
 
 // micro is one `go test -bench` result line.
 type micro struct {

@@ -196,6 +196,9 @@ type alertgateOpts struct {
 	logFile                   string
 	// debugListen, when set, serves pprof (serve --debug-listen).
 	debugListen string
+	// extraConfig is YAML appended to the rendered config (top-level
+	// sections bench/alertgate.yaml does not have).
+	extraConfig string
 }
 
 // tokens are the credentials of one bench run, generated per run.
@@ -203,18 +206,26 @@ type tokens struct {
 	Alertmanager, Datadog, Events, SentrySecret string
 }
 
-// renderConfig fills bench/alertgate.yaml for one process.
+// renderConfig fills bench/alertgate.yaml for one process and appends
+// o.extraConfig.
 func renderConfig(o alertgateOpts, listen, dataDir string) (string, error) {
 	tpl, err := os.ReadFile(o.configTemplate)
 	if err != nil {
 		return "", err
 	}
-	return strings.NewReplacer(
+	y := strings.NewReplacer(
 		"{{LISTEN}}", listen, "{{DATA}}", dataDir,
 		"{{RUNBOOKS}}", filepath.Join(o.root, "examples", "runbooks"), "{{PD}}", o.pdURL,
 		"{{AM_TOKEN}}", o.tokens.Alertmanager, "{{DD_TOKEN}}", o.tokens.Datadog,
 		"{{EVENTS_TOKEN}}", o.tokens.Events, "{{SENTRY_SECRET}}", o.tokens.SentrySecret,
-	).Replace(string(tpl)), nil
+	).Replace(string(tpl))
+	if o.extraConfig != "" {
+		if !strings.HasSuffix(y, "\n") {
+			y += "\n"
+		}
+		y += o.extraConfig
+	}
+	return y, nil
 }
 
 // writeConfig makes a temp dir with a config in it and picks a port.
@@ -301,6 +312,12 @@ func moduleVersion(bin string) string {
 
 // metricSum sums the samples of a Prometheus metric family at url/metrics.
 func metricSum(ctx context.Context, baseURL, name string) (float64, error) {
+	return metricSumWhere(ctx, baseURL, name, nil)
+}
+
+// metricSumWhere sums the samples of a metric family whose line keep
+// accepts (nil: every sample), e.g. those of one label value.
+func metricSumWhere(ctx context.Context, baseURL, name string, keep func(line string) bool) (float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/metrics", nil)
 	if err != nil {
 		return 0, err
@@ -319,7 +336,7 @@ func metricSum(ctx context.Context, baseURL, name string) (float64, error) {
 			continue
 		}
 		rest := line[len(name):]
-		if rest == "" || (rest[0] != '{' && rest[0] != ' ') {
+		if rest == "" || (rest[0] != '{' && rest[0] != ' ') || (keep != nil && !keep(line)) {
 			continue
 		}
 		f := strings.Fields(line)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -82,7 +83,8 @@ type pprofEntry struct {
 	Name      string
 }
 
-var pprofLine = regexp.MustCompile(`^\s*([\d.]+)(\w*)\s+([\d.]+)%\s+([\d.]+)%\s+([\d.]+)(\w*)\s+([\d.]+)%\s+(.+)$`)
+// Values are negative in a -diff_base profile.
+var pprofLine = regexp.MustCompile(`^\s*(-?[\d.]+)(\w*)\s+(-?[\d.]+)%\s+(-?[\d.]+)%\s+(-?[\d.]+)(\w*)\s+(-?[\d.]+)%\s+(.+)$`)
 
 // pprofTop runs go tool pprof -top (sorted by flat, or by cum) and
 // returns the entries and the header lines.
@@ -97,9 +99,13 @@ func pprofTop(profile string, cum bool, extra ...string) ([]pprofEntry, []string
 	if err != nil {
 		return nil, nil, fmt.Errorf("go tool pprof: %w", err)
 	}
-	var entries []pprofEntry
-	var header []string
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	entries, header := parsePprofTop(string(out))
+	return entries, header, nil
+}
+
+// parsePprofTop reads the output of go tool pprof -top.
+func parsePprofTop(out string) (entries []pprofEntry, header []string) {
+	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		line := sc.Text()
 		m := pprofLine.FindStringSubmatch(line)
@@ -111,9 +117,16 @@ func pprofTop(profile string, cum bool, extra ...string) ([]pprofEntry, []string
 		}
 		flat, _ := strconv.ParseFloat(m[3], 64)
 		c, _ := strconv.ParseFloat(m[7], 64)
+		// A -diff_base profile signs the values, not the percentages.
+		if strings.HasPrefix(m[1], "-") {
+			flat = -math.Abs(flat)
+		}
+		if strings.HasPrefix(m[5], "-") {
+			c = -math.Abs(c)
+		}
 		entries = append(entries, pprofEntry{Flat: flat, Cum: c, Name: strings.TrimSpace(m[8])})
 	}
-	return entries, header, nil
+	return entries, header
 }
 
 // stage is a group of functions the CPU time is attributed to: the
@@ -130,9 +143,12 @@ var stages = []stage{
 	{"  publish to ALERTS and wait for acks (client side)", []string{"github.com/alertgate/alertgate/bus.(*Bus).PublishEvents"}},
 	{"router: decode, classify, route, policy", []string{"github.com/alertgate/alertgate/routes.(*Router).handle"}},
 	{"  policy (KV get, decide, KV create/update)", []string{"github.com/alertgate/alertgate/dedup.(*Policy).Apply"}},
+	{"  related signals: the page's lists", []string{"github.com/alertgate/alertgate/routes.(*Router).related"}},
+	{"  related signals: record the incident", []string{"github.com/alertgate/alertgate/related.(*Index).ObserveIncident"}},
 	{"  emit notifications (NOTIFY + log KV)", []string{"github.com/alertgate/alertgate/routes.(*Router).Emit"}},
 	{"  decision log line (slog)", []string{"log/slog.(*Logger).Info"}},
 	{"sink workers (PagerDuty pages, Slack digests)", []string{"github.com/alertgate/alertgate/sinks.(*Worker).handle"}},
+	{"related index: watch the bucket into memory", []string{"github.com/alertgate/alertgate/related.(*Index).Start.func1"}},
 	{"digest loop (read items, render, store)", []string{"github.com/alertgate/alertgate/sinks/slack.(*Digester).loop"}},
 	{"embedded NATS server: client connections (parse, route, ack)", []string{"github.com/nats-io/nats-server/v2/server.(*client).readLoop"}},
 	{"embedded NATS server: stream store (JetStream)", []string{"github.com/nats-io/nats-server/v2/server.(*stream).processInboundJetStreamMsg", "github.com/nats-io/nats-server/v2/server.(*stream).internalLoop"}},
@@ -158,6 +174,25 @@ type stageShare struct {
 	Share float64
 }
 
+// stageShares is each stage's share: the largest cumulative share of a
+// function it names (entries of pprofTop, by cum); of a -diff_base
+// profile, the largest in magnitude, with its sign.
+func stageShares(entries []pprofEntry) []stageShare {
+	var cum []stageShare
+	for _, s := range stages {
+		best := 0.0
+		for _, e := range entries {
+			for _, p := range s.prefixes {
+				if strings.HasPrefix(e.Name, p) && math.Abs(e.Cum) > math.Abs(best) {
+					best = e.Cum
+				}
+			}
+		}
+		cum = append(cum, stageShare{s.name, best})
+	}
+	return cum
+}
+
 // cpuBreakdown summarizes a CPU profile by stage (cumulative) and by
 // function group (flat).
 func cpuBreakdown(profile string) (cum, flat []stageShare, top []pprofEntry, header []string, err error) {
@@ -165,17 +200,7 @@ func cpuBreakdown(profile string) (cum, flat []stageShare, top []pprofEntry, hea
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	for _, s := range stages {
-		best := 0.0
-		for _, e := range entries {
-			for _, p := range s.prefixes {
-				if strings.HasPrefix(e.Name, p) && e.Cum > best {
-					best = e.Cum
-				}
-			}
-		}
-		cum = append(cum, stageShare{s.name, best})
-	}
+	cum = stageShares(entries)
 	flatEntries, _, err := pprofTop(profile, false)
 	if err != nil {
 		return nil, nil, nil, nil, err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -21,6 +22,7 @@ type tracker struct {
 	run     uint64
 	sent    map[uint64]time.Time
 	arrived map[uint64]time.Time
+	cutOff  int
 }
 
 func newTracker(run uint64) *tracker {
@@ -31,6 +33,26 @@ func (t *tracker) Sent(seq uint64, at time.Time) {
 	t.mu.Lock()
 	t.sent[seq] = at
 	t.mu.Unlock()
+}
+
+// CutOff withdraws keys whose request the end of the load cancelled
+// before its answer: never acknowledged, they are not counted as sent.
+func (t *tracker) CutOff(seqs []uint64) {
+	t.mu.Lock()
+	for _, s := range seqs {
+		if _, ok := t.sent[s]; ok {
+			delete(t.sent, s)
+			t.cutOff++
+		}
+	}
+	t.mu.Unlock()
+}
+
+// CutOffs is how many keys CutOff withdrew.
+func (t *tracker) CutOffs() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cutOff
 }
 
 // Arrived records the first arrival of a key rendered by loadgen.KeyID.
@@ -81,7 +103,19 @@ type pagerDuty struct {
 	events   atomic.Int64
 	invalid  atomic.Int64
 	lastBad  atomic.Value // string
+	// related counts the accepted events whose custom_details carry
+	// "related" (correlation on), relatedBugs those among them that list
+	// at least one bug class.
+	related, relatedBugs atomic.Int64
 }
+
+// The markers of a page's related signals in the compact JSON the
+// PagerDuty sink sends: the custom_details key, and a bug list with at
+// least one entry (no other field of a page is named "bugs").
+var (
+	relatedMarker     = []byte(`"related":{`)
+	relatedBugsMarker = []byte(`"bugs":[{`)
+)
 
 func newPagerDuty() *pagerDuty {
 	p := &pagerDuty{}
@@ -112,6 +146,12 @@ func (p *pagerDuty) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.events.Add(1)
+	if bytes.Contains(body, relatedMarker) {
+		p.related.Add(1)
+		if bytes.Contains(body, relatedBugsMarker) {
+			p.relatedBugs.Add(1)
+		}
+	}
 	if t := p.track.Load(); t != nil && ev.Action == "trigger" {
 		// dedup_key is "<key>/<episode hash>"; an Alertmanager key is
 		// "alertmanager:v1:<fingerprint>".

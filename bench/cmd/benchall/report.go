@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/bench/loadgen"
 )
 
@@ -388,6 +390,16 @@ func printReport(w io.Writer, res *results, o options) {
 		fmt.Fprintln(w)
 	}
 
+	// 6. Holds.
+	if h := res.Holds; h != nil {
+		checks = append(checks, printHolds(w, h)...)
+	}
+
+	// 7. Related signals.
+	if r := res.Related; r != nil {
+		checks = append(checks, printRelated(w, r)...)
+	}
+
 	// Micro-benchmarks.
 	if len(res.Micro) > 0 {
 		fmt.Fprintf(w, "### Go micro-benchmarks (go test -bench, -benchtime %s)\n\n", o.benchtime)
@@ -451,6 +463,197 @@ func printReport(w io.Writer, res *results, o options) {
 	for _, e := range res.Errors {
 		fmt.Fprintf(w, "ERROR %s\n", e)
 	}
+}
+
+// printHolds is the holds section: the median of each variant's rounds,
+// the ratio with ÷ without and the verdict, then every round.
+func printHolds(w io.Writer, h *holdsResult) []check {
+	fmt.Fprintf(w, "### 6. Holds: %s active silences and %d inhibit rules (storm 1/req and end to end, with ÷ without)\n\n", num(float64(h.Indexed+h.Scanned)), h.Rules)
+	without, with, stormRatio, p99Ratio, ok := printABTable(w, h.Runs, "without holds",
+		fmt.Sprintf("with %s silences, %d inhibit rules", num(float64(h.Indexed+h.Scanned)), h.Rules), "with ÷ without")
+	figure := fmt.Sprintf("storm %s, e2e p99 %s", ratio2(stormRatio), ratio2(p99Ratio))
+	printABRounds(w, h.Runs, "without", "with")
+	var held float64
+	for _, r := range h.Runs {
+		if r.Err == "" {
+			held += r.held()
+		}
+	}
+	fmt.Fprintf(w, "With: %d inhibit_rules appended to bench/alertgate.yaml, each rule's target matchers matching every storm alert (service=\"checkout\", severity=~\"critical|error\"; equal: [instance]) "+
+		"and one firing source on another instance (incidents via /v1/ingest/events, paged before the load), so every storm event computes every rule's lookup; "+
+		"%s active silences via POST /v1/silences, %s with equality matchers (alertname=\"Maintenance\", service=\"svc-N\": indexed) and %d with only a regex on instance (checked for every event), none matching the storm; "+
+		"set up in %s (median) after start, before the load. End-to-end rate: %s.\n",
+		h.Rules, num(float64(h.Indexed+h.Scanned)), num(float64(h.Indexed)), h.Scanned, ms(medianD(abSetups(h.Runs))), h.RateBasis)
+	printABProfiles(w, h.Profiles)
+	switch {
+	case without.Runs == 0 || with.Runs == 0:
+		fmt.Fprintln(w, "Not every variant completed a round: no verdict.")
+	case without.Undelivered || with.Undelivered || held > 0:
+		fmt.Fprintf(w, "ERROR: pages were held or lost (decisions held by a silence or an inhibit rule: %.0f; delivered without %d of %d, with %d of %d).\n",
+			held, without.Delivered, without.Sent, with.Delivered, with.Sent)
+	default:
+		fmt.Fprintln(w, "Every page arrived in both variants (delivered = sent), and no decision was held: the holds match none of the alerts.")
+	}
+	fmt.Fprintln(w)
+	return []check{{fmt.Sprintf("storm 1/req and end-to-end p99 with %s silences and %d inhibit rules within 10%% of without", num(float64(h.Indexed+h.Scanned)), h.Rules), figure, ok}}
+}
+
+// printRelated is the related section: the median of each variant's
+// rounds, the ratio on ÷ off and the verdict, every round, and how many
+// pages carried the related lists.
+func printRelated(w io.Writer, r *relatedResult) []check {
+	fmt.Fprintln(w, "### 7. Related signals on every page (storm 1/req and end to end, correlation on ÷ off)")
+	fmt.Fprintln(w)
+	without, with, stormRatio, p99Ratio, ok := printABTable(w, r.Runs, "correlation off",
+		fmt.Sprintf("correlation on, %s bug classes and %d incidents related", num(float64(r.BugClasses)), r.Incidents), "on ÷ off")
+	figure := fmt.Sprintf("storm %s, e2e p99 %s", ratio2(stormRatio), ratio2(p99Ratio))
+	printABRounds(w, r.Runs, "off", "on")
+	var stormPages, stormListed, e2ePages, e2eListed, offCarried float64
+	var unlisted int
+	for _, run := range r.Runs {
+		switch {
+		case run.Err != "":
+		case run.With:
+			if run.StormProbe < 1 {
+				unlisted++
+			}
+			stormPages += float64(run.StormPages)
+			stormListed += run.StormProbe
+			e2ePages += float64(run.E2EPages)
+			e2eListed += run.E2EProbe
+		default:
+			offCarried += run.StormProbe + run.E2EProbe
+		}
+	}
+	fmt.Fprintf(w, "On: correlation as by default (labels [%s], window %s); before the load, %d bug classes of service %q (%d occurrences each) and %d open incidents of it via /v1/ingest/events, "+
+		"decided and paged, and one incident's GET /v1/incidents/{key} listing them all, in %s (median) after start; the storm's alerts are service %q too, so each page lists %d bug classes and %d incidents, counting the rest. "+
+		"Off: correlation: {labels: []} appended to bench/alertgate.yaml. End-to-end rate: %s.\n",
+		strings.Join(r.Labels, ", "), r.Window, r.BugClasses, relatedService, r.Occurrences, r.Incidents, ms(medianD(abSetups(r.Runs))),
+		relatedService, alertgate.MaxRelated, alertgate.MaxRelated, r.RateBasis)
+	if stormPages > 0 && e2ePages > 0 {
+		fmt.Fprintf(w, "Pages listing related bug classes, on: storm %s of %s (%.0f%%), end to end %s of %s (%.0f%%, warm-ups included); pages carrying related signals, off: %s.\n",
+			num(stormListed), num(stormPages), 100*stormListed/stormPages, num(e2eListed), num(e2ePages), 100*e2eListed/e2ePages, num(offCarried))
+	}
+	printABProfiles(w, r.Profiles)
+	switch {
+	case without.Runs == 0 || with.Runs == 0:
+		fmt.Fprintln(w, "Not every variant completed a round: no verdict.")
+	case without.Undelivered || with.Undelivered || offCarried > 0 || unlisted > 0:
+		fmt.Fprintf(w, "ERROR: pages were lost or wrong (delivered off %d of %d, on %d of %d; storm runs on whose pages list no bug class: %d; pages carrying related, off: %s).\n",
+			without.Delivered, without.Sent, with.Delivered, with.Sent, unlisted, num(offCarried))
+	default:
+		fmt.Fprintln(w, "Every page arrived in both variants (delivered = sent); with correlation on the storm's pages list related bug classes, with it off no page carries related signals.")
+	}
+	fmt.Fprintln(w)
+	return []check{{fmt.Sprintf("storm 1/req and end-to-end p99 with related signals on every page (%s bug classes, %d incidents) within 10%% of correlation off", num(float64(r.BugClasses)), r.Incidents), figure, ok}}
+}
+
+// printABProfiles is the note of --ab-profile: the profiles, and where
+// "with" spent more CPU than "without" at the same rate.
+func printABProfiles(w io.Writer, p *abProfiles) {
+	if p == nil {
+		return
+	}
+	if p.Err != "" {
+		fmt.Fprintf(w, "CPU profiles (--ab-profile): error %s.\n", truncate(p.Err, 120))
+		return
+	}
+	var stages []string
+	for _, s := range p.Stages {
+		if math.Abs(s.Share) >= 0.5 {
+			stages = append(stages, fmt.Sprintf("%s %+.1f", strings.TrimSpace(s.Name), s.Share))
+		}
+	}
+	var flat []string
+	for _, e := range p.DiffFlat[:min(len(p.DiffFlat), 8)] {
+		flat = append(flat, fmt.Sprintf("%s %+.1f", shortFunc(e.Name), e.Flat))
+	}
+	fmt.Fprintf(w, "CPU profiles (--ab-profile: one more end-to-end run of each variant at the same rate on a CPU-profiled alertgate, `benchall gateway`, from start to stop, setup included): %s %s (%s, %s sent), %s %s (%s, %s sent). "+
+		"Where %s spends more than %s, in %% of %s's total (go tool pprof -diff_base): by stage (cumulative) %s; by function (flat) %s.\n",
+		p.Without, filepath.Base(p.Files[0]), p.Totals[0], num(float64(p.Sent[0])), p.With, filepath.Base(p.Files[1]), p.Totals[1], num(float64(p.Sent[1])),
+		p.With, p.Without, p.Without, strings.Join(stages, ", "), strings.Join(flat, ", "))
+}
+
+// printABTable prints an A/B phase's table: the median of each variant's
+// rounds in a row named withoutRow and withRow, then their ratio, named
+// ratioRow, with the verdict (abVerdict).
+func printABTable(w io.Writer, runs []abRun, withoutRow, withRow, ratioRow string) (without, with abSummary, stormRatio, p99Ratio float64, ok bool) {
+	without, with = summarize(runs, false), summarize(runs, true)
+	stormRatio, p99Ratio, ok = abVerdict(without, with)
+	t := &table{head: []string{"alertgate", "storm alerts/s", "storm p99", "e2e offered rate", "e2e delivered/sent (all rounds)", "e2e p50", "e2e p99", "verdict"}}
+	row := func(name string, s abSummary) {
+		if s.Runs == 0 {
+			t.add(name, "no run completed")
+			return
+		}
+		p99 := ms(s.P99)
+		if s.Undelivered {
+			p99 += " (pages undelivered)"
+		}
+		t.add(fmt.Sprintf("%s (median of %d)", name, s.Runs), num(s.StormRate), ms(s.StormP99), num(s.E2ERate)+" alerts/s",
+			fmt.Sprintf("%s/%s", num(float64(s.Delivered)), num(float64(s.Sent))), ms(s.P50), p99, "")
+	}
+	row(withoutRow, without)
+	row(withRow, with)
+	t.add(ratioRow, ratio2(stormRatio), ratio2(float64(with.StormP99)/float64(without.StormP99)), "same rate", "",
+		ratio2(float64(with.P50)/float64(without.P50)), ratio2(p99Ratio), fmt.Sprintf("within %.0f%%: %s", 100*abTolerance, verdict(ok)))
+	t.print(w)
+	return without, with, stormRatio, p99Ratio, ok
+}
+
+// printABRounds prints every round of an A/B phase in the order run (each
+// variant called by its short name), then alertgate's CPU per storm alert
+// of each variant.
+func printABRounds(w io.Writer, runs []abRun, withoutShort, withShort string) {
+	var rounds []string
+	for _, r := range runs {
+		s := fmt.Sprintf("%s %d: ", map[bool]string{false: withoutShort, true: withShort}[r.With], r.Round)
+		if r.Err != "" {
+			rounds = append(rounds, s+"error "+truncate(r.Err, 80))
+			continue
+		}
+		s += fmt.Sprintf("storm %s/s p99 %s CPU %s/alert", num(r.Storm.AlertsPerSec()), ms(r.Storm.P99), us(r.StormCPUPerAlert))
+		if e := r.E2E; e != nil {
+			s += fmt.Sprintf(", e2e p50 %s p99 %s %s/%s", ms(e.P50), ms(e.P99), num(float64(e.Delivered)), num(float64(e.Sent)))
+			if e.CutOff > 0 {
+				s += fmt.Sprintf(" (+%d cut off unanswered at the end of the load, not counted)", e.CutOff)
+			}
+		}
+		rounds = append(rounds, s)
+	}
+	fmt.Fprintf(w, "Rounds in the order run, each on fresh processes: %s.\n", strings.Join(rounds, "; "))
+	without, with := summarize(runs, false), summarize(runs, true)
+	if without.CPUPerAlert > 0 && with.CPUPerAlert > 0 {
+		fmt.Fprintf(w, "alertgate CPU per storm alert (its CPU over the warm-up and window ÷ the alerts at the window's rate, median): %s %s, %s %s (%s).\n",
+			withoutShort, us(without.CPUPerAlert), withShort, us(with.CPUPerAlert), ratio2(float64(with.CPUPerAlert)/float64(without.CPUPerAlert)))
+	}
+}
+
+// abSetups are the setup times of the "with" runs that completed.
+func abSetups(runs []abRun) []time.Duration {
+	var setups []time.Duration
+	for _, r := range runs {
+		if r.With && r.Err == "" {
+			setups = append(setups, r.Setup)
+		}
+	}
+	return setups
+}
+
+// us formats a short duration in µs.
+func us(d time.Duration) string {
+	if d <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f µs", float64(d)/1e3)
+}
+
+// ratio2 is a ratio with two decimals, for comparisons near 1.
+func ratio2(r float64) string {
+	if r <= 0 || math.IsNaN(r) || math.IsInf(r, 0) {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", r)
 }
 
 // shortFunc drops the module prefixes of a function name and the type
