@@ -31,6 +31,7 @@ import (
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/config"
+	"github.com/alertgate/alertgate/internal/kvwatch"
 )
 
 // Rule is one inhibit rule (config inhibit_rules[i]).
@@ -69,8 +70,7 @@ type Inhibitor struct {
 	// byEntry maps a KV key to its source, to apply deletes.
 	byEntry map[string]Source
 
-	stop context.CancelFunc
-	done chan struct{}
+	watch *kvwatch.Watch
 }
 
 // New returns an Inhibitor over the rules and the bucket kv (nil kv: no
@@ -113,53 +113,33 @@ func (i *Inhibitor) Start(ctx context.Context) error {
 	if i.kv == nil || len(i.rules) == 0 {
 		return nil
 	}
-	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	w, err := i.kv.WatchAll(wctx)
+	w, err := kvwatch.Start(ctx, i.kv, i, kvwatch.Options{Logger: i.logger})
 	if err != nil {
-		stop()
-		return fmt.Errorf("watch %s: %w", i.kv.Bucket(), err)
+		return err
 	}
-	i.stop, i.done = stop, make(chan struct{})
-	loaded := make(chan struct{})
-	go func() {
-		defer close(i.done)
-		defer func() { _ = w.Stop() }()
-		initial := true
-		for {
-			select {
-			case <-wctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e == nil {
-					if initial {
-						initial = false
-						close(loaded)
-					}
-					continue
-				}
-				i.apply(e)
-			}
-		}
-	}()
-	select {
-	case <-loaded:
-		return nil
-	case <-ctx.Done():
-		i.Stop()
-		return ctx.Err()
-	}
+	i.watch = w
+	return nil
 }
 
 // Stop ends the watch.
-func (i *Inhibitor) Stop() {
-	if i.stop != nil {
-		i.stop()
-		<-i.done
+func (i *Inhibitor) Stop() { i.watch.Stop() }
+
+// Apply applies one change of the bucket (kvwatch.View).
+func (i *Inhibitor) Apply(e jetstream.KeyValueEntry) { i.apply(e) }
+
+// Replayed drops the sources a replay of the bucket did not list
+// (kvwatch.View).
+func (i *Inhibitor) Replayed(seen map[string]bool) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	for entry, s := range i.byEntry {
+		if !seen[entry] {
+			i.remove(entry, s)
+		}
 	}
 }
+
+var _ kvwatch.View = (*Inhibitor)(nil)
 
 func (i *Inhibitor) apply(e jetstream.KeyValueEntry) {
 	if e.Operation() != jetstream.KeyValuePut {

@@ -20,7 +20,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net/url"
 	"slices"
@@ -34,6 +33,7 @@ import (
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/internal/cut"
+	"github.com/alertgate/alertgate/internal/kvwatch"
 )
 
 // maxTitle bounds a related item's title: ten of them stay small beside
@@ -157,8 +157,7 @@ type Index struct {
 	// expire by (the events', not this process's).
 	latest time.Time
 
-	stop context.CancelFunc
-	done chan struct{}
+	watch *kvwatch.Watch
 }
 
 // New returns an Index over the bucket kv (nil kv: this process alone).
@@ -183,62 +182,33 @@ func (x *Index) Start(ctx context.Context) error {
 	if !x.On() || x.kv == nil {
 		return nil
 	}
-	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	w, err := x.kv.WatchAll(wctx)
+	w, err := kvwatch.Start(ctx, x.kv, x, kvwatch.Options{Every: x.o.FlushEvery, Tick: x.flush, Logger: x.logger})
 	if err != nil {
-		stop()
-		return fmt.Errorf("watch %s: %w", x.kv.Bucket(), err)
+		return err
 	}
-	x.stop, x.done = stop, make(chan struct{})
-	loaded := make(chan struct{})
-	go func() {
-		defer close(x.done)
-		defer func() { _ = w.Stop() }()
-		tick := time.NewTicker(x.o.FlushEvery)
-		defer tick.Stop()
-		initial := true
-		for {
-			select {
-			case <-wctx.Done():
-				// What is still unwritten goes now, on the way out.
-				fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				x.flush(fctx)
-				cancel()
-				return
-			case <-tick.C:
-				x.flush(wctx)
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e == nil {
-					if initial {
-						initial = false
-						close(loaded)
-					}
-					continue
-				}
-				x.apply(e)
-			}
-		}
-	}()
-	select {
-	case <-loaded:
-		return nil
-	case <-ctx.Done():
-		x.Stop()
-		return ctx.Err()
-	}
+	x.watch = w
+	return nil
 }
 
 // Stop writes what is unwritten and ends the watch.
-func (x *Index) Stop() {
-	if x.stop != nil {
-		x.stop()
-		<-x.done
-		x.stop = nil
+func (x *Index) Stop() { x.watch.Stop() }
+
+// Apply applies one change of the bucket (kvwatch.View).
+func (x *Index) Apply(e jetstream.KeyValueEntry) { x.apply(e) }
+
+// Replayed drops what a replay of the bucket did not list, but this
+// instance's own counts, which it writes itself (kvwatch.View).
+func (x *Index) Replayed(seen map[string]bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for k, r := range x.refs {
+		if !seen[k] && !(r.bug && r.instance == x.instance) {
+			x.remove(k)
+		}
 	}
 }
+
+var _ kvwatch.View = (*Index)(nil)
 
 // tuple identifies the correlation label values of labels; ok is false
 // when one of them is absent or empty.

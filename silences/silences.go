@@ -31,6 +31,7 @@ import (
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/config"
+	"github.com/alertgate/alertgate/internal/kvwatch"
 )
 
 // Retention is how long a silence stays stored, and listed as expired,
@@ -125,8 +126,7 @@ type Store struct {
 	// view is rebuilt on every change: Silenced reads it without a lock.
 	view atomic.Pointer[view]
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	watch *kvwatch.Watch
 }
 
 // entry is a stored silence with its parsed matchers and KV revision.
@@ -179,91 +179,32 @@ func New(kv jetstream.KeyValue, logger *slog.Logger) *Store {
 // the view (or ctx ends first). The watch keeps the view up to date until
 // Stop.
 func (s *Store) Start(ctx context.Context) error {
-	runCtx, cancel := context.WithCancel(context.Background())
-	w, err := s.kv.WatchAll(runCtx)
+	w, err := kvwatch.Start(ctx, s.kv, s, kvwatch.Options{Name: "silences", Logger: s.log})
 	if err != nil {
-		cancel()
-		return fmt.Errorf("watch silences: %w", err)
+		return err
 	}
-	s.mu.Lock()
-	s.loading = true
-	s.mu.Unlock()
-	loaded := make(chan struct{})
-	s.cancel, s.done = cancel, make(chan struct{})
-	go s.watch(runCtx, w, loaded)
-	select {
-	case <-loaded:
-		return nil
-	case <-ctx.Done():
-		s.Stop()
-		return fmt.Errorf("load silences: %w", ctx.Err())
-	}
+	s.watch = w
+	return nil
 }
 
 // Stop ends the watch; the view stays as it was.
-func (s *Store) Stop() {
-	if s.cancel == nil {
-		return
-	}
-	s.cancel()
-	<-s.done
+func (s *Store) Stop() { s.watch.Stop() }
+
+// Replaying starts a replay of the bucket: the view is built once at its
+// end (kvwatch.Replayer).
+func (s *Store) Replaying() {
+	s.mu.Lock()
+	s.loading = true
+	s.mu.Unlock()
 }
 
-// watch applies the bucket's entries to the view; a watch that ends
-// before Stop is started again (and its replay drops what went meanwhile).
-func (s *Store) watch(ctx context.Context, w jetstream.KeyWatcher, loaded chan struct{}) {
-	defer close(s.done)
-	first := true
-	for {
-		seen := map[string]bool{}
-		replaying := true
-		for {
-			var e jetstream.KeyValueEntry
-			var ok bool
-			select {
-			case e, ok = <-w.Updates():
-			case <-ctx.Done():
-				_ = w.Stop()
-				return
-			}
-			if !ok {
-				break
-			}
-			if e == nil { // the current entries are all in
-				replaying = false
-				s.loaded(seen)
-				if first {
-					first = false
-					close(loaded)
-				}
-				continue
-			}
-			if replaying {
-				seen[e.Key()] = true
-			}
-			s.applyEntry(e)
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		s.log.Warn("silences watch ended: watching again")
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Second):
-			}
-			var err error
-			if w, err = s.kv.WatchAll(ctx); err == nil {
-				break
-			}
-			s.log.Warn("silences watch failed: retrying", "err", err)
-		}
-		s.mu.Lock()
-		s.loading = true
-		s.mu.Unlock()
-	}
-}
+// Apply applies one change of the bucket (kvwatch.View).
+func (s *Store) Apply(e jetstream.KeyValueEntry) { s.applyEntry(e) }
+
+// Replayed ends a replay (kvwatch.View).
+func (s *Store) Replayed(seen map[string]bool) { s.loaded(seen) }
+
+var _ kvwatch.Replayer = (*Store)(nil)
 
 // loaded ends a replay of the bucket: entries it did not list are gone
 // (deleted while no watch ran), and the view is built.
