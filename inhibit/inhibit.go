@@ -104,9 +104,6 @@ func New(kv jetstream.KeyValue, rules []Rule, logger *slog.Logger) *Inhibitor {
 	return i
 }
 
-// Rules returns how many rules there are.
-func (i *Inhibitor) Rules() int { return len(i.rules) }
-
 // Start loads the firing sources and keeps them current from the bucket.
 // It returns once the current entries are loaded.
 func (i *Inhibitor) Start(ctx context.Context) error {
@@ -298,7 +295,7 @@ func (i *Inhibitor) Inhibited(key string, labels map[string]string) *alertgate.H
 	return nil
 }
 
-// Firing returns the firing sources known, for the status page.
+// Firing returns the firing sources known here.
 func (i *Inhibitor) Firing() []Source {
 	i.mu.RLock()
 	defer i.mu.RUnlock()

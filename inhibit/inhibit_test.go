@@ -140,8 +140,11 @@ func TestAcrossInstances(t *testing.T) {
 	if h := late.Inhibited("api-fra", warnFra); h == nil {
 		t.Fatal("a starting instance did not load the firing source")
 	}
-	if n := len(late.Firing()); n != 1 {
-		t.Fatalf("Firing: %d sources, want 1", n)
+	late.mu.RLock()
+	n := len(late.byEntry)
+	late.mu.RUnlock()
+	if n != 1 {
+		t.Fatalf("loaded %d sources, want 1", n)
 	}
 	// Resolved on the other instance, which never wrote the entry itself.
 	if err := other.Observe(t.Context(), "dc-fra", "", dcDown, false); err != nil {

@@ -347,12 +347,6 @@ func addMinute(ms [][2]int64, m, from int64) [][2]int64 {
 	return ms[drop:]
 }
 
-func clone(e *bugEntry) *bugEntry {
-	c := *e
-	c.Minutes = slices.Clone(e.Minutes)
-	return &c
-}
-
 // flush writes the counts changed since the last flush of the classes
 // among this instance's maxWritten most active of their label values,
 // each with a TTL: counts older than the window say nothing, and an
