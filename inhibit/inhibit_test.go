@@ -1,7 +1,6 @@
 package inhibit
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/alertgate/alertgate/bus"
 	"github.com/alertgate/alertgate/config"
+	"github.com/alertgate/alertgate/internal/natstest"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -32,18 +32,6 @@ func rules(t *testing.T) []Rule {
 		{Source: matchers(t, `alertname="DatacenterDown"`), Target: matchers(t, `severity!="critical"`), Equal: []string{"datacenter"}},
 		{Source: matchers(t, `alertname="ClusterDown"`), Target: matchers(t, `alertname=~".+"`), Equal: []string{"cluster", "region"}},
 	}
-}
-
-func openBus(t *testing.T) *bus.Bus {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	b, err := bus.Open(ctx, bus.Options{DataDir: t.TempDir()}, discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	return b
 }
 
 func start(t *testing.T, b *bus.Bus) *Inhibitor {
@@ -129,7 +117,7 @@ func TestInhibitedSemantics(t *testing.T) {
 // A source observed on one instance holds the target on another, a
 // restart loads the firing sources, and a resolve anywhere frees it.
 func TestAcrossInstances(t *testing.T) {
-	b := openBus(t)
+	b := natstest.OpenBus(t, t.TempDir())
 	a, other := start(t, b), start(t, b)
 	if err := a.Observe(t.Context(), "dc-fra", "", dcDown, true); err != nil {
 		t.Fatal(err)
@@ -140,11 +128,8 @@ func TestAcrossInstances(t *testing.T) {
 	if h := late.Inhibited("api-fra", warnFra); h == nil {
 		t.Fatal("a starting instance did not load the firing source")
 	}
-	late.mu.RLock()
-	n := len(late.byEntry)
-	late.mu.RUnlock()
-	if n != 1 {
-		t.Fatalf("loaded %d sources, want 1", n)
+	if n := len(late.Firing()); n != 1 {
+		t.Fatalf("Firing: %d sources, want 1", n)
 	}
 	// Resolved on the other instance, which never wrote the entry itself.
 	if err := other.Observe(t.Context(), "dc-fra", "", dcDown, false); err != nil {
@@ -157,7 +142,7 @@ func TestAcrossInstances(t *testing.T) {
 
 // Observe is idempotent: a redelivered firing writes nothing twice.
 func TestObserveIdempotent(t *testing.T) {
-	b := openBus(t)
+	b := natstest.OpenBus(t, t.TempDir())
 	i := start(t, b)
 	for range 3 {
 		if err := i.Observe(t.Context(), "dc-fra", "", dcDown, true); err != nil {

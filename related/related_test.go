@@ -1,7 +1,6 @@
 package related
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/bus"
+	"github.com/alertgate/alertgate/internal/natstest"
 )
 
 var (
@@ -168,18 +168,6 @@ func mustTuple(t *testing.T, x *Index, labels map[string]string) string {
 	return id
 }
 
-func openBus(t *testing.T) *bus.Bus {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	b, err := bus.Open(ctx, bus.Options{DataDir: t.TempDir()}, discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	return b
-}
-
 func start(t *testing.T, b *bus.Bus, instance string) *Index {
 	t.Helper()
 	x := New(b.JS, b.Related, Options{Labels: []string{"service"}, Window: 30 * time.Minute, Instance: instance, FlushEvery: 20 * time.Millisecond, Logger: discard})
@@ -193,7 +181,7 @@ func start(t *testing.T, b *bus.Bus, instance string) *Index {
 // Counts and incidents of one instance reach the other; counts of both
 // add up; a starting instance loads them.
 func TestSharedAcrossInstances(t *testing.T) {
-	b := openBus(t)
+	b := natstest.OpenBus(t, t.TempDir())
 	a, other := start(t, b, "a"), start(t, b, "b")
 	for range 3 {
 		a.ObserveBug(bug("shared", t0, t0, false))

@@ -14,26 +14,13 @@ import (
 
 	"github.com/alertgate/alertgate/bus"
 	"github.com/alertgate/alertgate/dedup"
+	"github.com/alertgate/alertgate/internal/natstest"
 )
 
 var (
 	discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 	t0      = time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
 )
-
-// openBusAt opens an embedded JetStream on dir: a second call on the same
-// dir (after closing the first) is the next process's.
-func openBusAt(t *testing.T, dir string) *bus.Bus {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	b, err := bus.Open(ctx, bus.Options{DataDir: dir}, discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	return b
-}
 
 // startStore starts a Store on the bus's bucket as the gateway does; it
 // stops with the test.
@@ -71,7 +58,7 @@ func add(t *testing.T, s *Store, in Silence, now time.Time) Silence {
 func TestAddListExpire(t *testing.T) {
 	// The real clock: the bucket's TTLs count from the server's.
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	s := startStore(t, openBusAt(t, t.TempDir()))
+	s := startStore(t, natstest.OpenBus(t, t.TempDir()))
 	active := add(t, s, Silence{Matchers: []string{`service="checkout"`, `env=~"prod|staging"`}, EndsAt: now.Add(2 * time.Hour), CreatedBy: "alice", Comment: "deploy"}, now)
 	pending := add(t, s, Silence{Matchers: []string{`service = search`}, StartsAt: now.Add(time.Hour), EndsAt: now.Add(3 * time.Hour), CreatedBy: "bob"}, now.Add(time.Millisecond))
 	if active.State != StateActive || pending.State != StatePending || len(active.ID) != 26 {
@@ -187,13 +174,13 @@ func TestAddValidation(t *testing.T) {
 func TestRestartKeepsSilences(t *testing.T) {
 	now := time.Now()
 	dir := t.TempDir()
-	b := openBusAt(t, dir)
+	b := natstest.OpenBus(t, dir)
 	s := startStore(t, b)
 	sil := add(t, s, Silence{Matchers: []string{`alertname="DiskFull"`}, EndsAt: now.Add(time.Hour), CreatedBy: "alice"}, now)
 	s.Stop()
 	b.Close()
 
-	s2 := startStore(t, openBusAt(t, dir))
+	s2 := startStore(t, natstest.OpenBus(t, dir))
 	if got := ids(s2.List("", now)); got != sil.ID+":active" {
 		t.Fatalf("after restart: %q, want %s", got, sil.ID)
 	}
@@ -221,7 +208,7 @@ func TestTTL(t *testing.T) {
 	}
 
 	now := time.Now().UTC()
-	b := openBusAt(t, t.TempDir())
+	b := natstest.OpenBus(t, t.TempDir())
 	s := startStore(t, b)
 	added := add(t, s, Silence{Matchers: []string{`service="checkout"`}, EndsAt: now.Add(2 * time.Hour), CreatedBy: "alice"}, now)
 	stored := func() time.Duration {
@@ -265,7 +252,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // Two Stores on one bucket (two instances) see each other's writes.
 func TestTwoStoresShareSilences(t *testing.T) {
 	now := time.Now()
-	b := openBusAt(t, t.TempDir())
+	b := natstest.OpenBus(t, t.TempDir())
 	one, two := startStore(t, b), startStore(t, b)
 	sil := add(t, one, Silence{Matchers: []string{`team="payments"`}, EndsAt: now.Add(time.Hour), CreatedBy: "alice"}, now)
 	lset := map[string]string{"team": "payments"}

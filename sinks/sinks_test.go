@@ -18,6 +18,7 @@ import (
 	"github.com/alertgate/alertgate/bus"
 	"github.com/alertgate/alertgate/internal/backoff"
 	"github.com/alertgate/alertgate/internal/metrics"
+	"github.com/alertgate/alertgate/internal/natstest"
 	"github.com/alertgate/alertgate/sinks"
 )
 
@@ -133,21 +134,7 @@ var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func openBus(t *testing.T) *bus.Bus {
 	t.Helper()
-	return openBusAt(t, t.TempDir())
-}
-
-// openBusAt opens a bus on dir: a second call on the same dir (after
-// closing the first) is the next process's.
-func openBusAt(t *testing.T, dir string) *bus.Bus {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	b, err := bus.Open(ctx, bus.Options{DataDir: dir}, discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	return b
+	return natstest.OpenBus(t, t.TempDir())
 }
 
 // newWorker builds a Worker as app.Start does, with a tiny backoff.
@@ -321,7 +308,7 @@ func TestWorker(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.Context()
 			dir := t.TempDir()
-			b := openBusAt(t, dir)
+			b := natstest.OpenBus(t, dir)
 			w := newWorker(b, tc.notifier, tc.attempts)
 			n := page("page:alertmanager:v1:abc:ep1:1")
 			n.CreatedAt = n.CreatedAt.Add(-tc.age)
@@ -336,7 +323,7 @@ func TestWorker(t *testing.T) {
 			}
 			if tc.restarted {
 				b.Close()
-				b = openBusAt(t, dir)
+				b = natstest.OpenBus(t, dir)
 				w = newWorker(b, tc.notifier, tc.attempts)
 			}
 			if err := w.Start(ctx); err != nil {

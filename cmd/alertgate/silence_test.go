@@ -11,6 +11,7 @@ import (
 	"github.com/alertgate/alertgate/bus"
 	"github.com/alertgate/alertgate/dedup"
 	"github.com/alertgate/alertgate/internal/metrics"
+	"github.com/alertgate/alertgate/internal/natstest"
 	"github.com/alertgate/alertgate/silences"
 	"github.com/alertgate/alertgate/web"
 )
@@ -21,11 +22,7 @@ func silenceGateway(t *testing.T) (*httptest.Server, *silences.Store) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	b, err := bus.Open(ctx, bus.Options{DataDir: t.TempDir()}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
+	b := natstest.OpenBus(t, t.TempDir())
 	store := silences.New(dedup.NewBucket(b.JS, b.Silences), slog.New(slog.DiscardHandler))
 	if err := store.Start(ctx); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,5 @@
-// Package natstest runs NATS JetStream clusters inside a test process:
+// Package natstest runs NATS JetStream inside a test process: clusters
+// (below) and alertgate's bus on an embedded server (OpenBus). Clusters:
 // nodes on loopback, ports picked up front, every node given the full
 // route list.
 package natstest
