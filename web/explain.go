@@ -37,13 +37,10 @@ func Explain(ctx context.Context, p States, rt Matcher, source alertgate.Source,
 	// The source's own id inside a longer key (a Sentry issue id): walk
 	// the states, one at a time, until one ends with it.
 	var found string
-	err := p.EachIncident(ctx, func(in *dedup.Incident) error {
-		if matchesSuffix(in.Key, in.Source, source, key) {
-			found = in.Key
-			return dedup.ErrStop
-		}
-		return nil
-	})
+	in, err := incidentBySuffix(ctx, p, source, key)
+	if in != nil {
+		found = in.Key
+	}
 	if err == nil && found == "" {
 		err = p.EachBug(ctx, func(b *dedup.Bug) error {
 			if matchesSuffix(b.Key, b.Source, source, key) {

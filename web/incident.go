@@ -69,6 +69,17 @@ func findIncident(ctx context.Context, st States, source alertgate.Source, key s
 	if source == "" {
 		return nil, nil
 	}
+	found, err := incidentBySuffix(ctx, st, source, key)
+	if err != nil {
+		return nil, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "incident state unavailable")
+	}
+	return found, nil
+}
+
+// incidentBySuffix walks the incidents, one at a time, for the first whose
+// key ends with the source's own id key (of any source when source is
+// ""). Nil when none does.
+func incidentBySuffix(ctx context.Context, st States, source alertgate.Source, key string) (*dedup.Incident, error) {
 	var found *dedup.Incident
 	err := st.EachIncident(ctx, func(in *dedup.Incident) error {
 		if matchesSuffix(in.Key, in.Source, source, key) {
@@ -77,10 +88,7 @@ func findIncident(ctx context.Context, st States, source alertgate.Source, key s
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, alertgate.WrapError(alertgate.EUNAVAILABLE, err, "incident state unavailable")
-	}
-	return found, nil
+	return found, err
 }
 
 // relatedTo is what is related to the incident key with labels now,
