@@ -9,20 +9,24 @@
 
 GO ?= go
 BENCH_TOOLS ?= $(if $(TOOLS),$(TOOLS),$(CURDIR)/.tools/bin)
-BENCH_ALERTMANAGER_VERSION ?= $(if $(ALERTMANAGER_VERSION),$(ALERTMANAGER_VERSION),v0.28.1)
+BENCH_ALERTMANAGER_VERSION ?= $(if $(ALERTMANAGER_VERSION),$(ALERTMANAGER_VERSION),v0.35.0)
+BENCH_ALERTMANAGER_BASELINE ?= $(if $(ALERTMANAGER_BASELINE),$(ALERTMANAGER_BASELINE),v0.28.1)
 BENCH_OUT ?= $(CURDIR)/bin/bench
 BENCH_FLAGS ?=
 
 .PHONY: bench-full
-bench-full: $(BENCH_TOOLS)/alertmanager ## whole benchmark: one table vs ceilings and Alertmanager (<10 min on 2 cores)
+bench-full: $(BENCH_TOOLS)/alertmanager $(BENCH_TOOLS)/alertmanager-$(BENCH_ALERTMANAGER_BASELINE) ## whole benchmark: one table vs ceilings and Alertmanager (<10 min on 2 cores)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o bin/alertgate ./cmd/alertgate
 	$(GO) build -o bin/benchall ./bench/cmd/benchall
 	$(GO) build -o bin/alertgate-load ./cmd/alertgate-load
-	./bin/benchall --alertgate bin/alertgate --alertmanager $(BENCH_TOOLS)/alertmanager --out $(BENCH_OUT) $(BENCH_FLAGS)
+	./bin/benchall --alertgate bin/alertgate --alertmanager $(BENCH_TOOLS)/alertmanager --alertmanager-baseline $(BENCH_TOOLS)/alertmanager-$(BENCH_ALERTMANAGER_BASELINE) --out $(BENCH_OUT) $(BENCH_FLAGS)
 
 # The Makefile's tools target installs the same binary; this rule is for
 # the fragment used on its own.
 ifndef TOOLS
-$(BENCH_TOOLS)/alertmanager:
-	GOBIN=$(BENCH_TOOLS) GOFLAGS=-mod=mod $(GO) install github.com/prometheus/alertmanager/cmd/alertmanager@$(BENCH_ALERTMANAGER_VERSION)
+$(BENCH_TOOLS)/alertmanager: $(BENCH_TOOLS)/alertmanager-$(BENCH_ALERTMANAGER_VERSION)
+	ln -sfn alertmanager-$(BENCH_ALERTMANAGER_VERSION) $@
+
+$(BENCH_TOOLS)/alertmanager-v%:
+	GO=$(GO) bench/build-alertmanager.sh v$* $@
 endif

@@ -33,7 +33,7 @@ func alertmanagerBinary(t *testing.T) string {
 	if os.Getenv("ALERTGATE_REQUIRE_ALERTMANAGER") != "" {
 		t.Fatalf("no alertmanager binary (ALERTGATE_REQUIRE_ALERTMANAGER is set): run `make tools`")
 	}
-	t.Skip("no alertmanager binary: run `make tools` (go install github.com/prometheus/alertmanager/cmd/alertmanager@v0.28.1 into .tools/bin) to run this test")
+	t.Skip("no alertmanager binary: run `make tools` (builds Alertmanager from its module source into .tools/bin) to run this test")
 	return ""
 }
 

@@ -43,16 +43,19 @@ import (
 
 type options struct {
 	root, alertgateBin, alertmanagerBin, out string
-	duration, warmup, ceilingDuration        time.Duration
-	e2eDuration, e2eWait, memBudget          time.Duration
-	e2eRate                                  float64
-	concurrency, bigBatch                    int
-	memClasses, memChunk                     int
-	abRounds                                 int
-	abProfile                                bool
-	benchtime                                string
-	skip                                     map[string]bool
-	logs                                     bool
+	// alertmanagerBaseline is a second, older Alertmanager measured on
+	// the storm only (empty: none).
+	alertmanagerBaseline              string
+	duration, warmup, ceilingDuration time.Duration
+	e2eDuration, e2eWait, memBudget   time.Duration
+	e2eRate                           float64
+	concurrency, bigBatch             int
+	memClasses, memChunk              int
+	abRounds                          int
+	abProfile                         bool
+	benchtime                         string
+	skip                              map[string]bool
+	logs                              bool
 }
 
 func main() {
@@ -86,6 +89,7 @@ func runAll(args []string) int {
 	fs.StringVar(&o.root, "root", "", "repository root (default: found from the working directory)")
 	fs.StringVar(&o.alertgateBin, "alertgate", "bin/alertgate", "alertgate binary (relative to the root)")
 	fs.StringVar(&o.alertmanagerBin, "alertmanager", ".tools/bin/alertmanager", "Alertmanager binary (relative to the root; make tools)")
+	fs.StringVar(&o.alertmanagerBaseline, "alertmanager-baseline", "", "an older Alertmanager binary, run on the 1 alert/request storm as a second column (empty: none)")
 	fs.StringVar(&o.out, "out", "", "directory for profiles and results.json (default: a new temp dir)")
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "measured window of each load run")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each window")
@@ -126,6 +130,9 @@ func runAll(args []string) int {
 		return filepath.Join(o.root, p)
 	}
 	o.alertgateBin, o.alertmanagerBin = abs(o.alertgateBin), abs(o.alertmanagerBin)
+	if o.alertmanagerBaseline != "" {
+		o.alertmanagerBaseline = abs(o.alertmanagerBaseline)
+	}
 	if o.out == "" {
 		d, err := os.MkdirTemp("", "alertgate-bench-")
 		if err != nil {
@@ -191,6 +198,11 @@ func (b *bench) run(ctx context.Context) error {
 		if _, err := os.Stat(o.alertmanagerBin); err != nil {
 			return fmt.Errorf("%s: %w (make tools installs it)", o.alertmanagerBin, err)
 		}
+		if o.alertmanagerBaseline != "" {
+			if _, err := os.Stat(o.alertmanagerBaseline); err != nil {
+				return fmt.Errorf("%s: %w (make bench installs it)", o.alertmanagerBaseline, err)
+			}
+		}
 	}
 	var err error
 	if b.self, err = os.Executable(); err != nil {
@@ -202,6 +214,9 @@ func (b *bench) run(ctx context.Context) error {
 	b.hook = newWebhookReceiver()
 	defer b.hook.Close()
 	b.res.Machine = machine(o.root, o.alertgateBin, o.alertmanagerBin)
+	if o.alertmanagerBaseline != "" && !o.skip["alertmanager"] {
+		b.res.Machine.AlertmanagerBaseline = moduleVersion(o.alertmanagerBaseline)
+	}
 	b.res.Settings = settings{Concurrency: o.concurrency, Batch: o.bigBatch, Duration: o.duration, Warmup: o.warmup,
 		CeilingDuration: o.ceilingDuration, E2EDuration: o.e2eDuration}
 	b.logf("machine: %s", b.res.Machine.String())
@@ -378,19 +393,24 @@ func (b *bench) ingestPhase(ctx context.Context) error {
 		src   loadgen.Source
 		w     loadgen.Workload
 		batch int
+		// baseline: the run is the older Alertmanager's.
+		baseline bool
 	}
 	var jobs []job
 	for _, batch := range []int{1, b.o.bigBatch} {
 		for _, w := range loadgen.Workloads {
-			jobs = append(jobs, job{loadgen.Alertmanager, w, batch})
+			jobs = append(jobs, job{src: loadgen.Alertmanager, w: w, batch: batch})
 			if !b.o.skip["alertmanager"] {
-				jobs = append(jobs, job{loadgen.AlertmanagerAPI, w, batch})
+				jobs = append(jobs, job{src: loadgen.AlertmanagerAPI, w: w, batch: batch})
+				if b.o.alertmanagerBaseline != "" && w == loadgen.Storm && batch == 1 {
+					jobs = append(jobs, job{src: loadgen.AlertmanagerAPI, w: w, batch: batch, baseline: true})
+				}
 			}
 		}
 	}
 	for _, src := range []loadgen.Source{loadgen.Sentry, loadgen.Datadog} {
 		for _, w := range loadgen.Workloads {
-			jobs = append(jobs, job{src, w, 1})
+			jobs = append(jobs, job{src: src, w: w, batch: 1})
 		}
 	}
 	for _, j := range jobs {
@@ -398,9 +418,12 @@ func (b *bench) ingestPhase(ctx context.Context) error {
 			return ctx.Err()
 		}
 		var err error
-		if j.src == loadgen.AlertmanagerAPI {
-			err = b.alertmanagerRun(ctx, j.w, j.batch)
-		} else {
+		switch {
+		case j.baseline:
+			err = b.alertmanagerRun(ctx, b.o.alertmanagerBaseline, &b.res.AlertmanagerBaseline, j.w, j.batch)
+		case j.src == loadgen.AlertmanagerAPI:
+			err = b.alertmanagerRun(ctx, b.o.alertmanagerBin, &b.res.Alertmanager, j.w, j.batch)
+		default:
 			err = b.alertgateRun(ctx, j.src, j.w, j.batch)
 		}
 		if err != nil {
@@ -434,8 +457,10 @@ func (b *bench) alertgateRun(ctx context.Context, src loadgen.Source, w loadgen.
 	return nil
 }
 
-func (b *bench) alertmanagerRun(ctx context.Context, w loadgen.Workload, batch int) error {
-	p, err := startAlertmanager(b.o.alertmanagerBin, filepath.Join(b.o.root, "bench", "alertmanager.yml"), b.hook.URL)
+// alertmanagerRun runs workload w on a fresh Alertmanager bin and appends
+// the run to runs.
+func (b *bench) alertmanagerRun(ctx context.Context, bin string, runs *[]ingestRun, w loadgen.Workload, batch int) error {
+	p, err := startAlertmanager(bin, filepath.Join(b.o.root, "bench", "alertmanager.yml"), b.hook.URL)
 	if err != nil {
 		return err
 	}
@@ -458,8 +483,8 @@ func (b *bench) alertmanagerRun(ctx context.Context, w loadgen.Workload, batch i
 	if err != nil {
 		run.Err = err.Error()
 	}
-	b.res.Alertmanager = append(b.res.Alertmanager, run)
-	b.logf("Alertmanager %s (rss %s, cpu %.1fs)", r, mb(run.Mem.RSS), run.CPU.Seconds())
+	*runs = append(*runs, run)
+	b.logf("Alertmanager %s %s (rss %s, cpu %.1fs)", moduleVersion(bin), r, mb(run.Mem.RSS), run.CPU.Seconds())
 	return nil
 }
 
@@ -1096,11 +1121,17 @@ type machineInfo struct {
 	Go           string `json:"go"`
 	Alertgate    string `json:"alertgate"`
 	Alertmanager string `json:"alertmanager"`
+	// AlertmanagerBaseline is the older Alertmanager of the second column.
+	AlertmanagerBaseline string `json:"alertmanager_baseline,omitempty"`
 }
 
 func (m machineInfo) String() string {
-	return fmt.Sprintf("%s, %d cores (nproc), %.1f GiB RAM, %s, %s; alertgate %s; Alertmanager %s",
+	s := fmt.Sprintf("%s, %d cores (nproc), %.1f GiB RAM, %s, %s; alertgate %s; Alertmanager %s",
 		m.CPU, m.Cores, float64(m.MemTotal)/(1<<30), m.OS, m.Go, m.Alertgate, m.Alertmanager)
+	if m.AlertmanagerBaseline != "" {
+		s += "; baseline Alertmanager " + m.AlertmanagerBaseline
+	}
+	return s
 }
 
 func machine(root, agBin, amBin string) machineInfo {
@@ -1159,7 +1190,9 @@ type results struct {
 	Alertmanager      []ingestRun            `json:"alertmanager"`
 	AlertmanagerReady []time.Duration        `json:"alertmanager_ready"`
 	AlertmanagerIdle  mem                    `json:"alertmanager_idle"`
-	E2EAlertgate      *e2eResult             `json:"e2e_alertgate"`
+	// AlertmanagerBaseline: the older Alertmanager's storm run.
+	AlertmanagerBaseline []ingestRun `json:"alertmanager_baseline,omitempty"`
+	E2EAlertgate         *e2eResult  `json:"e2e_alertgate"`
 	// E2EAlertgateSustained is at half the paging rate, for reference.
 	E2EAlertgateSustained *e2eResult `json:"e2e_alertgate_sustained"`
 	// E2EFloor is the same rate through serveForward.

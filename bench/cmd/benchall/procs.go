@@ -294,8 +294,11 @@ func startAlertmanager(bin, configTemplate, webhookURL string) (*proc, error) {
 	return p, err
 }
 
-// moduleVersion reads the main module's version from a Go binary's build
-// information (go version -m), e.g. Alertmanager's "v0.28.1".
+// moduleVersion names the Alertmanager a binary is: its module and
+// version from the build information (go version -m), e.g.
+// "github.com/prometheus/alertmanager@v0.28.1" for a go install; a build
+// from the module source (bench/build-alertmanager.sh) records no module
+// version, so its own --version answers, with how it was built.
 func moduleVersion(bin string) string {
 	out, err := exec.Command("go", "version", "-m", bin).Output()
 	if err != nil {
@@ -304,7 +307,26 @@ func moduleVersion(bin string) string {
 	for _, line := range strings.Split(string(out), "\n") {
 		f := strings.Fields(line)
 		if len(f) >= 3 && f[0] == "mod" {
-			return f[1] + "@" + f[2]
+			if f[2] != "(devel)" {
+				return f[1] + "@" + f[2]
+			}
+			return f[1] + "@" + selfVersion(bin) + " (built from the module source, no web UI)"
+		}
+	}
+	return "unknown"
+}
+
+// selfVersion is the version a Prometheus binary prints with --version
+// ("alertmanager, version 0.35.0 (branch: …)" → "v0.35.0").
+func selfVersion(bin string) string {
+	out, err := exec.Command(bin, "--version").CombinedOutput()
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(out))
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "version" && f[i+1] != "" {
+			return "v" + strings.TrimPrefix(f[i+1], "v")
 		}
 	}
 	return "unknown"

@@ -152,6 +152,16 @@ func findRun(runs []ingestRun, w loadgen.Workload, batch int) *ingestRun {
 	return nil
 }
 
+// findIngest is alertgate's run of src, w and batch, if it succeeded.
+func findIngest(runs []ingestRun, src loadgen.Source, w loadgen.Workload, batch int) *ingestRun {
+	for i := range runs {
+		if runs[i].Source == src && runs[i].Workload == w && runs[i].Batch == batch && runs[i].Err == "" {
+			return &runs[i]
+		}
+	}
+	return nil
+}
+
 type check struct {
 	what, figure string
 	ok           bool
@@ -239,6 +249,17 @@ func printReport(w io.Writer, res *results, o options) {
 	}
 	t.print(w)
 	fmt.Fprintln(w, "Sentry and Datadog send one event per webhook, hence 1 alert/request; their ÷ AM compares with Alertmanager's run of the same workload.")
+	if base := findRun(res.AlertmanagerBaseline, loadgen.Storm, 1); base != nil {
+		line := fmt.Sprintf("Second column: Alertmanager %s, storm 1 alert/request: %s alerts/s, p99 %s", res.Machine.AlertmanagerBaseline, num(base.Result.AlertsPerSec()), ms(base.Result.P99))
+		if am := findRun(res.Alertmanager, loadgen.Storm, 1); am != nil {
+			line += fmt.Sprintf(" (the latest release runs at %s of it", ratio(am.Result.AlertsPerSec(), base.Result.AlertsPerSec()))
+			if ag := findIngest(res.Ingest, loadgen.Alertmanager, loadgen.Storm, 1); ag != nil {
+				line += fmt.Sprintf("; alertgate at %s", ratio(ag.Result.AlertsPerSec(), base.Result.AlertsPerSec()))
+			}
+			line += ")"
+		}
+		fmt.Fprintln(w, line+".")
+	}
 	fmt.Fprintln(w, "\"new stored\": share of alerts stored as new; the rest were re-sends, answered as duplicates from alertgate's memory: of the same bytes (no parse, no publish), of the same event IDs (no publish), or, past that memory, by JetStream's Nats-Msg-Id check (one publish round trip).")
 	fmt.Fprintln(w)
 	// Per-run resources.
