@@ -101,4 +101,6 @@ func (s *Server) slackInteraction(w http.ResponseWriter, r *http.Request) {
 }
 
 // slackActor is how the audit trail names a Slack user.
-func slackActor(name, id string) string { return "slack:" + strings.TrimPrefix(name, "@") + " (" + id + ")" }
+func slackActor(name, id string) string {
+	return "slack:" + strings.TrimPrefix(name, "@") + " (" + id + ")"
+}
