@@ -15,3 +15,24 @@ type AuditRecord struct {
 	// Detail is its outcome, for a person to read.
 	Detail string `json:"detail,omitempty"`
 }
+
+// SlackAction is a button pressed on a digest posted by alertgate's Slack
+// app, verified as coming from Slack.
+type SlackAction struct {
+	// ActionID is the button's: "acknowledge", "silence_1h" or "mute".
+	ActionID string
+	// Value is the button's value: which digest and item it acts on.
+	Value string
+	// UserID and UserName are the Slack user who pressed it.
+	UserID, UserName string
+	// ActionTS is Slack's stamp of the press, unique per press.
+	ActionTS string
+}
+
+// SlackActed is what a SlackAction did, for the audit trail.
+type SlackActed struct {
+	// Target is the incident or bug class key acted on.
+	Target string
+	// Detail says what was done ("silence 01J… until 11:42 UTC").
+	Detail string
+}

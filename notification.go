@@ -26,6 +26,13 @@ const (
 	TypeBugSpike      NotificationType = "bug_spike"
 	TypeIncident      NotificationType = "incident" // an incident opened or resolved, as a digest item
 	TypeDigest        NotificationType = "digest"
+	// TypeAcknowledge acknowledges an incident episode at PagerDuty (its
+	// DedupKey), on behalf of someone who pressed Acknowledge in Slack.
+	TypeAcknowledge NotificationType = "acknowledge"
+	// TypeDigestUpdate edits a digest already posted by a Slack app (its
+	// Key is the digest's ID) to show what changed since: an incident
+	// resolved, acknowledged, silenced, a bug class muted.
+	TypeDigestUpdate NotificationType = "digest_update"
 )
 
 // DeliveryState is where a notification stands.

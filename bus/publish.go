@@ -197,8 +197,8 @@ func NotifyMsg(n *alertgate.Notification) (*nats.Msg, error) {
 //   - notify.slack.<team>: digest items (new bug classes, regressions,
 //     spikes). Only the digester reads them, into the team's digest:
 //     nothing delivers them one by one.
-//   - notify.digest.<team>: the team's rendered digests, which the Slack
-//     worker delivers. Apart from the items, so that the digester's reads
+//   - notify.digest.<team>: the team's rendered digests, and the updates of
+//     those a Slack app posted, which the Slack worker delivers. Apart from the items, so that the digester's reads
 //     and its per-subject counts of waiting items never see them.
 
 // NotifySubject is the subject of the notifications the router decides
@@ -214,7 +214,7 @@ const subjectDigests = "digest"
 
 // NotifySubjectOf is the subject n is stored on.
 func NotifySubjectOf(n alertgate.Notification) string {
-	if n.Type == alertgate.TypeDigest {
+	if n.Type == alertgate.TypeDigest || n.Type == alertgate.TypeDigestUpdate {
 		return DigestSubject(n.Team)
 	}
 	return NotifySubject(n.Sink, n.Team)
@@ -233,7 +233,7 @@ func DeliverySubject(sink alertgate.Sink, team string) string {
 // digestItem reports whether n is a digest item: read into its team's
 // digest, never delivered on its own.
 func digestItem(n alertgate.Notification) bool {
-	return n.Sink == alertgate.SinkSlack && n.Type != alertgate.TypeDigest
+	return n.Sink == alertgate.SinkSlack && n.Type != alertgate.TypeDigest && n.Type != alertgate.TypeDigestUpdate
 }
 
 // publishTimeout bounds the wait for JetStream's acknowledgements of one

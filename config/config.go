@@ -99,16 +99,32 @@ type PagerDuty struct {
 	RateLimit int `yaml:"rate_limit"`
 }
 
-// Slack configures the digest sink.
+// Slack configures the digest sink. Teams post through their incoming
+// webhook (slack_webhook_url) by default; with BotToken set, alertgate is a
+// Slack app for the teams with a slack_channel: it posts with
+// chat.postMessage, puts buttons on the digests and edits them in place.
 type Slack struct {
 	DigestInterval Duration `yaml:"digest_interval"`
+	// BotToken is the app's bot token (xoxb-…): app mode is on when set.
+	BotToken Secret `yaml:"bot_token"`
+	// SigningSecret verifies the button presses Slack posts to
+	// /v1/slack/interactions.
+	SigningSecret Secret `yaml:"signing_secret"`
+	// APIURL is Slack's Web API base (default https://slack.com/api/).
+	APIURL string `yaml:"api_url"`
 }
+
+// AppMode reports whether alertgate posts as a Slack app.
+func (s Slack) AppMode() bool { return s.BotToken.Value() != "" }
 
 // Team is an owner of routes: where its pages and digests go.
 type Team struct {
 	Name                string `yaml:"name"`
 	PagerDutyRoutingKey Secret `yaml:"pagerduty_routing_key"`
 	SlackWebhookURL     Secret `yaml:"slack_webhook_url"`
+	// SlackChannel is where the Slack app posts the team's digests
+	// ("#payments-alerts" or a channel ID), in app mode.
+	SlackChannel string `yaml:"slack_channel"`
 }
 
 // ClassRule overrides the kind of the events it matches.
@@ -256,6 +272,9 @@ func (c *Config) setDefaults() {
 	}
 	dur("ingest.sentry.max_age", &c.Ingest.Sentry.MaxAge, 5*time.Minute)
 	dur("slack.digest_interval", &c.Slack.DigestInterval, 15*time.Minute)
+	if c.Slack.APIURL == "" {
+		c.Slack.APIURL = "https://slack.com/api/"
+	}
 	dur("dedup.bug_spike.within", &c.Dedup.BugSpike.Within, time.Hour)
 	dur("dedup.duplicate_window", &c.Dedup.DuplicateWindow, 20*time.Minute)
 	dur("dedup.bug_class_ttl", &c.Dedup.BugClassTTL, 90*24*time.Hour)
@@ -447,6 +466,24 @@ func (c *Config) validate() error {
 		if u := t.SlackWebhookURL.Value(); u != "" && !httpURL(u) {
 			bad(key+".slack_webhook_url", "must be an http(s) URL")
 		}
+		switch ch := t.SlackChannel; {
+		case ch == "":
+		case !slackChannel.MatchString(ch):
+			bad(key+".slack_channel", `%q: want "#name" (lower-case letters, digits, '-', '_') or a channel ID like C0123ABCD`, ch)
+		case !c.Slack.AppMode():
+			bad(key+".slack_channel", "needs slack.bot_token: only the Slack app posts to a channel by name")
+		case t.SlackWebhookURL.Value() != "":
+			bad(key+".slack_channel", "set slack_webhook_url or slack_channel, not both: the team's digests go one way")
+		}
+	}
+	switch {
+	case c.Slack.AppMode() && c.Slack.SigningSecret.Value() == "":
+		bad("slack.signing_secret", "missing: with slack.bot_token, Slack signs each button press with it (is its ${ENV} variable set?)")
+	case !c.Slack.AppMode() && c.Slack.SigningSecret.Value() != "":
+		bad("slack.bot_token", "missing: slack.signing_secret is set (is its ${ENV} variable set?)")
+	}
+	if u := c.Slack.APIURL; u != "" && !httpURL(u) {
+		bad("slack.api_url", "must be an http(s) URL, got %q", u)
 	}
 	for i, r := range c.Classify {
 		if !r.Kind.Valid() {
@@ -682,6 +719,9 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
 func (d Duration) String() string { return time.Duration(d).String() }
+
+// slackChannel is a channel name with its "#", or a channel ID.
+var slackChannel = regexp.MustCompile(`^(#[a-z0-9][a-z0-9_-]{0,79}|[CG][A-Z0-9]{6,})$`)
 
 // Secret is a string never printed: formatting it shows whether it is set.
 type Secret string

@@ -82,3 +82,9 @@ type Silences interface {
 type Correlator interface {
 	Related(labels map[string]string, exclude string, at time.Time) *alertgate.Related
 }
+
+// SlackActions carries out the buttons pressed on Slack digests
+// (slack.Actions); web checks Slack's signature first.
+type SlackActions interface {
+	Act(ctx context.Context, act alertgate.SlackAction) (alertgate.SlackActed, error)
+}

@@ -42,6 +42,10 @@ type Server struct {
 	// Related lists an incident's related signals on /v1/incidents/{key},
 	// explain and the status page (nil: none are shown).
 	Related Correlator
+	// SlackActions and SlackSigningSecret serve POST /v1/slack/interactions
+	// when both are set (the Slack app mode); otherwise it is 404.
+	SlackActions       SlackActions
+	SlackSigningSecret string
 	// Audit records every admin action; without it writes are refused.
 	Audit   Audit
 	Access  Access
@@ -83,6 +87,11 @@ func (s *Server) router() *router {
 	rt.read("/v1/silences", s.listSilences)
 	addWrite(s, rt, "/v1/silences", s.addSilence)
 	addDelete(s, rt, "/v1/silences/{id}", s.expireSilence)
+	if s.SlackActions != nil && s.SlackSigningSecret != "" {
+		// Slack signs its requests instead of sending a token, and posts
+		// a form, not JSON: open, and not through the JSON gate.
+		rt.add(rule{access: accessOpen}, http.MethodPost, "/v1/slack/interactions", http.HandlerFunc(s.slackInteraction))
+	}
 	rt.page("/", s.ui)
 	rt.read("/runbooks", s.runbookIndex)
 	rt.page("/runbooks/{id}", s.runbook)

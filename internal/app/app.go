@@ -61,6 +61,9 @@ type Gateway struct {
 	Router       *routes.Router
 	Workers      []*sinks.Worker
 	Digester     *slack.Digester
+	// SlackMessages are the digests the Slack app posted (app mode).
+	SlackMessages *slack.Messages
+	slackUpdater  *slack.Updater
 	// DigestTick is how often digest channels are checked (default 1s).
 	DigestTick time.Duration
 	// DigestMaxItems bounds the items of one digest message (default 2000).
@@ -211,8 +214,35 @@ func (g *Gateway) Start(ctx context.Context) error {
 		teams = append(teams, t.Name)
 	}
 	sl := slack.New(hooks, g.HTTPClient)
-	if with := sl.Teams(); len(with) < len(cfg.Teams) {
-		g.Logger.Warn("some teams have no slack_webhook_url: their digests are dry-run (logged and listed at /v1/notifications)", "slack_teams", with)
+	var slackSink sinks.Notifier = sl
+	var app *slack.App
+	if cfg.Slack.AppMode() {
+		g.SlackMessages, err = slack.OpenMessages(ctx, g.Bus.JS, cfg.NATS.Replicas)
+		if err != nil {
+			return err
+		}
+		channels := map[string]string{}
+		for _, t := range cfg.Teams {
+			channels[t.Name] = t.SlackChannel
+		}
+		app = slack.NewApp(slack.AppOptions{
+			Token: cfg.Slack.BotToken.Value(), APIURL: cfg.Slack.APIURL, Channels: channels, Webhooks: sl,
+			Messages: g.SlackMessages, HTTPClient: g.HTTPClient, Metrics: g.Metrics, Logger: g.Logger,
+		})
+		slackSink = app
+		g.slackUpdater = &slack.Updater{Bus: g.Bus, Messages: g.SlackMessages, Logger: g.Logger, Metrics: g.Metrics, Now: g.Now}
+		if err := g.slackUpdater.Start(runCtx); err != nil {
+			return err
+		}
+	}
+	slackTeams := 0
+	for _, t := range cfg.Teams {
+		if slackSink.Enabled(t.Name) {
+			slackTeams++
+		}
+	}
+	if slackTeams < len(cfg.Teams) {
+		g.Logger.Warn("some teams have no slack_webhook_url or slack_channel: their digests are dry-run (logged and listed at /v1/notifications)", "slack_teams", slackTeams)
 	}
 	// Every sink delivers through the same worker: attempts, backoff,
 	// Retry-After, dead letters, dry-run, the log and the metrics.
@@ -223,7 +253,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 			Backoff: backoff.Backoff{Min: cfg.Delivery.MinBackoff.D(), Max: cfg.Delivery.MaxBackoff.D()},
 		}
 	}
-	g.Workers = []*sinks.Worker{worker(alertgate.SinkPagerDuty, pd), worker(alertgate.SinkSlack, sl)}
+	g.Workers = []*sinks.Worker{worker(alertgate.SinkPagerDuty, pd), worker(alertgate.SinkSlack, slackSink)}
 	for _, w := range g.Workers {
 		if err := w.Start(runCtx); err != nil {
 			return err
@@ -236,6 +266,9 @@ func (g *Gateway) Start(ctx context.Context) error {
 		PublicURL: cfg.PublicURL, Instance: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), nuid.Next()), Now: g.Now,
 		Related: g.Related,
 	}
+	if app != nil {
+		g.Digester.Messages, g.Digester.AppTeam = g.SlackMessages, func(team string) bool { return app.Channel(team) != "" }
+	}
 	if err := g.Digester.Start(runCtx, cfg.NATS.Replicas); err != nil {
 		return err
 	}
@@ -247,6 +280,10 @@ func (g *Gateway) Start(ctx context.Context) error {
 		Ingest: ih.Endpoints(ingest.Sources(cfg.Ingest, g.Now)), States: g.Policy, Matcher: g.Routes,
 		Runbooks: rb, Notifications: nlog, DeadLetters: &sinks.DeadLetters{Bus: g.Bus, Log: nlog},
 		Readiness: g, Silences: g.Silences, Related: g.Related, Audit: bus.AuditTrail{Bus: g.Bus}, Access: APIAccess(cfg.API), Logger: g.Logger, Metrics: g.Metrics, Now: g.Now,
+	}
+	if app != nil {
+		srv.SlackActions = &slack.Actions{Bus: g.Bus, Messages: g.SlackMessages, Policy: g.Policy, Silences: g.Silences, Logger: g.Logger, Now: g.Now}
+		srv.SlackSigningSecret = cfg.Slack.SigningSecret.Value()
 	}
 	// alertgate's own error reporting sits inside the recoverer: it must
 	// see a panic before it is recovered.
@@ -360,6 +397,11 @@ func (g *Gateway) running() error {
 			return fmt.Errorf("sink %s: %w", w.Sink, err)
 		}
 	}
+	if g.slackUpdater != nil {
+		if err := g.slackUpdater.Running(); err != nil {
+			return fmt.Errorf("slack digest updates: %w", err)
+		}
+	}
 	return g.Digester.Running()
 }
 
@@ -433,6 +475,9 @@ func (g *Gateway) Close(ctx context.Context) error {
 		for _, w := range g.Workers {
 			w.Stop()
 		}
+		if g.slackUpdater != nil {
+			g.slackUpdater.Stop()
+		}
 		if g.Digester != nil {
 			g.Digester.Stop()
 		}
@@ -470,4 +515,5 @@ var (
 	_ web.Audit         = bus.AuditTrail{}
 	_ web.Silences      = (*silences.Store)(nil)
 	_ web.Correlator    = (*related.Index)(nil)
+	_ web.SlackActions  = (*slack.Actions)(nil)
 )

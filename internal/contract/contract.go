@@ -1,6 +1,6 @@
 // Package contract validates request bodies against the published API
-// contracts of PagerDuty's Events API v2 and Slack's incoming webhooks
-// (JSON Schemas in testdata/contracts), for the loopback servers tests use
+// contracts of PagerDuty's Events API v2, Slack's incoming webhooks and
+// Slack's chat.postMessage and chat.update (JSON Schemas in testdata/contracts), for the loopback servers tests use
 // in place of the real services.
 package contract
 
@@ -8,9 +8,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -38,8 +40,10 @@ func load() {
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
 	for name, file := range map[string]string{
-		"pagerduty": "pagerduty-events-v2.schema.json",
-		"slack":     "slack-webhook.schema.json",
+		"pagerduty":        "pagerduty-events-v2.schema.json",
+		"slack":            "slack-webhook.schema.json",
+		"chat.postMessage": "slack-chat-postmessage.schema.json",
+		"chat.update":      "slack-chat-update.schema.json",
 	} {
 		path := filepath.Join(Dir(), file)
 		f, err := os.Open(path)
@@ -90,6 +94,36 @@ func PagerDuty(body []byte) error {
 func Slack(body []byte) error {
 	return validate("slack", body)
 }
+
+// SlackAPI validates a request of Slack's Web API method
+// ("chat.postMessage", "chat.update") as slack-go sends it, a form: each
+// field becomes a string of a JSON object, blocks its decoded JSON.
+func SlackAPI(method string, form url.Values) error {
+	if _, ok := slackMethods[method]; !ok {
+		return fmt.Errorf("method %s has no contract", method)
+	}
+	doc := map[string]any{}
+	for k, vs := range form {
+		if len(vs) != 1 {
+			return fmt.Errorf("field %s given %d times", k, len(vs))
+		}
+		doc[k] = vs[0]
+	}
+	if b, ok := doc["blocks"].(string); ok {
+		v, err := jsonschema.UnmarshalJSON(strings.NewReader(b))
+		if err != nil {
+			return fmt.Errorf("blocks are not JSON: %w", err)
+		}
+		doc["blocks"] = v
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	return validate(method, body)
+}
+
+var slackMethods = map[string]bool{"chat.postMessage": true, "chat.update": true}
 
 // Compact re-encodes JSON without insignificant space, for comparisons.
 func Compact(b []byte) string {

@@ -23,6 +23,7 @@ import (
 	"github.com/alertgate/alertgate/internal/app"
 	"github.com/alertgate/alertgate/routes"
 	"github.com/alertgate/alertgate/sinks"
+	"github.com/alertgate/alertgate/sinks/slack"
 )
 
 // Routing keys of the default config's teams (PagerDuty's are 32 characters).
@@ -90,6 +91,9 @@ type Options struct {
 	Now func() time.Time
 	// Slack is the loopback Slack; {{SLACK}} in Config is its base URL.
 	Slack *Slack
+	// SlackAPI is the loopback Slack Web API; {{SLACKAPI}} in Config is
+	// its api_url.
+	SlackAPI *SlackAPI
 	// DigestMaxItems bounds the items of one digest message (0: default).
 	DigestMaxItems int
 	// WebConfigFile is given to the gateway as serve's --web.config.file.
@@ -123,7 +127,11 @@ func Start(t testing.TB, o Options) *Gateway {
 	if o.Slack != nil {
 		slackURL = o.Slack.URL
 	}
-	y := strings.NewReplacer("{{SLACK}}", slackURL, "{{PD}}", o.PD.URL, "{{RUNBOOKS}}", filepath.Join(Root(), "examples", "runbooks"), "{{DATA}}", o.DataDir).Replace(o.Config)
+	slackAPIURL := ""
+	if o.SlackAPI != nil {
+		slackAPIURL = o.SlackAPI.APIURL()
+	}
+	y := strings.NewReplacer("{{SLACKAPI}}", slackAPIURL, "{{SLACK}}", slackURL, "{{PD}}", o.PD.URL, "{{RUNBOOKS}}", filepath.Join(Root(), "examples", "runbooks"), "{{DATA}}", o.DataDir).Replace(o.Config)
 	cfg, err := config.Load([]byte(y), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -277,6 +285,9 @@ func (g *Gateway) idle() bool {
 		if !caughtUp(g.Bus.Notify, sinks.ConsumerName(w.Sink), bus.DeliverySubject(w.Sink, ">")) {
 			return false
 		}
+	}
+	if g.SlackMessages != nil && !caughtUp(g.Bus.Notify, slack.UpdaterConsumer, bus.NotifySubject(alertgate.SinkPagerDuty, ">")) {
+		return false
 	}
 	// A digest being flushed still writes (its log record, the bug
 	// classes' digested counts).

@@ -34,6 +34,9 @@ type Metrics struct {
 	Panics          prometheus.Counter
 	APIAuthFails    *prometheus.CounterVec // code (401|403)
 	AdminActions    *prometheus.CounterVec // action
+	SlackActions    *prometheus.CounterVec // action, result (ok|refused|failed)
+	SlackAPIErrors  *prometheus.CounterVec // method, error (Slack's error code)
+	SlackUpdates    *prometheus.CounterVec // result (published|coalesced|sent)
 
 	// silences reports alertgate_silences{state} at each scrape (CountSilences).
 	silences *silenceCounts
@@ -125,6 +128,18 @@ func New() *Metrics {
 		Name: "alertgate_admin_actions_total",
 		Help: "Admin actions taken through the API (each also in the audit trail), by action.",
 	}, []string{"action"})
+	m.SlackActions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "alertgate_slack_actions_total",
+		Help: "Buttons pressed on Slack digests (acknowledge, silence_1h, mute) by result: ok, refused (bad signature or input), failed.",
+	}, []string{"action", "result"})
+	m.SlackAPIErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "alertgate_slack_api_errors_total",
+		Help: "Errors of Slack's Web API by method and Slack's error code (ratelimited, channel_not_found, not_in_channel, invalid_auth, …).",
+	}, []string{"method", "error"})
+	m.SlackUpdates = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "alertgate_slack_digest_updates_total",
+		Help: "Edits of posted digests: published (a change to show), sent (chat.update done), coalesced (already shown by an earlier edit).",
+	}, []string{"result"})
 	m.silences = &silenceCounts{desc: prometheus.NewDesc("alertgate_silences",
 		"Silences by state: active (holding the events they match) and pending (maintenance windows to come).", []string{"state"}, nil)}
 	for _, c := range []prometheus.Collector{
@@ -133,6 +148,7 @@ func New() *Metrics {
 		m.Decisions, m.KVConflicts, m.RouterErrors, m.Notifications,
 		m.DeliveryAttempt, m.DeliverySeconds, m.PageLatency, m.DecisionLag, m.DeadLetters,
 		m.NoRunbook, m.ConsumerPending, m.Ready, m.Panics, m.APIAuthFails, m.AdminActions,
+		m.SlackActions, m.SlackAPIErrors, m.SlackUpdates,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {

@@ -147,6 +147,11 @@ func (n *Notifier) Event(routingKey string, note alertgate.Notification) (*pd.V2
 	case alertgate.TypeResolve:
 		ev.Action = "resolve"
 		return ev, nil
+	case alertgate.TypeAcknowledge:
+		// Someone acknowledged it from a Slack digest: PagerDuty stops
+		// escalating; the source's resolve still resolves it.
+		ev.Action = "acknowledge"
+		return ev, nil
 	case alertgate.TypePage:
 		ev.Action = "trigger"
 	default:

@@ -2,6 +2,11 @@ package slack
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"maps"
 	"net/url"
 	"slices"
@@ -33,6 +38,28 @@ type Digest struct {
 	// inhibited, muted by a time interval, flapping, or on a notify:
 	// digest route, with why.
 	Held []Held
+	// ID is the digest's notification ID, which its buttons name.
+	ID string `json:",omitempty"`
+	// Buttons puts Acknowledge and Silence 1h on each incident paged and
+	// Mute on each bug class (a team in app mode: webhooks cannot take
+	// the presses).
+	Buttons bool `json:",omitempty"`
+	// States are what became of listed items since the digest was posted,
+	// by key: a posted digest is rendered again with them (chat.update).
+	States map[string]ItemState `json:",omitempty"`
+}
+
+// ItemState is what became of one listed item since its digest was
+// posted.
+type ItemState struct {
+	// ResolvedAt: the source resolved the incident.
+	ResolvedAt time.Time `json:"resolved_at,omitzero"`
+	// AckedBy, SilencedBy and MutedBy name the Slack user who pressed
+	// Acknowledge, Silence 1h or Mute.
+	AckedBy    string    `json:"acked_by,omitempty"`
+	SilencedBy string    `json:"silenced_by,omitempty"`
+	SilencedTo time.Time `json:"silenced_to,omitzero"`
+	MutedBy    string    `json:"muted_by,omitempty"`
 }
 
 // Held is a held page as a digest lists it.
@@ -165,13 +192,15 @@ const (
 	contextBlock
 	dividerBlock
 	sectionBlock
+	actionsBlock
 )
 
 // block is a block before it becomes slack-go's, so a layout can be
 // measured and thrown away cheaply.
 type block struct {
-	kind  blockKind
-	texts []string
+	kind    blockKind
+	texts   []string
+	buttons []button
 }
 
 // item is one bug or incident: head (symbol, linked title) and meta
@@ -182,6 +211,67 @@ type block struct {
 type item struct {
 	head, meta string
 	aside      bool
+	// buttons go under the item, in an actions block of their own, when
+	// it has a section of its own.
+	buttons []button
+}
+
+// button is one Block Kit button: its action_id says what it does, its
+// value which item (ButtonValue).
+type button struct {
+	action, text, value, style string
+}
+
+// Action IDs of the buttons, which /v1/slack/interactions dispatches on.
+const (
+	ActionAcknowledge = "acknowledge"
+	ActionSilence1h   = "silence_1h"
+	ActionMute        = "mute"
+)
+
+// ButtonValue is what a button carries to identify its item: the digest,
+// the item's key and, for an incident, its PagerDuty dedup_key. Slack
+// allows 2000 characters; a key too long for that travels as its hash
+// ("#<hex>"), which the digest's stored record resolves.
+type ButtonValue struct {
+	Digest   string `json:"d"`
+	Key      string `json:"k"`
+	DedupKey string `json:"p,omitempty"`
+}
+
+// maxButtonValue is Slack's limit on a button's value.
+const maxButtonValue = 2000
+
+// Encode is the button's value, within maxButtonValue.
+func (v ButtonValue) Encode() string {
+	b, _ := json.Marshal(v)
+	if len(b) <= maxButtonValue {
+		return string(b)
+	}
+	v.Key, v.DedupKey = KeyRef(v.Key), ""
+	if len(v.Digest) > 200 {
+		v.Digest = "" // digest IDs are short; this one cannot be stored
+	}
+	b, _ = json.Marshal(v)
+	return string(b)
+}
+
+// KeyRef is the short reference to a key a button carries in its place.
+func KeyRef(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "#" + hex.EncodeToString(sum[:16])
+}
+
+// ParseButtonValue reads a button's value.
+func ParseButtonValue(s string) (ButtonValue, error) {
+	var v ButtonValue
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return v, fmt.Errorf("button value is not alertgate's: %w", err)
+	}
+	if v.Key == "" {
+		return v, errors.New("button value names no key")
+	}
+	return v, nil
 }
 
 // items counts the items of its that are not asides.
@@ -346,7 +436,7 @@ func (r *renderer) buildGroups() []group {
 		}
 		g := group{heading: heading + " (" + number(int64(len(list))) + ")", noun: noun, more: bugs, limit: limit}
 		for _, b := range list {
-			g.items = append(g.items, line(b))
+			g.items = append(g.items, withState(line(b), r.state(b.Key), r.bugButtons(b)))
 		}
 		gs = append(gs, g)
 	}
@@ -429,10 +519,10 @@ func (r *renderer) incidents() []item {
 		j := i
 		for ; j < len(all) && clean(all[j].in.Service) == clean(all[i].in.Service); j++ {
 			if all[j].opened {
-				out = append(out, r.opened(all[j].in))
+				out = append(out, withState(r.opened(all[j].in), r.state(all[j].in.Key), r.incidentButtons(all[j].in)))
 				pages = append(pages, all[j].in)
 			} else {
-				out = append(out, r.resolved(all[j].in))
+				out = append(out, withState(r.resolved(all[j].in), r.state(all[j].in.Key), nil))
 			}
 		}
 		out = append(out, r.relatedBugs(pages)...)
@@ -701,6 +791,68 @@ func paged(in Incident) string {
 	return "paged " + when(in.OpenedAt)
 }
 
+// state is what became of a listed item since its digest was posted, as
+// words on its line ("" for nothing).
+func (r *renderer) state(key string) string {
+	st, ok := r.d.States[key]
+	if !ok {
+		return ""
+	}
+	var parts []string
+	if !st.ResolvedAt.IsZero() {
+		parts = append(parts, ":white_check_mark: resolved at "+date(st.ResolvedAt, "{time}", "15:04 UTC"))
+	}
+	if st.AckedBy != "" {
+		parts = append(parts, ":eyes: acknowledged by "+text(st.AckedBy, maxName))
+	}
+	if st.SilencedBy != "" {
+		parts = append(parts, ":mute: silenced 1h by "+text(st.SilencedBy, maxName))
+	}
+	if st.MutedBy != "" {
+		parts = append(parts, ":no_bell: muted by "+text(st.MutedBy, maxName))
+	}
+	return "*" + strings.Join(parts, " · ") + "*"
+}
+
+// incidentButtons are an open incident's: Acknowledge while neither
+// resolved nor acknowledged, Silence 1h while not silenced.
+func (r *renderer) incidentButtons(in Incident) []button {
+	if !r.d.Buttons || in.Key == "" {
+		return nil
+	}
+	st := r.d.States[in.Key]
+	v := ButtonValue{Digest: r.d.ID, Key: in.Key, DedupKey: in.DedupKey}.Encode()
+	var bs []button
+	if st.ResolvedAt.IsZero() && st.AckedBy == "" && in.DedupKey != "" {
+		bs = append(bs, button{action: ActionAcknowledge, text: "Acknowledge", value: v, style: "primary"})
+	}
+	if st.SilencedBy == "" {
+		bs = append(bs, button{action: ActionSilence1h, text: "Silence 1h", value: v})
+	}
+	return bs
+}
+
+// bugButtons are a bug class's: Mute while not muted.
+func (r *renderer) bugButtons(b Bug) []button {
+	if !r.d.Buttons || b.Key == "" || r.d.States[b.Key].MutedBy != "" {
+		return nil
+	}
+	return []button{{action: ActionMute, text: "Mute", value: ButtonValue{Digest: r.d.ID, Key: b.Key}.Encode()}}
+}
+
+// withState adds the item's state to its line and its buttons.
+func withState(it item, state string, buttons []button) item {
+	if state != "" {
+		if it.meta == "" {
+			it.meta = state
+		} else {
+			it.meta += " · " + state
+		}
+	}
+	it.buttons = buttons
+	return it
+}
+
 func (r *renderer) opened(in Incident) item {
 	runbook := ":warning: no runbook"
 	if u := linkURL(in.RunbookURL); u != "" {
@@ -754,8 +906,13 @@ func (r *renderer) layout() []block {
 	if b := r.build(all, true); fits(b) {
 		return b
 	}
-	if b := r.build(all, false); fits(b) {
-		return b
+	// With buttons every item shown keeps its own section, for the
+	// buttons under it: fewer are shown, the rest counted.
+	own := r.d.Buttons
+	if !own {
+		if b := r.build(all, false); fits(b) {
+			return b
+		}
 	}
 	shown := make([]int, len(r.groups))
 	full := make([]bool, len(r.groups))
@@ -766,7 +923,7 @@ func (r *renderer) layout() []block {
 				continue
 			}
 			shown[i]++
-			if !fits(r.build(shown, false)) {
+			if !fits(r.build(shown, own)) {
 				shown[i]--
 				full[i] = true
 				continue
@@ -774,7 +931,7 @@ func (r *renderer) layout() []block {
 			more = true
 		}
 	}
-	return r.build(shown, false)
+	return r.build(shown, own)
 }
 
 // build lays out the first shown[i] items of each group, each in its own
@@ -801,6 +958,9 @@ func (r *renderer) build(shown []int, own bool) []block {
 					kind = contextBlock
 				}
 				bs = append(bs, block{kind: kind, texts: []string{it.line(true)}})
+				if r.d.Buttons && len(it.buttons) > 0 {
+					bs = append(bs, block{kind: actionsBlock, buttons: it.buttons})
+				}
 			}
 			if trailer != "" {
 				bs = append(bs, block{kind: contextBlock, texts: []string{trailer}})
@@ -870,6 +1030,9 @@ func fits(bs []block) bool {
 		for _, t := range b.texts {
 			total += width(t)
 		}
+		for _, bt := range b.buttons {
+			total += width(bt.text)
+		}
 	}
 	return total <= maxMessage
 }
@@ -893,6 +1056,17 @@ func toSlack(bs []block) []slackapi.Block {
 			out = append(out, slackapi.NewDividerBlock())
 		case sectionBlock:
 			out = append(out, slackapi.NewSectionBlock(mrkdwn(b.texts[0]), nil, nil))
+		case actionsBlock:
+			els := make([]slackapi.BlockElement, 0, len(b.buttons))
+			for _, bt := range b.buttons {
+				e := slackapi.NewButtonBlockElement(bt.action, bt.value, slackapi.NewTextBlockObject(slackapi.PlainTextType, bt.text, false, false))
+				if bt.style != "" {
+					e.Style = slackapi.Style(bt.style)
+				}
+				els = append(els, e)
+			}
+			// block_ids are unique in a message: the block's position.
+			out = append(out, slackapi.NewActionBlock(fmt.Sprintf("actions-%d", len(out)), els...))
 		}
 	}
 	return out

@@ -87,6 +87,10 @@ type Digester struct {
 	// Related lists what went on where a page fired, or a bug class
 	// occurred, as of its decision (nil: nothing is listed).
 	Related Correlator
+	// Messages, when set, holds the digests of the teams in app mode
+	// (AppTeam), which get buttons and can be edited once posted.
+	Messages *Messages
+	AppTeam  func(team string) bool
 
 	states, locks jetstream.KeyValue
 	stop          context.CancelFunc
@@ -333,8 +337,17 @@ func (d *Digester) flush(ctx context.Context, team string, scan *bugScan) (more 
 	if upTo > next.Cursor {
 		next.Cursor = upTo
 	}
+	if d.Messages != nil && d.AppTeam != nil && d.AppTeam(team) {
+		dg.ID, dg.Buttons = id, true
+	}
 	msg := Render(dg)
 	if stored == nil && msg != nil {
+		if dg.Buttons {
+			// Before the digest is stored: whoever posts it finds it.
+			if err := d.Messages.Create(ctx, Message{ID: id, Team: team, Digest: dg}); err != nil {
+				return false, err
+			}
+		}
 		if err := d.store(ctx, team, id, msg, items, next.Cursor, scan != nil, now); err != nil {
 			return false, err
 		}
