@@ -82,3 +82,10 @@ type Silences interface {
 type Correlator interface {
 	Related(labels map[string]string, exclude string, at time.Time) *alertgate.Related
 }
+
+// Reporter builds the alert-fatigue report from the history in ALERTS and
+// NOTIFY (report.Reporter). Errors are coded: EINVALID for a bad window,
+// ENOTFOUND for an unknown team.
+type Reporter interface {
+	Report(ctx context.Context, q alertgate.ReportQuery) (*alertgate.Report, error)
+}

@@ -42,6 +42,8 @@ type Server struct {
 	// Related lists an incident's related signals on /v1/incidents/{key},
 	// explain and the status page (nil: none are shown).
 	Related Correlator
+	// Reporter builds the alert-fatigue report (GET /v1/report, /report).
+	Reporter Reporter
 	// Audit records every admin action; without it writes are refused.
 	Audit   Audit
 	Access  Access
@@ -84,6 +86,8 @@ func (s *Server) router() *router {
 	addWrite(s, rt, "/v1/silences", s.addSilence)
 	addDelete(s, rt, "/v1/silences/{id}", s.expireSilence)
 	rt.page("/", s.ui)
+	rt.read("/v1/report", s.report)
+	rt.page("/report", s.reportPage)
 	rt.read("/runbooks", s.runbookIndex)
 	rt.page("/runbooks/{id}", s.runbook)
 	rt.open("/healthz", func(w http.ResponseWriter, _ *http.Request) {
