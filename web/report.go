@@ -220,7 +220,11 @@ func buildChart(id, title, desc string, legend [2]string, labels []string, tips 
 	c := barChart{ID: id, Title: title, Desc: desc, Legend: legend, Height: chartHeight, Width: chartLeft + slot*len(labels) + 8}
 	scale := func(v int) int { return v * chartPlot / peak }
 	base := chartTop + chartPlot
-	for _, v := range []int{0, peak / 2, peak} {
+	marks := []int{0, peak}
+	if peak%2 == 0 {
+		marks = []int{0, peak / 2, peak}
+	}
+	for _, v := range marks {
 		c.Gridlines = append(c.Gridlines, gridline{Y: base - scale(v), Label: strconv.Itoa(v)})
 	}
 	for i, l := range labels {
