@@ -210,7 +210,7 @@ func (r *Reporter) read(ctx context.Context, stream string, filters []string, fr
 	if ci.NumPending == 0 {
 		return 0, nil
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2048))
+	it, err := cons.Messages(jetstream.PullMaxMessages(4096))
 	if err != nil {
 		return 0, fmt.Errorf("stream %s: reader: %w", stream, err)
 	}
