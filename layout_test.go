@@ -67,6 +67,11 @@ var layoutRules = []layoutRule{
 		forbid: []string{"bus", "sinks/...", "routes", "ingest/..."},
 	},
 	{
+		name:   "the report reads the history; it knows nothing of delivery, the sources or the read API",
+		from:   []string{"report"},
+		forbid: []string{"sinks/...", "ingest/...", "web"},
+	},
+	{
 		name:       "the domain (root package) imports only the standard library",
 		from:       []string{""},
 		stdlibOnly: true,
@@ -243,6 +248,7 @@ func TestLayoutRulesCatchViolations(t *testing.T) {
 		"~/silences":        {"~"},
 		"~/inhibit":         {"~"},
 		"~/related":         {"~"},
+		"~/report":          {"~", "~/bus", "~/routes"},
 	}
 	if got := checkLayout(syntheticGraph(clean), layoutRules); len(got) > 0 {
 		t.Errorf("a graph that keeps every rule: got\n%s", strings.Join(got, "\n"))
@@ -278,6 +284,8 @@ func TestLayoutRulesCatchViolations(t *testing.T) {
 		"delivery (sinks) knows nothing of the sources, routing or the read API: " + m + "sinks/pagerduty depends on " + m + "routes (sinks/pagerduty → ingest/datadog → routes)",
 		"the read API (web) reads state, not the pipeline: " + m + "web depends on " + m + "bus (web → sinks → bus)",
 		"the read API (web) reads state, not the pipeline: " + m + "web depends on " + m + "sinks (web → sinks)",
+		"the report reads the history; it knows nothing of delivery, the sources or the read API: " + m + "report depends on " + m + "sinks (report → routes → dedup → sinks/slack → sinks)",
+		"the report reads the history; it knows nothing of delivery, the sources or the read API: " + m + "report depends on " + m + "sinks/slack (report → routes → dedup → sinks/slack)",
 		"the domain (root package) imports only the standard library: " + modulePath + " depends on example.com/yaml (" + modulePath + " → example.com/yaml)",
 	}
 	if !slices.Equal(got, want) {

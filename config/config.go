@@ -49,9 +49,14 @@ type Config struct {
 	Retention     Duration       `yaml:"retention"`
 	RunbookDir    string         `yaml:"runbooks_dir"`
 	API           API            `yaml:"api"`
+	Report        Report         `yaml:"report"`
 
 	teamIndex     map[string]int
 	intervalIndex map[string]int
+	// reportLoc and officeHours are report.location and the intervals of
+	// report.office_hours, resolved by validate.
+	reportLoc   *time.Location
+	officeHours []timeinterval.TimeInterval
 	// lines maps each key path given a value in the file ("ingest.sentry",
 	// "routes[1].team") to its line, for messages and defaults.
 	lines map[string]int
@@ -219,6 +224,17 @@ type Delivery struct {
 	MaxAge Duration `yaml:"max_age"`
 }
 
+// Report configures the alert-fatigue report (GET /v1/report, /report).
+type Report struct {
+	// OfficeHours names a time interval of time_intervals: a page outside
+	// it counts as off hours. Empty: Monday to Friday, 09:00 to 18:00 in
+	// Location.
+	OfficeHours string `yaml:"office_hours"`
+	// Location is the IANA time zone the report counts its days in (and
+	// the default office hours are in); default UTC.
+	Location string `yaml:"location"`
+}
+
 // Default returns the built-in configuration: listen :8080, data in ./data,
 // embedded NATS, one catch-all team in dry-run.
 func Default() *Config {
@@ -246,6 +262,7 @@ func (c *Config) setDefaults() {
 	str(&c.DataDir, "./data")
 	str(&c.RunbookDir, "./runbooks")
 	str(&c.PagerDuty.EventsURL, "https://events.pagerduty.com")
+	str(&c.Report.Location, "UTC")
 	if c.PublicURL == "" {
 		host := c.Listen
 		if strings.HasPrefix(host, ":") {
@@ -505,6 +522,7 @@ func (c *Config) validate() error {
 		}
 	}
 	c.validateTime(bad)
+	c.validateReport(bad)
 	if n := len(c.Routes); n > 0 && len(c.Routes[n-1].Match) != 0 {
 		bad(fmt.Sprintf("routes[%d].match", n-1), "the last route must match everything (match: [])")
 	}
@@ -568,6 +586,44 @@ func (c *Config) validateTime(bad func(key, format string, args ...any)) {
 		}
 	}
 }
+
+// validateReport resolves report.location and report.office_hours.
+func (c *Config) validateReport(bad func(key, format string, args ...any)) {
+	loc, err := time.LoadLocation(c.Report.Location)
+	if err != nil {
+		bad("report.location", "unknown time zone %q (want an IANA name like Europe/Berlin)", c.Report.Location)
+		loc = time.UTC
+	}
+	c.reportLoc = loc
+	if name := c.Report.OfficeHours; name != "" {
+		ti, ok := c.TimeInterval(name)
+		if !ok {
+			bad("report.office_hours", "unknown time interval %q", name)
+			return
+		}
+		c.officeHours = ti.TimeIntervals
+		return
+	}
+	c.officeHours = []timeinterval.TimeInterval{{
+		Weekdays: []timeinterval.WeekdayRange{{InclusiveRange: timeinterval.InclusiveRange{Begin: 1, End: 5}}},
+		Times:    []timeinterval.TimeRange{{StartMinute: 9 * 60, EndMinute: 18 * 60}},
+		Location: &timeinterval.Location{Location: loc},
+	}}
+}
+
+// ReportLocation is the time zone the report counts its days in
+// (report.location; UTC by default).
+func (c *Config) ReportLocation() *time.Location {
+	if c.reportLoc == nil {
+		return time.UTC
+	}
+	return c.reportLoc
+}
+
+// OfficeHours are the time intervals of report.office_hours, or Monday to
+// Friday 09:00 to 18:00 in report.location when it names none. A time is
+// in office hours when it is in any of them, as Alertmanager decides.
+func (c *Config) OfficeHours() []timeinterval.TimeInterval { return c.officeHours }
 
 // validateInhibit checks that each inhibit rule has source and target
 // matchers and names each equal label once.

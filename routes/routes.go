@@ -221,6 +221,29 @@ func (r *Table) Route(ev alertgate.Event) alertgate.Match {
 	return alertgate.Match{Route: -1, RouteWhy: "no route matched"}
 }
 
+// Owner is what Classify and Route decide for an event of kind with
+// labels, without their explanations and the runbook choice: its kind
+// after the classify rules, and the team of the first route matching it
+// then. The report attributes every stored event to a team with it.
+// labels[kind] is set to a kind a classify rule gives, as Classify does.
+func (r *Table) Owner(kind alertgate.Kind, labels map[string]string) (alertgate.Kind, string) {
+	for i := range r.classify {
+		if c := &r.classify[i]; c.Match.Matches(labels) {
+			kind = c.Kind
+			if labels != nil {
+				labels[alertgate.LabelKind] = string(kind)
+			}
+			break
+		}
+	}
+	for i := range r.routes {
+		if r.routes[i].Match.Matches(labels) {
+			return kind, r.routes[i].Team
+		}
+	}
+	return kind, ""
+}
+
 // RouteHold is the hold of m's route itself: HoldDigestOnly for a route
 // with notify: digest, whose incidents never page; nil otherwise.
 func (r *Table) RouteHold(m alertgate.Match) *alertgate.Hold {

@@ -88,3 +88,10 @@ type Correlator interface {
 type SlackActions interface {
 	Act(ctx context.Context, act alertgate.SlackAction) (alertgate.SlackActed, error)
 }
+
+// Reporter builds the alert-fatigue report from the history in ALERTS and
+// NOTIFY (report.Reporter). Errors are coded: EINVALID for a bad window,
+// ENOTFOUND for an unknown team.
+type Reporter interface {
+	Report(ctx context.Context, q alertgate.ReportQuery) (*alertgate.Report, error)
+}

@@ -46,6 +46,8 @@ type Server struct {
 	// when both are set (the Slack app mode); otherwise it is 404.
 	SlackActions       SlackActions
 	SlackSigningSecret string
+	// Reporter builds the alert-fatigue report (GET /v1/report, /report).
+	Reporter Reporter
 	// Audit records every admin action; without it writes are refused.
 	Audit   Audit
 	Access  Access
@@ -93,6 +95,8 @@ func (s *Server) router() *router {
 		rt.add(rule{access: accessOpen}, http.MethodPost, "/v1/slack/interactions", http.HandlerFunc(s.slackInteraction))
 	}
 	rt.page("/", s.ui)
+	rt.read("/v1/report", s.report)
+	rt.page("/report", s.reportPage)
 	rt.read("/runbooks", s.runbookIndex)
 	rt.page("/runbooks/{id}", s.runbook)
 	rt.open("/healthz", func(w http.ResponseWriter, _ *http.Request) {

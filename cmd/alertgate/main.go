@@ -56,6 +56,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = silence(rest, stdout)
 	case "route":
 		err = routeTest(rest, stdout)
+	case "report":
+		err = reportCmd(rest, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "alertgate", version)
 	case "help", "-h", "--help":
@@ -85,10 +87,12 @@ commands:
   deadletter list|replay [--id ID] [--url URL]: notifications that could not be delivered; re-enqueue after a fix
   silence  add MATCHER... [--duration 2h] [--start T] [--end T] [--comment C] [--author A] | list [--state S] | expire ID...
            hold the pages and bug notifications of matching events, now or in a maintenance window
+  report   [--since 7d] [--until T] [--team T] [--json]: the alert-fatigue report (pages per day and off hours, noisiest keys,
+           time to resolve, bug classes, held pages, noise removed)
   version  print the version
 
 Commands that call a running gateway (--url) send the token in ALERTGATE_TOKEN
-(read: list, explain; admin: replay, silence add and expire) when its API
+(read: list, explain, report; admin: replay, silence add and expire) when its API
 has api.tokens.
 `)
 }

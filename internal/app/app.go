@@ -29,6 +29,7 @@ import (
 	"github.com/alertgate/alertgate/internal/backoff"
 	"github.com/alertgate/alertgate/internal/metrics"
 	"github.com/alertgate/alertgate/related"
+	"github.com/alertgate/alertgate/report"
 	"github.com/alertgate/alertgate/routes"
 	"github.com/alertgate/alertgate/runbooks"
 	"github.com/alertgate/alertgate/silences"
@@ -64,6 +65,8 @@ type Gateway struct {
 	// SlackMessages are the digests the Slack app posted (app mode).
 	SlackMessages *slack.Messages
 	slackUpdater  *slack.Updater
+	// Reporter builds the alert-fatigue report from ALERTS and NOTIFY.
+	Reporter *report.Reporter
 	// DigestTick is how often digest channels are checked (default 1s).
 	DigestTick time.Duration
 	// DigestMaxItems bounds the items of one digest message (default 2000).
@@ -275,11 +278,14 @@ func (g *Gateway) Start(ctx context.Context) error {
 	// /v1/notifications lists the bug items waiting for their digest.
 	nlog.Pending = g.Digester
 
+	g.Reporter = report.New(cfg, g.Bus, g.Routes, g.Metrics, g.Logger)
+	g.Reporter.Now = g.Now
+
 	ih := &ingest.Handler{Publisher: g.Bus, MaxBodyBytes: cfg.Ingest.MaxBodyBytes, Log: g.Logger, Metrics: g.Metrics, Now: g.Now}
 	srv := &web.Server{
 		Ingest: ih.Endpoints(ingest.Sources(cfg.Ingest, g.Now)), States: g.Policy, Matcher: g.Routes,
 		Runbooks: rb, Notifications: nlog, DeadLetters: &sinks.DeadLetters{Bus: g.Bus, Log: nlog},
-		Readiness: g, Silences: g.Silences, Related: g.Related, Audit: bus.AuditTrail{Bus: g.Bus}, Access: APIAccess(cfg.API), Logger: g.Logger, Metrics: g.Metrics, Now: g.Now,
+		Readiness: g, Silences: g.Silences, Related: g.Related, Reporter: g.Reporter, Audit: bus.AuditTrail{Bus: g.Bus}, Access: APIAccess(cfg.API), Logger: g.Logger, Metrics: g.Metrics, Now: g.Now,
 	}
 	if app != nil {
 		srv.SlackActions = &slack.Actions{Bus: g.Bus, Messages: g.SlackMessages, Policy: g.Policy, Silences: g.Silences, Logger: g.Logger, Now: g.Now}
@@ -516,4 +522,5 @@ var (
 	_ web.Silences      = (*silences.Store)(nil)
 	_ web.Correlator    = (*related.Index)(nil)
 	_ web.SlackActions  = (*slack.Actions)(nil)
+	_ web.Reporter      = (*report.Reporter)(nil)
 )

@@ -37,6 +37,9 @@ type Metrics struct {
 	SlackActions    *prometheus.CounterVec // action, result (ok|refused|failed)
 	SlackAPIErrors  *prometheus.CounterVec // method, error (Slack's error code)
 	SlackUpdates    *prometheus.CounterVec // result (published|coalesced|sent)
+	ReportSeconds   prometheus.Histogram   // one alert-fatigue report, both streams read
+	ReportMessages  *prometheus.CounterVec // stream: messages read for reports
+	ReportErrors    prometheus.Counter     // reports that failed (JetStream unreadable, undecodable messages skipped are not errors)
 
 	// silences reports alertgate_silences{state} at each scrape (CountSilences).
 	silences *silenceCounts
@@ -140,6 +143,19 @@ func New() *Metrics {
 		Name: "alertgate_slack_digest_updates_total",
 		Help: "Edits of posted digests: published (a change to show), sent (chat.update done), coalesced (already shown by an earlier edit).",
 	}, []string{"result"})
+	m.ReportSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "alertgate_report_duration_seconds",
+		Help:    "Time to build one alert-fatigue report (reading ALERTS and NOTIFY over its window).",
+		Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 20, 30, 60},
+	})
+	m.ReportMessages = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "alertgate_report_messages_read_total",
+		Help: "Messages read from a stream to build alert-fatigue reports, and of those, skipped as undecodable (stream=<name>_undecodable).",
+	}, []string{"stream"})
+	m.ReportErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "alertgate_report_errors_total",
+		Help: "Alert-fatigue reports that could not be built (a stream could not be read).",
+	})
 	m.silences = &silenceCounts{desc: prometheus.NewDesc("alertgate_silences",
 		"Silences by state: active (holding the events they match) and pending (maintenance windows to come).", []string{"state"}, nil)}
 	for _, c := range []prometheus.Collector{
@@ -149,6 +165,7 @@ func New() *Metrics {
 		m.DeliveryAttempt, m.DeliverySeconds, m.PageLatency, m.DecisionLag, m.DeadLetters,
 		m.NoRunbook, m.ConsumerPending, m.Ready, m.Panics, m.APIAuthFails, m.AdminActions,
 		m.SlackActions, m.SlackAPIErrors, m.SlackUpdates,
+		m.ReportSeconds, m.ReportMessages, m.ReportErrors,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
