@@ -52,6 +52,8 @@ var endpoints = map[string]struct {
 	"GET /v1/deadletters":         {accessRead, "/v1/deadletters", ""},
 	"GET /v1/audit":               {accessRead, "/v1/audit", ""},
 	"GET /":                       {accessRead, "/", ""},
+	"GET /v1/report":              {accessRead, "/v1/report?since=24h", ""},
+	"GET /report":                 {accessRead, "/report", ""},
 	"GET /runbooks":               {accessRead, "/runbooks", ""},
 	"GET /runbooks/{id}":          {accessRead, "/runbooks/checkout-high-error-rate", ""},
 	"POST /v1/deadletters/replay": {accessAdmin, "/v1/deadletters/replay", `{}`},
@@ -178,12 +180,14 @@ func TestAccess(t *testing.T) {
 				case want != 0 && a.code != want:
 					t.Fatalf("status=%d, want %d: %s", a.code, want, a.body)
 				}
+				// The pages a browser opens get a Basic challenge, so it asks.
+				page := key == "GET /" || key == "GET /runbooks/{id}" || key == "GET /report"
 				switch challenge := a.hdr.Get("WWW-Authenticate"); {
 				case a.code != 401 && challenge != "":
 					t.Fatalf("WWW-Authenticate %q on a %d", challenge, a.code)
-				case a.code == 401 && key != "GET /" && key != "GET /runbooks/{id}" && challenge != `Bearer realm="alertgate"`:
+				case a.code == 401 && !page && challenge != `Bearer realm="alertgate"`:
 					t.Fatalf("WWW-Authenticate=%q, want a Bearer challenge for an API client", challenge)
-				case a.code == 401 && (key == "GET /" || key == "GET /runbooks/{id}") && !strings.HasPrefix(challenge, `Basic realm="alertgate"`):
+				case a.code == 401 && page && !strings.HasPrefix(challenge, `Basic realm="alertgate"`):
 					t.Fatalf("WWW-Authenticate=%q, want a Basic challenge so the browser asks", challenge)
 				}
 				if a.code == 403 && !strings.Contains(a.body, `the token \"grafana\" has role read`) {

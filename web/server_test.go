@@ -223,9 +223,18 @@ func fixtureServer() (*Server, *fakeStates, *fakeNotifications, *fakeDeadLetters
 	}}
 	s := &Server{
 		States: st, Matcher: fakeMatcher{}, Notifications: nl, DeadLetters: dl, Readiness: fakeReadiness{}, Audit: &fakeAudit{}, Silences: sils,
-		Related: &fakeCorrelator{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics.New(), Now: func() time.Time { return t0 },
+		Related: &fakeCorrelator{}, Reporter: fakeReporter{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics.New(), Now: func() time.Time { return t0 },
 	}
 	return s, st, nl, dl
+}
+
+// fakeReporter answers every report with the window asked and one team
+// with one page.
+type fakeReporter struct{}
+
+func (fakeReporter) Report(_ context.Context, q alertgate.ReportQuery) (*alertgate.Report, error) {
+	return &alertgate.Report{Since: q.Since, Until: q.Until, Location: "UTC", OfficeHours: "office",
+		Teams: map[string]*alertgate.TeamReport{"payments": {Pages: 1}}}, nil
 }
 
 type answer struct {
