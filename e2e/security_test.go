@@ -2,11 +2,14 @@ package e2e
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alertgate/alertgate/internal/harness"
 )
@@ -185,5 +188,154 @@ func TestNoTokenLeaks(t *testing.T) {
 	}
 	if len(calls) < 70 {
 		t.Fatalf("%d requests checked, want every endpoint with every caller", len(calls))
+	}
+}
+
+// secSigningSecret is the Slack app's signing secret in the leak test:
+// distinctive, so it can be searched for.
+const secSigningSecret = "SIGNING-secret-slackapp-3e9b"
+
+// The Slack app's bot token and signing secret: Slack refuses the token
+// (invalid_auth) for every edit and for a later digest, a press comes
+// with a bad signature, another too old; neither secret, in any form it
+// took on the wire, shows in the logs, the audit trail, the dead letters'
+// reasons, any answer of the API, the status page or /metrics.
+func TestNoSlackSecretLeaks(t *testing.T) {
+	logs := &syncBuffer{}
+	clock := harness.NewClock()
+	api := harness.NewSlackAPI(t)
+	api.Fail = func(method string, n int) string {
+		if method == "chat.update" || n > 2 {
+			return "invalid_auth"
+		}
+		return ""
+	}
+	config := strings.Replace(appConfig, appSecret, secSigningSecret, 1)
+	g := harness.Start(t, harness.Options{Config: config, SlackAPI: api, Now: clock.Now, Log: logs})
+	appStream(t, g, clock.Now)
+	g.Settle(t)
+	clock.FastForward(15*time.Minute + time.Second)
+	waitFor(t, 30*time.Second, "a digest per channel", func() bool { return len(api.Done("chat.postMessage")) == 2 })
+	g.Settle(t)
+
+	var answers []secCall
+	keep := func(what string, code int, body []byte) secCall {
+		c := secCall{what: what, code: code, body: string(body)}
+		answers = append(answers, c)
+		return c
+	}
+	pay, plat := posted(t, api, "#payments-alerts"), posted(t, api, "#platform-alerts")
+	for _, p := range []struct {
+		what   string
+		b      appButton
+		secret string
+		at     int64
+		want   int
+	}{
+		{"acknowledge", button(t, pay, "acknowledge"), secSigningSecret, time.Now().Unix(), http.StatusOK},
+		{"mute", button(t, plat, "mute"), secSigningSecret, time.Now().Unix(), http.StatusOK},
+		{"silence signed with another secret", button(t, pay, "silence_1h"), "not-the-secret", time.Now().Unix(), http.StatusUnauthorized},
+		{"silence signed six minutes ago", button(t, pay, "silence_1h"), secSigningSecret, time.Now().Add(-6 * time.Minute).Unix(), http.StatusUnauthorized},
+	} {
+		code, body := press(t, g, p.b, p.secret, p.at)
+		if keep("press "+p.what, code, body); code != p.want {
+			t.Fatalf("press %s: %d %s, want %d", p.what, code, body, p.want)
+		}
+	}
+	// A new class for the next digest, which Slack refuses too.
+	s := harness.NewScript(t)
+	s.Now = clock.Now
+	s.SentryIssue("created", "6262", 1)
+	s.Post(t, g)
+	g.Settle(t)
+	clock.FastForward(15*time.Minute + time.Second)
+
+	// The two edits and the digest, dead-lettered with Slack's word.
+	var dl struct {
+		DeadLetters []struct{ Reason string } `json:"dead_letters"`
+	}
+	waitFor(t, 30*time.Second, "three dead letters", func() bool {
+		g.Get(t, "/v1/deadletters", &dl)
+		return len(dl.DeadLetters) == 3
+	})
+	g.Settle(t)
+	for _, d := range dl.DeadLetters {
+		if !strings.Contains(d.Reason, "invalid_auth") {
+			t.Fatalf("dead letter reason %q does not say invalid_auth", d.Reason)
+		}
+	}
+	if n := len(api.Calls("chat.postMessage")) + len(api.Calls("chat.update")); n != 5 {
+		t.Fatalf("Slack called %d times, want 5: invalid_auth is not retried", n)
+	}
+
+	// Every read endpoint, the status page and /metrics.
+	for _, path := range []string{"/", "/v1/notifications", "/v1/incidents", "/v1/bugs", "/v1/deadletters", "/v1/audit", "/v1/silences",
+		"/v1/explain?source=sentry&key=5151", "/v1/incidents/" + url.PathEscape("alertmanager:v1:a1a1"), "/runbooks", "/healthz", "/readyz", "/metrics"} {
+		resp, err := http.Get(g.URL() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if c := keep("GET "+path, resp.StatusCode, b); c.code != http.StatusOK {
+			t.Fatalf("%s: %d %s", c.what, c.code, c.body)
+		}
+		for k, vs := range resp.Header {
+			answers[len(answers)-1].body += k + ": " + strings.Join(vs, ",") + "\n"
+		}
+	}
+	audit, metrics := "", ""
+	for _, c := range answers {
+		switch c.what {
+		case "GET /v1/audit":
+			audit = c.body
+		case "GET /metrics":
+			metrics = c.body
+		}
+	}
+	for _, want := range []string{`"action": "slack.acknowledge"`, `"action": "slack.mute"`} {
+		if !strings.Contains(audit, want) {
+			t.Errorf("audit trail lacks %s: %s", want, audit)
+		}
+	}
+	for _, want := range []string{
+		`alertgate_slack_api_errors_total{error="invalid_auth",method="chat.update"} 2`,
+		`alertgate_slack_api_errors_total{error="invalid_auth",method="chat.postMessage"} 1`,
+		`alertgate_slack_actions_total{action="-",result="refused"} 2`,
+		`alertgate_slack_actions_total{action="mute",result="ok"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	g.Stop()
+	log := logs.String()
+	for _, want := range []string{"invalid_auth", "slack interaction refused"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %s", want)
+		}
+	}
+
+	// Every form the secrets took on the wire.
+	leaks := []string{strings.TrimPrefix(harness.BotToken, "xoxb-")}
+	for _, sec := range []string{harness.BotToken, secSigningSecret} {
+		leaks = append(leaks, sec, base64.StdEncoding.EncodeToString([]byte(sec)), hex.EncodeToString([]byte(sec)))
+	}
+	where := map[string]string{"the log": log}
+	for _, d := range dl.DeadLetters {
+		where["the dead letter reasons"] += d.Reason + "\n"
+	}
+	for _, c := range answers {
+		where["the answer to "+c.what] += c.body
+	}
+	for name, text := range where {
+		for _, s := range leaks {
+			if strings.Contains(text, s) {
+				t.Errorf("%s contains %q", name, s)
+			}
+		}
+	}
+	if r := api.Rejected(); len(r) != 0 {
+		t.Fatalf("Slack contract violations: %v", r)
 	}
 }

@@ -425,3 +425,127 @@ func TestSlackAppErrors(t *testing.T) {
 		}
 	})
 }
+
+// bugClass is a class as GET /v1/bugs shows it.
+type bugClass struct {
+	Key, Status string
+	Count       int
+	Regressions int
+}
+
+func bugByKey(t *testing.T, g *harness.Gateway, key string) bugClass {
+	t.Helper()
+	var out struct{ Bugs []bugClass }
+	if code := g.Get(t, "/v1/bugs", &out); code != http.StatusOK {
+		t.Fatalf("GET /v1/bugs: %d", code)
+	}
+	for _, b := range out.Bugs {
+		if b.Key == key {
+			return b
+		}
+	}
+	t.Fatalf("no bug class %s in %+v", key, out.Bugs)
+	return bugClass{}
+}
+
+// bugNotes counts key's bug_* notifications, by type.
+func bugNotes(t *testing.T, g *harness.Gateway, key string) map[string]int {
+	t.Helper()
+	got := map[string]int{}
+	for _, n := range g.Notifications(t) {
+		if typ, _ := n["type"].(string); strings.HasPrefix(typ, "bug_") && n["key"] == key {
+			got[typ]++
+		}
+	}
+	return got
+}
+
+// Mute on a digest's bug class: the press is audited under the Slack user
+// and shown on the message; the class's further occurrences, enough to
+// spike, are counted and notify nothing; resolved at the source and seen
+// again, it regresses and is announced, as Sentry's ignore-until-regressed.
+func TestSlackAppMuteUntilRegression(t *testing.T) {
+	const key = "sentry:v1:issue:5151"
+	clock := harness.NewClock()
+	api := harness.NewSlackAPI(t)
+	// A spike threshold the occurrences below reach: were the class not
+	// muted, they would notify a spike.
+	config := strings.Replace(appConfig, "ingest:", "dedup:\n  bug_spike: {count: 3, within: 1h}\ningest:", 1)
+	g := startAppConfig(t, config, api, clock)
+	plat := posted(t, api, "#platform-alerts")
+	mute := button(t, plat, "mute")
+	if code, b := press(t, g, mute, appSecret, time.Now().Unix()); code != http.StatusOK {
+		t.Fatalf("press: %d %s", code, b)
+	}
+
+	var audit struct {
+		Records []struct{ Actor, Action, Target, Detail string } `json:"audit"`
+	}
+	g.Get(t, "/v1/audit", &audit)
+	if n := len(audit.Records); n != 1 || audit.Records[0].Action != "slack.mute" || audit.Records[0].Target != key ||
+		!strings.Contains(audit.Records[0].Actor, "ana") || !strings.Contains(audit.Records[0].Actor, "U0ANA") {
+		t.Fatalf("audit trail %+v, want one slack.mute of %s by ana (U0ANA)", audit.Records, key)
+	}
+	waitFor(t, 30*time.Second, "the digest edited", func() bool { return len(api.Done("chat.update")) == 1 })
+	up := api.Done("chat.update")[0]
+	if up.TS != plat.TS || !strings.Contains(callText(t, up), "muted by @ana") {
+		t.Fatalf("edit of %s (digest %s): %s", up.TS, plat.TS, callText(t, up))
+	}
+	for _, b := range buttons(t, up) {
+		if b.actionID == "mute" {
+			t.Fatalf("a muted class still offers Mute")
+		}
+	}
+	g.Settle(t)
+	if b := bugByKey(t, g, key); b.Status != "muted" {
+		t.Fatalf("class %+v, want muted", b)
+	}
+	before := bugByKey(t, g, key).Count
+
+	// Occurrences while muted: counted only.
+	s := harness.NewScript(t)
+	s.Now = clock.Now
+	for i := range 4 {
+		s.SentryEvent("5151", i)
+	}
+	s.Post(t, g)
+	g.Settle(t)
+	if b := bugByKey(t, g, key); b.Count != before+4 || b.Status != "muted" {
+		t.Fatalf("class %+v, want muted with count %d", b, before+4)
+	}
+	if got := bugNotes(t, g, key); len(got) != 1 || got["bug_new"] != 1 {
+		t.Fatalf("notifications of the muted class %v, want only its bug_new", got)
+	}
+
+	// Resolved at the source, then seen again: a regression.
+	s = harness.NewScript(t)
+	s.Now = clock.Now
+	s.SentryIssue("resolved", "5151", before+4)
+	s.SentryEvent("5151", 10)
+	s.Post(t, g)
+	g.Settle(t)
+	if got := bugNotes(t, g, key); got["bug_regression"] != 1 || got["bug_spike"] != 0 {
+		t.Fatalf("notifications after the resolve %v, want one bug_regression", got)
+	}
+	if b := bugByKey(t, g, key); b.Status != "open" || b.Regressions != 1 {
+		t.Fatalf("class %+v, want open with 1 regression", b)
+	}
+	clock.FastForward(15*time.Minute + time.Second)
+	var next harness.SlackCall
+	waitFor(t, 30*time.Second, "the next platform digest", func() bool {
+		for _, c := range api.Done("chat.postMessage") {
+			if c.Channel == "#platform-alerts" && c.TS != plat.TS {
+				next = c
+				return true
+			}
+		}
+		return false
+	})
+	if txt := callText(t, next); !strings.Contains(txt, "Regressions") {
+		t.Fatalf("the next digest does not list the regression: %s", txt)
+	}
+	if b := button(t, next, "mute"); !strings.Contains(b.value, key) {
+		t.Fatalf("the regressed class's Mute button %s does not name it", b.value)
+	}
+	noRejects(t, api, g.PD)
+}
