@@ -67,6 +67,11 @@ var layoutRules = []layoutRule{
 		forbid: []string{"bus", "sinks/...", "routes", "ingest/..."},
 	},
 	{
+		name:   "a replay (replay) reads the streams and decides in memory: no delivery, no source, no HTTP",
+		from:   []string{"replay"},
+		forbid: []string{"sinks/...", "ingest/...", "web"},
+	},
+	{
 		name:       "the domain (root package) imports only the standard library",
 		from:       []string{""},
 		stdlibOnly: true,
@@ -243,6 +248,7 @@ func TestLayoutRulesCatchViolations(t *testing.T) {
 		"~/silences":        {"~"},
 		"~/inhibit":         {"~"},
 		"~/related":         {"~"},
+		"~/replay":          {"~", "~/routes", "~/bus"},
 	}
 	if got := checkLayout(syntheticGraph(clean), layoutRules); len(got) > 0 {
 		t.Errorf("a graph that keeps every rule: got\n%s", strings.Join(got, "\n"))
@@ -255,6 +261,7 @@ func TestLayoutRulesCatchViolations(t *testing.T) {
 	broken["~/sinks/pagerduty"] = []string{"~/sinks", "~/ingest/datadog"} // a sink imports a source
 	broken["~/web"] = []string{"~", "~/sinks"}                            // the read API imports delivery
 	broken["~/inhibit"] = []string{"~", "~/dedup"}                        // a hold imports the policy
+	broken["~/replay"] = []string{"~", "~/bus", "~/web"}                  // a replay imports the HTTP API
 	got := checkLayout(syntheticGraph(broken), layoutRules)
 	m := modulePath + "/"
 	want := []string{
@@ -278,6 +285,8 @@ func TestLayoutRulesCatchViolations(t *testing.T) {
 		"delivery (sinks) knows nothing of the sources, routing or the read API: " + m + "sinks/pagerduty depends on " + m + "routes (sinks/pagerduty → ingest/datadog → routes)",
 		"the read API (web) reads state, not the pipeline: " + m + "web depends on " + m + "bus (web → sinks → bus)",
 		"the read API (web) reads state, not the pipeline: " + m + "web depends on " + m + "sinks (web → sinks)",
+		"a replay (replay) reads the streams and decides in memory: no delivery, no source, no HTTP: " + m + "replay depends on " + m + "sinks (replay → web → sinks)",
+		"a replay (replay) reads the streams and decides in memory: no delivery, no source, no HTTP: " + m + "replay depends on " + m + "web (replay → web)",
 		"the domain (root package) imports only the standard library: " + modulePath + " depends on example.com/yaml (" + modulePath + " → example.com/yaml)",
 	}
 	if !slices.Equal(got, want) {

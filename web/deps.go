@@ -82,3 +82,10 @@ type Silences interface {
 type Correlator interface {
 	Related(labels map[string]string, exclude string, at time.Time) *alertgate.Related
 }
+
+// Replayer runs the stored history through a candidate config (YAML) and
+// the live one, changing nothing (replay.Runner). A bad candidate is an
+// EINVALID error naming its key; a replay already running, ECONFLICT.
+type Replayer interface {
+	Replay(ctx context.Context, candidate []byte, q alertgate.ReplayQuery) (*alertgate.ReplayReport, error)
+}

@@ -39,6 +39,8 @@ type Server struct {
 	DeadLetters   DeadLetters
 	Readiness     Readiness
 	Silences      Silences
+	// Replayer answers POST /v1/replay (nil: unavailable).
+	Replayer Replayer
 	// Related lists an incident's related signals on /v1/incidents/{key},
 	// explain and the status page (nil: none are shown).
 	Related Correlator
@@ -83,6 +85,8 @@ func (s *Server) router() *router {
 	rt.read("/v1/silences", s.listSilences)
 	addWrite(s, rt, "/v1/silences", s.addSilence)
 	addDelete(s, rt, "/v1/silences/{id}", s.expireSilence)
+	// Its body is the candidate config, YAML: not a JSON write (replay.go).
+	rt.add(rule{access: accessAdmin}, http.MethodPost, "/v1/replay", http.HandlerFunc(s.replayConfig))
 	rt.page("/", s.ui)
 	rt.read("/runbooks", s.runbookIndex)
 	rt.page("/runbooks/{id}", s.runbook)

@@ -29,6 +29,7 @@ import (
 	"github.com/alertgate/alertgate/internal/backoff"
 	"github.com/alertgate/alertgate/internal/metrics"
 	"github.com/alertgate/alertgate/related"
+	"github.com/alertgate/alertgate/replay"
 	"github.com/alertgate/alertgate/routes"
 	"github.com/alertgate/alertgate/runbooks"
 	"github.com/alertgate/alertgate/silences"
@@ -59,8 +60,10 @@ type Gateway struct {
 	// default); tests shorten it.
 	RecheckEvery time.Duration
 	Router       *routes.Router
-	Workers      []*sinks.Worker
-	Digester     *slack.Digester
+	// Replay runs the history through a candidate config (POST /v1/replay).
+	Replay   *replay.Runner
+	Workers  []*sinks.Worker
+	Digester *slack.Digester
 	// DigestTick is how often digest channels are checked (default 1s).
 	DigestTick time.Duration
 	// DigestMaxItems bounds the items of one digest message (default 2000).
@@ -85,26 +88,10 @@ type Gateway struct {
 }
 
 // PolicySettings are the policy's settings from cfg's dedup section.
-func PolicySettings(cfg *config.Config) dedup.Settings {
-	s := dedup.Settings{
-		SpikeCount: int64(cfg.Dedup.BugSpike.Count), SpikeWithin: cfg.Dedup.BugSpike.Within.D(),
-		ReopenAfter: cfg.Dedup.DuplicateWindow.D(),
-		BugClassTTL: cfg.Dedup.BugClassTTL.D(), IncidentTTL: cfg.Dedup.IncidentTTL.D(),
-	}
-	if f := cfg.Dedup.Flapping; f != nil {
-		s.FlapEpisodes, s.FlapWithin, s.FlapQuiet = f.Episodes, f.Within.D(), f.Quiet.D()
-	}
-	return s
-}
+func PolicySettings(cfg *config.Config) dedup.Settings { return dedup.SettingsOf(cfg.Dedup) }
 
 // InhibitRules are the config's inhibit rules as the inhibitor takes them.
-func InhibitRules(cfg *config.Config) []inhibit.Rule {
-	rules := make([]inhibit.Rule, len(cfg.InhibitRules))
-	for i, r := range cfg.InhibitRules {
-		rules[i] = inhibit.Rule{Source: r.SourceMatchers, Target: r.TargetMatchers, Equal: r.Equal}
-	}
-	return rules
-}
+func InhibitRules(cfg *config.Config) []inhibit.Rule { return inhibit.RulesOf(cfg.InhibitRules) }
 
 // New returns a Gateway for cfg; nothing runs until Start.
 func New(cfg *config.Config, logger *slog.Logger) *Gateway {
@@ -242,11 +229,13 @@ func (g *Gateway) Start(ctx context.Context) error {
 	// /v1/notifications lists the bug items waiting for their digest.
 	nlog.Pending = g.Digester
 
+	g.Replay = &replay.Runner{Bus: g.Bus, Live: cfg, Routes: g.Routes, Silences: g.Silences, Logger: g.Logger, Metrics: g.Metrics, Now: g.Now}
+
 	ih := &ingest.Handler{Publisher: g.Bus, MaxBodyBytes: cfg.Ingest.MaxBodyBytes, Log: g.Logger, Metrics: g.Metrics, Now: g.Now}
 	srv := &web.Server{
 		Ingest: ih.Endpoints(ingest.Sources(cfg.Ingest, g.Now)), States: g.Policy, Matcher: g.Routes,
 		Runbooks: rb, Notifications: nlog, DeadLetters: &sinks.DeadLetters{Bus: g.Bus, Log: nlog},
-		Readiness: g, Silences: g.Silences, Related: g.Related, Audit: bus.AuditTrail{Bus: g.Bus}, Access: APIAccess(cfg.API), Logger: g.Logger, Metrics: g.Metrics, Now: g.Now,
+		Readiness: g, Silences: g.Silences, Replayer: g.Replay, Related: g.Related, Audit: bus.AuditTrail{Bus: g.Bus}, Access: APIAccess(cfg.API), Logger: g.Logger, Metrics: g.Metrics, Now: g.Now,
 	}
 	// alertgate's own error reporting sits inside the recoverer: it must
 	// see a panic before it is recovered.
@@ -470,4 +459,5 @@ var (
 	_ web.Audit         = bus.AuditTrail{}
 	_ web.Silences      = (*silences.Store)(nil)
 	_ web.Correlator    = (*related.Index)(nil)
+	_ web.Replayer      = (*replay.Runner)(nil)
 )

@@ -34,6 +34,8 @@ type Metrics struct {
 	Panics          prometheus.Counter
 	APIAuthFails    *prometheus.CounterVec // code (401|403)
 	AdminActions    *prometheus.CounterVec // action
+	ReplayRuns      *prometheus.CounterVec // result (ok|mismatch|invalid|busy|failed)
+	ReplaySeconds   prometheus.Histogram
 
 	// silences reports alertgate_silences{state} at each scrape (CountSilences).
 	silences *silenceCounts
@@ -125,6 +127,15 @@ func New() *Metrics {
 		Name: "alertgate_admin_actions_total",
 		Help: "Admin actions taken through the API (each also in the audit trail), by action.",
 	}, []string{"action"})
+	m.ReplayRuns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "alertgate_replay_runs_total",
+		Help: "Replays of the history through a candidate config, by result: ok, mismatch (replaying the live config did not reproduce NOTIFY's pages: findings), invalid (a bad candidate or window), busy (another replay ran), failed (the streams could not be read).",
+	}, []string{"result"})
+	m.ReplaySeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "alertgate_replay_duration_seconds",
+		Help:    "Time one replay took, reading the streams included.",
+		Buckets: []float64{.01, .05, .1, .5, 1, 2.5, 5, 10, 30, 60, 120, 300},
+	})
 	m.silences = &silenceCounts{desc: prometheus.NewDesc("alertgate_silences",
 		"Silences by state: active (holding the events they match) and pending (maintenance windows to come).", []string{"state"}, nil)}
 	for _, c := range []prometheus.Collector{
@@ -133,6 +144,7 @@ func New() *Metrics {
 		m.Decisions, m.KVConflicts, m.RouterErrors, m.Notifications,
 		m.DeliveryAttempt, m.DeliverySeconds, m.PageLatency, m.DecisionLag, m.DeadLetters,
 		m.NoRunbook, m.ConsumerPending, m.Ready, m.Panics, m.APIAuthFails, m.AdminActions,
+		m.ReplayRuns, m.ReplaySeconds,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -160,6 +172,9 @@ func (m *Metrics) Init(teams []string) {
 	}
 	for _, t := range teams {
 		m.NoRunbook.WithLabelValues(t)
+	}
+	for _, result := range []string{"ok", "mismatch", "invalid", "busy", "failed"} {
+		m.ReplayRuns.WithLabelValues(result)
 	}
 }
 
