@@ -79,6 +79,8 @@ func TestReplayRefusals(t *testing.T) {
 		{"JSON", "/v1/replay", "application/json", `{}`, 415, `got \"application/json\"`},
 		// A form may send text/plain anywhere: never taken.
 		{"text/plain", "/v1/replay", "text/plain", "routes: []", 415, `got \"text/plain\"`},
+		{"form", "/v1/replay", "application/x-www-form-urlencoded", "routes=x", 415, `got \"application/x-www-form-urlencoded\"`},
+		{"multipart form", "/v1/replay", "multipart/form-data; boundary=x", "--x--", 415, `got \"multipart/form-data\"`},
 		{"empty body", "/v1/replay", "application/yaml", " \n", 400, "body: missing"},
 		{"too large", "/v1/replay", "application/yaml", strings.Repeat("#", maxReplayBody+1), 413, "over"},
 		{"bad since", "/v1/replay?since=yesterday", "application/yaml", "routes: []", 400, "since: want a duration"},
