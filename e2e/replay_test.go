@@ -337,6 +337,15 @@ func TestReplay(t *testing.T) {
 				t.Errorf("%s: %d %s, want %d naming %q", c.name, code, b, c.code, c.want)
 			}
 		}
+		// A candidate's secrets are never echoed, refused or answered.
+		secret := strings.Repeat("S3CRET", 6)[:32]
+		withSecret := strings.Replace(r.live, harness.PaymentsKey, secret, 1)
+		for _, cand := range []string{withSecret, strings.Replace(withSecret, "team: payments\n", "team: nobody\n", 1)} {
+			code, b := r.replay("", cand, "application/yaml")
+			if code != http.StatusOK && code != http.StatusBadRequest || strings.Contains(string(b), secret) {
+				t.Errorf("a candidate's routing key: %d, answer shows it: %v", code, strings.Contains(string(b), secret))
+			}
+		}
 	})
 
 	t.Run("a page NOTIFY lacks, or one it has that the config does not make, is a finding", func(t *testing.T) {
