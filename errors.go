@@ -13,6 +13,7 @@ const (
 	ETOOLARGE     = "too_large"    // body over the limit: 413
 	EMEDIATYPE    = "media_type"   // a body of a type the endpoint does not take: 415
 	ENOTFOUND     = "not_found"    // 404
+	ECONFLICT     = "conflict"     // what the request needs is busy with another one: 409
 	EUNAVAILABLE  = "unavailable"  // JetStream cannot take it now: 503
 	EINTERNAL     = "internal"     // a bug: 500
 )

@@ -72,6 +72,11 @@ var layoutRules = []layoutRule{
 		forbid: []string{"sinks/...", "ingest/...", "web"},
 	},
 	{
+		name:   "a replay (replay) reads the streams and decides in memory: no delivery, no source, no HTTP",
+		from:   []string{"replay"},
+		forbid: []string{"sinks/...", "ingest/...", "web"},
+	},
+	{
 		name:       "the domain (root package) imports only the standard library",
 		from:       []string{""},
 		stdlibOnly: true,
@@ -249,6 +254,7 @@ func TestLayoutRulesCatchViolations(t *testing.T) {
 		"~/inhibit":         {"~"},
 		"~/related":         {"~"},
 		"~/report":          {"~", "~/bus", "~/routes"},
+		"~/replay":          {"~", "~/routes", "~/bus"},
 	}
 	if got := checkLayout(syntheticGraph(clean), layoutRules); len(got) > 0 {
 		t.Errorf("a graph that keeps every rule: got\n%s", strings.Join(got, "\n"))
@@ -261,6 +267,7 @@ func TestLayoutRulesCatchViolations(t *testing.T) {
 	broken["~/sinks/pagerduty"] = []string{"~/sinks", "~/ingest/datadog"} // a sink imports a source
 	broken["~/web"] = []string{"~", "~/sinks"}                            // the read API imports delivery
 	broken["~/inhibit"] = []string{"~", "~/dedup"}                        // a hold imports the policy
+	broken["~/replay"] = []string{"~", "~/bus", "~/web"}                  // a replay imports the HTTP API
 	got := checkLayout(syntheticGraph(broken), layoutRules)
 	m := modulePath + "/"
 	want := []string{
@@ -286,6 +293,8 @@ func TestLayoutRulesCatchViolations(t *testing.T) {
 		"the read API (web) reads state, not the pipeline: " + m + "web depends on " + m + "sinks (web → sinks)",
 		"the report reads the history; it knows nothing of delivery, the sources or the read API: " + m + "report depends on " + m + "sinks (report → routes → dedup → sinks/slack → sinks)",
 		"the report reads the history; it knows nothing of delivery, the sources or the read API: " + m + "report depends on " + m + "sinks/slack (report → routes → dedup → sinks/slack)",
+		"a replay (replay) reads the streams and decides in memory: no delivery, no source, no HTTP: " + m + "replay depends on " + m + "sinks (replay → web → sinks)",
+		"a replay (replay) reads the streams and decides in memory: no delivery, no source, no HTTP: " + m + "replay depends on " + m + "web (replay → web)",
 		"the domain (root package) imports only the standard library: " + modulePath + " depends on example.com/yaml (" + modulePath + " → example.com/yaml)",
 	}
 	if !slices.Equal(got, want) {

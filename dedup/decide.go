@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/alertgate/alertgate"
+	"github.com/alertgate/alertgate/config"
 )
 
 // Decision is what the policy decided for one event.
@@ -47,6 +48,19 @@ type Settings struct {
 	FlapEpisodes int
 	FlapWithin   time.Duration
 	FlapQuiet    time.Duration
+}
+
+// SettingsOf are the policy's settings from the config's dedup section.
+func SettingsOf(c config.Dedup) Settings {
+	s := Settings{
+		SpikeCount: int64(c.BugSpike.Count), SpikeWithin: c.BugSpike.Within.D(),
+		ReopenAfter: c.DuplicateWindow.D(),
+		BugClassTTL: c.BugClassTTL.D(), IncidentTTL: c.IncidentTTL.D(),
+	}
+	if f := c.Flapping; f != nil {
+		s.FlapEpisodes, s.FlapWithin, s.FlapQuiet = f.Episodes, f.Within.D(), f.Quiet.D()
+	}
+	return s
 }
 
 // DedupKey is PagerDuty's dedup_key for an episode: readable where it fits

@@ -211,25 +211,33 @@ func (p *Policy) ApplyDelivered(ctx context.Context, ev alertgate.Event, seq uin
 	return apply(ctx, p, p.Bugs, ev, seq, m, out, DecideBug, p.bugTTL)
 }
 
-// incidentTTL: an incident key with an open episode is kept; one without
-// expires IncidentTTL after its last write.
-func (p *Policy) incidentTTL(st *Incident) time.Duration {
+// incidentTTL is the TTL of a write of st (Settings.IncidentStateTTL).
+func (p *Policy) incidentTTL(st *Incident) time.Duration { return p.Settings.IncidentStateTTL(st) }
+
+// bugTTL is the TTL of a write of st (Settings.BugStateTTL).
+func (p *Policy) bugTTL(st *Bug) time.Duration { return p.Settings.BugStateTTL(st) }
+
+// IncidentStateTTL is how long after a write of st the key is forgotten
+// unless written again: an incident key with an open episode is kept (0);
+// one without expires IncidentTTL after its last write.
+func (s Settings) IncidentStateTTL(st *Incident) time.Duration {
 	for _, e := range st.Episodes {
 		if e.Status == EpisodeOpen {
 			return 0
 		}
 	}
-	return p.Settings.IncidentTTL
+	return s.IncidentTTL
 }
 
-// bugTTL: a class expires BugClassTTL after its last write (an occurrence,
-// or a digest counting it soon after one), unless a page_bugs page is
-// open: forgetting the class would leave that page open for good.
-func (p *Policy) bugTTL(st *Bug) time.Duration {
+// BugStateTTL is IncidentStateTTL for a bug class: it expires BugClassTTL
+// after its last write (an occurrence, or a digest counting it soon after
+// one), unless a page_bugs page is open (0): forgetting the class would
+// leave that page open for good.
+func (s Settings) BugStateTTL(st *Bug) time.Duration {
 	if st.PageDedupKey != "" {
 		return 0
 	}
-	return p.Settings.BugClassTTL
+	return s.BugClassTTL
 }
 
 // Why per-key TTLs and not the bucket's MaxAge: MaxAge would forget an

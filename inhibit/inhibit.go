@@ -41,6 +41,15 @@ type Rule struct {
 	Equal  []string
 }
 
+// RulesOf are the config's inhibit_rules as an Inhibitor takes them.
+func RulesOf(rules []config.InhibitRule) []Rule {
+	out := make([]Rule, len(rules))
+	for i, r := range rules {
+		out[i] = Rule{Source: r.SourceMatchers, Target: r.TargetMatchers, Equal: r.Equal}
+	}
+	return out
+}
+
 // Source is a firing incident that matches a rule's source matchers.
 type Source struct {
 	Rule  int    `json:"rule"`

@@ -27,30 +27,66 @@ type Inhibitor interface {
 	Inhibited(key string, labels map[string]string) *alertgate.Hold
 }
 
-// hold says what holds the page of ev, routed to m, at time at: the
+// Holder says what holds a page: the route table's own holds (notify:
+// digest, time intervals), the silences and the inhibitor. The router
+// asks one for every event and every re-check; a replay keeps its own,
+// over an inhibitor in memory, to decide each event as the router did.
+type Holder struct {
+	Routes *Table
+	// Silences and Inhibitor may be nil (none).
+	Silences  Silencer
+	Inhibitor Inhibitor
+}
+
+// holder is the router's Holder.
+func (r *Router) holder() Holder {
+	return Holder{Routes: r.Routes, Silences: r.Silences, Inhibitor: r.Inhibitor}
+}
+
+// Match classifies and routes ev (bounded, its labels made non-nil) and,
+// when it fires, evaluates what holds its page at its arrival: the match
+// the policy decides it with. ev's kind, episode and labels change as
+// Table.Classify changes them.
+func (h Holder) Match(ev *alertgate.Event) alertgate.Match {
+	// Ingest bounds every event it stores; an ALERTS message stored by an
+	// older version may not be.
+	ev.Bound()
+	if ev.Labels == nil {
+		ev.Labels = map[string]string{}
+	}
+	why := h.Routes.Classify(ev)
+	m := h.Routes.Route(*ev)
+	m.KindWhy = why
+	if ev.Status == alertgate.StatusFiring {
+		m.Hold = h.Hold(*ev, m, EventTime(*ev))
+	}
+	return m
+}
+
+// Hold says what holds the page of ev, routed to m, at time at: the
 // route's notify: digest, then a silence, then an inhibiting incident,
 // then the route's time intervals. A bug class is held by silences only.
 // Nil: nothing holds it.
-func (r *Router) hold(ev alertgate.Event, m alertgate.Match, at time.Time) *alertgate.Hold {
+func (h Holder) Hold(ev alertgate.Event, m alertgate.Match, at time.Time) *alertgate.Hold {
 	if ev.Kind == alertgate.KindIncident {
-		if h := r.Routes.RouteHold(m); h != nil {
-			return h
+		if hold := h.Routes.RouteHold(m); hold != nil {
+			return hold
 		}
 	}
-	if r.Silences != nil {
-		if h := r.Silences.Hold(ev.Labels, at); h != nil {
-			return h
+	if h.Silences != nil {
+		if hold := h.Silences.Hold(ev.Labels, at); hold != nil {
+			return hold
 		}
 	}
 	if ev.Kind != alertgate.KindIncident {
 		return nil
 	}
-	if r.Inhibitor != nil {
-		if h := r.Inhibitor.Inhibited(ev.Key, ev.Labels); h != nil {
-			return h
+	if h.Inhibitor != nil {
+		if hold := h.Inhibitor.Inhibited(ev.Key, ev.Labels); hold != nil {
+			return hold
 		}
 	}
-	return r.Routes.TimeHold(m, at)
+	return h.Routes.TimeHold(m, at)
 }
 
 // afterDecision keeps the shared indexes a decision on ev changed: the
@@ -146,7 +182,7 @@ func (r *Router) recheckKey(ctx context.Context, k string, now time.Time) error 
 		return err
 	}
 	key := string(e.Value())
-	d, err := r.Policy.Recheck(ctx, key, now, func(st *dedup.Incident) alertgate.Match { return r.matchHeld(st, now) }, r)
+	d, err := r.Policy.Recheck(ctx, key, now, func(st *dedup.Incident) alertgate.Match { return r.holder().MatchHeld(st, now) }, r)
 	if err != nil {
 		return err
 	}
@@ -165,10 +201,10 @@ func (r *Router) recheckKey(ctx context.Context, k string, now time.Time) error 
 	return nil
 }
 
-// matchHeld is the match, at now, of a key's held episode: routed again
+// MatchHeld is the match, at now, of a key's held episode: routed again
 // from its firing event (the config may have changed), its hold
 // evaluated at now.
-func (r *Router) matchHeld(st *dedup.Incident, now time.Time) alertgate.Match {
+func (h Holder) MatchHeld(st *dedup.Incident, now time.Time) alertgate.Match {
 	ev := alertgate.Event{Key: st.Key, Source: st.Source, Kind: alertgate.KindIncident, Status: alertgate.StatusFiring, Title: st.Title, Labels: st.Last.Labels}
 	for _, ep := range st.Episodes {
 		if ep.Status == dedup.EpisodeOpen && !ep.Paged && ep.Event != nil {
@@ -180,8 +216,8 @@ func (r *Router) matchHeld(st *dedup.Incident, now time.Time) alertgate.Match {
 		ev.Labels = map[string]string{}
 	}
 	ev.Kind = alertgate.KindIncident
-	m := r.Routes.Route(ev)
-	m.Hold = r.hold(ev, m, now)
+	m := h.Routes.Route(ev)
+	m.Hold = h.Hold(ev, m, now)
 	return m
 }
 

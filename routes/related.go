@@ -32,7 +32,7 @@ func (r *Router) observe(ev alertgate.Event, d dedup.Decision) {
 			return
 		}
 		r.Related.ObserveBug(related.Bug{Key: ev.Key, Title: ev.Title, Source: ev.Source, Labels: ev.Labels, Link: link,
-			FirstSeen: d.Since, Regressed: d.Outcome == dedup.OutcomeRegression, At: eventTime(ev)})
+			FirstSeen: d.Since, Regressed: d.Outcome == dedup.OutcomeRegression, At: EventTime(ev)})
 	case alertgate.KindIncident:
 		r.Related.ObserveIncident(related.Incident{Key: ev.Key, Title: ev.Title, Source: ev.Source, Severity: ev.Severity, Labels: ev.Labels,
 			OpenedAt: d.Since, Link: link}, d.Firing)

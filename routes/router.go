@@ -254,18 +254,7 @@ func (r *Router) Process(ctx context.Context, ev alertgate.Event) (Result, error
 // process is Process for an event of the ALERTS message at sequence seq
 // (0: none).
 func (r *Router) process(ctx context.Context, ev alertgate.Event, seq uint64) (Result, error) {
-	// Ingest bounds every event it stores; an ALERTS message stored by an
-	// older version may not be.
-	ev.Bound()
-	if ev.Labels == nil {
-		ev.Labels = map[string]string{}
-	}
-	why := r.Routes.Classify(&ev)
-	m := r.Routes.Route(ev)
-	m.KindWhy = why
-	if ev.Status == alertgate.StatusFiring {
-		m.Hold = r.hold(ev, m, eventTime(ev))
-	}
+	m := r.holder().Match(&ev)
 	d, err := r.Policy.ApplyDelivered(ctx, ev, seq, m, r)
 	if err != nil {
 		return Result{}, err
@@ -274,12 +263,12 @@ func (r *Router) process(ctx context.Context, ev alertgate.Event, seq uint64) (R
 		return Result{}, err
 	}
 	r.Metrics.Decisions.WithLabelValues(string(d.Kind), d.Outcome).Inc()
-	return Result{Event: ev, KindWhy: why, Match: m, Decision: d}, nil
+	return Result{Event: ev, KindWhy: m.KindWhy, Match: m, Decision: d}, nil
 }
 
-// eventTime is when the event arrived (when it happened, if unknown): the
+// EventTime is when the event arrived (when it happened, if unknown): the
 // time its holds are evaluated at, as the policy decides it.
-func eventTime(ev alertgate.Event) time.Time {
+func EventTime(ev alertgate.Event) time.Time {
 	if !ev.ReceivedAt.IsZero() {
 		return ev.ReceivedAt
 	}

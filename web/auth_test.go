@@ -59,6 +59,8 @@ var endpoints = map[string]struct {
 	"POST /v1/deadletters/replay": {accessAdmin, "/v1/deadletters/replay", `{}`},
 	"GET /v1/silences":            {accessRead, "/v1/silences", ""},
 	"POST /v1/silences":           {accessAdmin, "/v1/silences", `{"matchers":["service=\"checkout\""],"duration":"2h"}`},
+	// A replay changes nothing but reads all history: admin only.
+	"POST /v1/replay": {accessAdmin, "/v1/replay?since=24h", "routes: [{team: payments}]\n"},
 	// Expiring is idempotent: each caller let through gets 204.
 	"DELETE /v1/silences/{id}": {accessAdmin, "/v1/silences/S1", ""},
 }
@@ -115,6 +117,9 @@ func request(key, auth string) *http.Request {
 	r := httptest.NewRequest(method, e.target, body)
 	if e.body != "" {
 		r.Header.Set("Content-Type", "application/json")
+		if strings.HasPrefix(e.target, "/v1/replay") {
+			r.Header.Set("Content-Type", "application/yaml")
+		}
 	}
 	if auth != "" {
 		r.Header.Set("Authorization", auth)

@@ -95,3 +95,10 @@ type SlackActions interface {
 type Reporter interface {
 	Report(ctx context.Context, q alertgate.ReportQuery) (*alertgate.Report, error)
 }
+
+// Replayer runs the stored history through a candidate config (YAML) and
+// the live one, changing nothing (replay.Runner). A bad candidate is an
+// EINVALID error naming its key; a replay already running, ECONFLICT.
+type Replayer interface {
+	Replay(ctx context.Context, candidate []byte, q alertgate.ReplayQuery) (*alertgate.ReplayReport, error)
+}

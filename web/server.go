@@ -39,6 +39,8 @@ type Server struct {
 	DeadLetters   DeadLetters
 	Readiness     Readiness
 	Silences      Silences
+	// Replayer answers POST /v1/replay (nil: unavailable).
+	Replayer Replayer
 	// Related lists an incident's related signals on /v1/incidents/{key},
 	// explain and the status page (nil: none are shown).
 	Related Correlator
@@ -94,6 +96,8 @@ func (s *Server) router() *router {
 		// a form, not JSON: open, and not through the JSON gate.
 		rt.add(rule{access: accessOpen}, http.MethodPost, "/v1/slack/interactions", http.HandlerFunc(s.slackInteraction))
 	}
+	// Its body is the candidate config, YAML: not a JSON write (replay.go).
+	rt.add(rule{access: accessAdmin}, http.MethodPost, "/v1/replay", http.HandlerFunc(s.replayConfig))
 	rt.page("/", s.ui)
 	rt.read("/v1/report", s.report)
 	rt.page("/report", s.reportPage)

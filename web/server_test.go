@@ -223,7 +223,7 @@ func fixtureServer() (*Server, *fakeStates, *fakeNotifications, *fakeDeadLetters
 	}}
 	s := &Server{
 		States: st, Matcher: fakeMatcher{}, Notifications: nl, DeadLetters: dl, Readiness: fakeReadiness{}, Audit: &fakeAudit{}, Silences: sils,
-		Related: &fakeCorrelator{}, Reporter: fakeReporter{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics.New(), Now: func() time.Time { return t0 },
+		Related: &fakeCorrelator{}, Reporter: fakeReporter{}, Replayer: &fakeReplayer{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics.New(), Now: func() time.Time { return t0 },
 	}
 	return s, st, nl, dl
 }

@@ -105,12 +105,9 @@ func readJSON[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 		}
 		return v, alertgate.Errorf(alertgate.EMEDIATYPE, "Content-Type: want application/json, got %q", ct)
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWriteBody))
+	b, err := readBody(w, r, maxWriteBody)
 	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return v, alertgate.Errorf(alertgate.ETOOLARGE, "body: over %d bytes", maxWriteBody)
-		}
-		return v, alertgate.WrapError(alertgate.EINVALID, err, "body: unreadable")
+		return v, err
 	}
 	b = bytes.TrimSpace(b)
 	switch {
@@ -139,6 +136,19 @@ func readJSON[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 		return v, alertgate.Errorf(alertgate.EINVALID, "body: more after the JSON object")
 	}
 	return v, nil
+}
+
+// readBody reads a request's body of at most limit bytes; an error says
+// which limit it passed or that it could not be read.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, alertgate.Errorf(alertgate.ETOOLARGE, "body: over %d bytes", limit)
+		}
+		return nil, alertgate.WrapError(alertgate.EINVALID, err, "body: unreadable")
+	}
+	return b, nil
 }
 
 // record logs an admin action and writes it to the audit trail. The

@@ -17,7 +17,9 @@ func writes(t *testing.T, s *Server) []string {
 	t.Helper()
 	var out []string
 	for key := range routeKeys(t, s) {
-		if strings.HasPrefix(key, "POST ") && key != "POST /v1/ingest/{source}" {
+		// The replay takes a YAML config, not JSON; it changes nothing
+		// and refuses what a form sends (TestReplayRefusals).
+		if strings.HasPrefix(key, "POST ") && key != "POST /v1/ingest/{source}" && key != "POST /v1/replay" {
 			out = append(out, key)
 		}
 	}

@@ -28,12 +28,17 @@ func newAPIClient(base string, timeout time.Duration) *apiClient {
 
 // do sends method path with body (JSON, when not nil).
 func (c *apiClient) do(method, path string, body io.Reader) (*http.Response, error) {
+	return c.send(method, path, "application/json", body)
+}
+
+// send sends method path with body of contentType (when body is not nil).
+func (c *apiClient) send(method, path, contentType string, body io.Reader) (*http.Response, error) {
 	req, err := http.NewRequest(method, c.base+path, body)
 	if err != nil {
 		return nil, err
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)

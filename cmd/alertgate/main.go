@@ -6,6 +6,7 @@
 //	alertgate route test --config FILE --labels 'service=checkout,severity=critical' [--at 2026-12-05T03:00:00Z]
 //	alertgate deadletter list|replay [--id ID]   (token in ALERTGATE_TOKEN)
 //	alertgate silence add MATCHER... [--duration 2h] | list [--state active] | expire ID...
+//	alertgate replay --config candidate.yaml [--since 7d] [--json]   (token in ALERTGATE_TOKEN)
 //	alertgate version
 package main
 
@@ -58,6 +59,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = routeTest(rest, stdout)
 	case "report":
 		err = reportCmd(rest, stdout)
+	case "replay":
+		err = replayCmd(rest, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "alertgate", version)
 	case "help", "-h", "--help":
@@ -89,10 +92,12 @@ commands:
            hold the pages and bug notifications of matching events, now or in a maintenance window
   report   [--since 7d] [--until T] [--team T] [--json]: the alert-fatigue report (pages per day and off hours, noisiest keys,
            time to resolve, bug classes, held pages, noise removed)
+  replay   --config FILE [--since 7d] [--until T] [--limit N] [--ignore-silences] [--json]: what the candidate config
+           would have paged over the stored history, and whom, against what was sent
   version  print the version
 
 Commands that call a running gateway (--url) send the token in ALERTGATE_TOKEN
-(read: list, explain, report; admin: replay, silence add and expire) when its API
+(read: list, explain, report; admin: replay, deadletter replay, silence add and expire) when its API
 has api.tokens.
 `)
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/alertgate/alertgate/internal/backoff"
 	"github.com/alertgate/alertgate/internal/metrics"
 	"github.com/alertgate/alertgate/related"
+	"github.com/alertgate/alertgate/replay"
 	"github.com/alertgate/alertgate/report"
 	"github.com/alertgate/alertgate/routes"
 	"github.com/alertgate/alertgate/runbooks"
@@ -67,6 +68,8 @@ type Gateway struct {
 	slackUpdater  *slack.Updater
 	// Reporter builds the alert-fatigue report from ALERTS and NOTIFY.
 	Reporter *report.Reporter
+	// Replay runs the history through a candidate config (POST /v1/replay).
+	Replay *replay.Runner
 	// DigestTick is how often digest channels are checked (default 1s).
 	DigestTick time.Duration
 	// DigestMaxItems bounds the items of one digest message (default 2000).
@@ -91,26 +94,10 @@ type Gateway struct {
 }
 
 // PolicySettings are the policy's settings from cfg's dedup section.
-func PolicySettings(cfg *config.Config) dedup.Settings {
-	s := dedup.Settings{
-		SpikeCount: int64(cfg.Dedup.BugSpike.Count), SpikeWithin: cfg.Dedup.BugSpike.Within.D(),
-		ReopenAfter: cfg.Dedup.DuplicateWindow.D(),
-		BugClassTTL: cfg.Dedup.BugClassTTL.D(), IncidentTTL: cfg.Dedup.IncidentTTL.D(),
-	}
-	if f := cfg.Dedup.Flapping; f != nil {
-		s.FlapEpisodes, s.FlapWithin, s.FlapQuiet = f.Episodes, f.Within.D(), f.Quiet.D()
-	}
-	return s
-}
+func PolicySettings(cfg *config.Config) dedup.Settings { return dedup.SettingsOf(cfg.Dedup) }
 
 // InhibitRules are the config's inhibit rules as the inhibitor takes them.
-func InhibitRules(cfg *config.Config) []inhibit.Rule {
-	rules := make([]inhibit.Rule, len(cfg.InhibitRules))
-	for i, r := range cfg.InhibitRules {
-		rules[i] = inhibit.Rule{Source: r.SourceMatchers, Target: r.TargetMatchers, Equal: r.Equal}
-	}
-	return rules
-}
+func InhibitRules(cfg *config.Config) []inhibit.Rule { return inhibit.RulesOf(cfg.InhibitRules) }
 
 // New returns a Gateway for cfg; nothing runs until Start.
 func New(cfg *config.Config, logger *slog.Logger) *Gateway {
@@ -280,12 +267,13 @@ func (g *Gateway) Start(ctx context.Context) error {
 
 	g.Reporter = report.New(cfg, g.Bus, g.Routes, g.Metrics, g.Logger)
 	g.Reporter.Now = g.Now
+	g.Replay = &replay.Runner{Bus: g.Bus, Live: cfg, Routes: g.Routes, Silences: g.Silences, Logger: g.Logger, Metrics: g.Metrics, Now: g.Now}
 
 	ih := &ingest.Handler{Publisher: g.Bus, MaxBodyBytes: cfg.Ingest.MaxBodyBytes, Log: g.Logger, Metrics: g.Metrics, Now: g.Now}
 	srv := &web.Server{
 		Ingest: ih.Endpoints(ingest.Sources(cfg.Ingest, g.Now)), States: g.Policy, Matcher: g.Routes,
 		Runbooks: rb, Notifications: nlog, DeadLetters: &sinks.DeadLetters{Bus: g.Bus, Log: nlog},
-		Readiness: g, Silences: g.Silences, Related: g.Related, Reporter: g.Reporter, Audit: bus.AuditTrail{Bus: g.Bus}, Access: APIAccess(cfg.API), Logger: g.Logger, Metrics: g.Metrics, Now: g.Now,
+		Readiness: g, Silences: g.Silences, Related: g.Related, Reporter: g.Reporter, Replayer: g.Replay, Audit: bus.AuditTrail{Bus: g.Bus}, Access: APIAccess(cfg.API), Logger: g.Logger, Metrics: g.Metrics, Now: g.Now,
 	}
 	if app != nil {
 		srv.SlackActions = &slack.Actions{Bus: g.Bus, Messages: g.SlackMessages, Policy: g.Policy, Silences: g.Silences, Logger: g.Logger, Now: g.Now}
@@ -523,4 +511,5 @@ var (
 	_ web.Correlator    = (*related.Index)(nil)
 	_ web.SlackActions  = (*slack.Actions)(nil)
 	_ web.Reporter      = (*report.Reporter)(nil)
+	_ web.Replayer      = (*replay.Runner)(nil)
 )

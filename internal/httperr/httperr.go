@@ -25,6 +25,8 @@ func Status(err error) int {
 		return http.StatusUnsupportedMediaType
 	case alertgate.ENOTFOUND:
 		return http.StatusNotFound
+	case alertgate.ECONFLICT:
+		return http.StatusConflict
 	case alertgate.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
 	}

@@ -40,6 +40,8 @@ type Metrics struct {
 	ReportSeconds   prometheus.Histogram   // one alert-fatigue report, both streams read
 	ReportMessages  *prometheus.CounterVec // stream: messages read for reports
 	ReportErrors    prometheus.Counter     // reports that failed (JetStream unreadable, undecodable messages skipped are not errors)
+	ReplayRuns      *prometheus.CounterVec // result (ok|mismatch|invalid|busy|failed)
+	ReplaySeconds   prometheus.Histogram
 
 	// silences reports alertgate_silences{state} at each scrape (CountSilences).
 	silences *silenceCounts
@@ -156,6 +158,15 @@ func New() *Metrics {
 		Name: "alertgate_report_errors_total",
 		Help: "Alert-fatigue reports that could not be built (a stream could not be read).",
 	})
+	m.ReplayRuns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "alertgate_replay_runs_total",
+		Help: "Replays of the history through a candidate config, by result: ok, mismatch (replaying the live config did not reproduce NOTIFY's pages: findings), invalid (a bad candidate or window), busy (another replay ran), failed (the streams could not be read).",
+	}, []string{"result"})
+	m.ReplaySeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "alertgate_replay_duration_seconds",
+		Help:    "Time one replay took, reading the streams included.",
+		Buckets: []float64{.01, .05, .1, .5, 1, 2.5, 5, 10, 30, 60, 120, 300},
+	})
 	m.silences = &silenceCounts{desc: prometheus.NewDesc("alertgate_silences",
 		"Silences by state: active (holding the events they match) and pending (maintenance windows to come).", []string{"state"}, nil)}
 	for _, c := range []prometheus.Collector{
@@ -166,6 +177,7 @@ func New() *Metrics {
 		m.NoRunbook, m.ConsumerPending, m.Ready, m.Panics, m.APIAuthFails, m.AdminActions,
 		m.SlackActions, m.SlackAPIErrors, m.SlackUpdates,
 		m.ReportSeconds, m.ReportMessages, m.ReportErrors,
+		m.ReplayRuns, m.ReplaySeconds,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -193,6 +205,9 @@ func (m *Metrics) Init(teams []string) {
 	}
 	for _, t := range teams {
 		m.NoRunbook.WithLabelValues(t)
+	}
+	for _, result := range []string{"ok", "mismatch", "invalid", "busy", "failed"} {
+		m.ReplayRuns.WithLabelValues(result)
 	}
 }
 

@@ -52,6 +52,7 @@ type options struct {
 	concurrency, bigBatch             int
 	memClasses, memChunk              int
 	abRounds                          int
+	replayEvents                      int
 	abProfile                         bool
 	benchtime                         string
 	skip                              map[string]bool
@@ -99,6 +100,7 @@ func runAll(args []string) int {
 	fs.Float64Var(&o.e2eRate, "e2e-rate", 0, "alerts/s offered to alertgate and the floor in the end-to-end phase instead of half its storm maximum (to study latency without the ingest phase)")
 	fs.DurationVar(&o.memBudget, "mem-budget", 240*time.Second, "time allowed to feed bug classes in the memory phase")
 	fs.IntVar(&o.memClasses, "mem-classes", 1_000_000, "bug classes of the memory phase")
+	fs.IntVar(&o.replayEvents, "replay-events", 1_000_000, "events stored and replayed in the replay phase")
 	fs.IntVar(&o.memChunk, "mem-chunk", 20_000, "bug classes posted between RSS samples")
 	fs.IntVar(&o.abRounds, "ab-rounds", abRounds, "rounds of each A/B phase (holds, related), each a run without then with the feature")
 	fs.IntVar(&o.abRounds, "holds-rounds", abRounds, "the former name of --ab-rounds")
@@ -106,7 +108,7 @@ func runAll(args []string) int {
 	fs.IntVar(&o.concurrency, "concurrency", 8, "requests in flight of every load run")
 	fs.IntVar(&o.bigBatch, "batch", 50, "alerts per request of the batched runs")
 	fs.StringVar(&o.benchtime, "benchtime", "300ms", "go test -benchtime of the micro-benchmarks")
-	fs.StringVar(&skip, "skip", "", "phases to skip, comma-separated: micro,ceiling,ingest,e2e,holds,related,memory,profile; alertmanager skips the Alertmanager runs")
+	fs.StringVar(&skip, "skip", "", "phases to skip, comma-separated: micro,ceiling,ingest,e2e,holds,related,memory,replay,profile; alertmanager skips the Alertmanager runs")
 	fs.BoolVar(&o.logs, "logs", false, "keep each alertgate's JSON log in the out dir")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -233,6 +235,7 @@ func (b *bench) run(ctx context.Context) error {
 		{"holds", b.holdsPhase},
 		{"related", b.relatedPhase},
 		{"memory", b.memoryPhase},
+		{"replay", b.replayPhase},
 		{"profile", b.profilePhase},
 	}
 	for _, p := range phases {
@@ -1201,6 +1204,7 @@ type results struct {
 	Holds           *holdsResult    `json:"holds"`
 	Related         *relatedResult  `json:"related"`
 	Memory          *memResult      `json:"memory"`
+	Replay          *replayResult   `json:"replay"`
 	Profiles        []profileResult `json:"profiles"`
 	PhaseTimes      []phaseTime     `json:"phase_times"`
 	Total           time.Duration   `json:"total"`

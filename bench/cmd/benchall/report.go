@@ -487,6 +487,8 @@ func printReport(w io.Writer, res *results, o options) {
 		}
 	}
 
+	checks = append(checks, printReplay(w, res.Replay)...)
+
 	// Targets.
 	fmt.Fprintln(w, "### Targets (ratios from this run)")
 	fmt.Fprintln(w)
