@@ -949,3 +949,37 @@ func TestPolicyBugItemRedelivered(t *testing.T) {
 		t.Fatalf("item on retry=\n%s\nwant\n%s", again, first)
 	}
 }
+
+// A walk hands out states without their outbox (no view shows it), while
+// the key's own read keeps it for the router.
+func TestEachBugLeavesOutboxOut(t *testing.T) {
+	ctx := testContext(t)
+	b, _ := openBus(t, bus.Options{DataDir: t.TempDir()})
+	p := newPolicy(b)
+	if _, err := p.ApplyDelivered(ctx, bug(bugKey, alertgate.StatusFiring, t0, 1), 5, payments, &recorder{}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.Bug(ctx, bugKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(st.Outbox), 1; got != want {
+		t.Fatalf("outbox entries read by key=%d, want %d (not acknowledged)", got, want)
+	}
+	n := 0
+	if err := p.EachBug(ctx, func(b *Bug) error {
+		n++
+		if b.Key != bugKey || b.Count != 1 {
+			t.Fatalf("walk read %q count %d", b.Key, b.Count)
+		}
+		if b.Outbox != nil {
+			t.Fatalf("walk read an outbox of %d entries, want none", len(b.Outbox))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("walk read %d classes, want 1", n)
+	}
+}
