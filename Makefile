@@ -60,7 +60,8 @@ FUZZ_TARGETS := \
 	ingest/internal/jsondec:FuzzString \
 	config:FuzzLoad \
 	config:FuzzMatcher \
-	runbooks:FuzzParse
+	runbooks:FuzzParse \
+	dedup:FuzzBugState
 FUZZTIME ?= 60s
 # Go spends up to 60 s by default shrinking each new interesting input, which
 # for the larger seeds (config files, runbooks) would eat a whole FUZZTIME;

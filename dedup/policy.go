@@ -16,7 +16,6 @@ import (
 
 	"github.com/alertgate/alertgate"
 	"github.com/alertgate/alertgate/internal/backoff"
-	"github.com/alertgate/alertgate/internal/wire"
 )
 
 // Emitter durably stores a decision's notifications (the router publishes
@@ -260,7 +259,7 @@ func apply[T any, S state[T]](ctx context.Context, p *Policy, kv Bucket, ev aler
 		var outbox []Pending
 		if raw != nil {
 			st = S(new(T))
-			if err := wire.Unmarshal(raw, st); err != nil {
+			if err := UnmarshalState(raw, st); err != nil {
 				return Decision{}, fmt.Errorf("%s state %q: %w", ev.Kind, ev.Key, err)
 			}
 			outbox = *st.outbox()
@@ -269,7 +268,7 @@ func apply[T any, S state[T]](ctx context.Context, p *Policy, kv Bucket, ev aler
 		// (a crash between the write and the emit, or the write's
 		// acknowledgement lost): emit it, do not decide again.
 		if i := p.pendingOf(outbox, ev.ID); i >= 0 {
-			own := outbox[i].notifications()
+			own := outbox[i].notificationsOf(ev)
 			if err := emit(ctx, out, p.ahead(outbox[:i], ev.ID, own), own); err != nil {
 				return Decision{}, err
 			}
@@ -293,7 +292,7 @@ func apply[T any, S state[T]](ctx context.Context, p *Policy, kv Bucket, ev aler
 			pending = pending[len(pending)-maxOutbox:]
 		}
 		*next.outbox() = pending
-		b, err := wire.Marshal(next)
+		b, err := MarshalState(next)
 		if err != nil {
 			return Decision{}, err
 		}
@@ -349,7 +348,7 @@ func (p *Policy) Recheck(ctx context.Context, key string, now time.Time, m func(
 			return Decision{Kind: alertgate.KindIncident, Outcome: OutcomeUnknown, Reason: "no state"}, err
 		}
 		st := new(Incident)
-		if err := wire.Unmarshal(raw, st); err != nil {
+		if err := UnmarshalState(raw, st); err != nil {
 			return Decision{}, fmt.Errorf("incident state %q: %w", key, err)
 		}
 		var again []alertgate.Notification
@@ -378,15 +377,16 @@ func (p *Policy) Recheck(ctx context.Context, key string, now time.Time, m func(
 		// One entry per notification: each carries its own event (the
 		// held episode's firing), which the entry stores for it.
 		for _, n := range d.Notifications {
+			// Always with its event: no redelivery brings it back.
 			e := pend(n.Event, 0, []alertgate.Notification{n})
-			e.EventID, e.At = evID, now
+			e.EventID, e.At, e.Event = evID, now, n.Event
 			pending = append(pending, e)
 		}
 		if len(pending) > maxOutbox {
 			pending = pending[len(pending)-maxOutbox:]
 		}
 		next.Outbox = pending
-		b, err := wire.Marshal(next)
+		b, err := MarshalState(next)
 		if err != nil {
 			return Decision{}, err
 		}
@@ -512,7 +512,7 @@ func (p *Policy) Incident(ctx context.Context, key string) (*Incident, error) {
 		return nil, err
 	}
 	st := new(Incident)
-	return st, wire.Unmarshal(raw, st)
+	return st, UnmarshalState(raw, st)
 }
 
 // Bug returns the state of a bug class (nil, nil if none).
@@ -522,7 +522,7 @@ func (p *Policy) Bug(ctx context.Context, key string) (*Bug, error) {
 		return nil, err
 	}
 	st := new(Bug)
-	return st, wire.Unmarshal(raw, st)
+	return st, UnmarshalState(raw, st)
 }
 
 // ErrStop ends an EachBug or EachIncident walk early; the walk then
@@ -530,7 +530,9 @@ func (p *Policy) Bug(ctx context.Context, key string) (*Bug, error) {
 var ErrStop = errors.New("stop the walk")
 
 // EachBug calls fn with every bug class state, one at a time, so memory is
-// that of one state whatever the number of classes. An error from fn ends
+// that of one state whatever the number of classes. The states come
+// without their Outbox (the router's bookkeeping, no view's business),
+// except entries still in an earlier version's JSON. An error from fn ends
 // the walk and is returned (ErrStop: nil).
 func (p *Policy) EachBug(ctx context.Context, fn func(*Bug) error) error {
 	return each(ctx, p.Bugs, fn)
@@ -561,7 +563,7 @@ func each[T any](ctx context.Context, kv jetstream.KeyValue, fn func(*T) error) 
 			return nil
 		}
 		v := new(T)
-		if err := wire.Unmarshal(e.Value(), v); err != nil {
+		if err := unmarshalView(e.Value(), v); err != nil {
 			return fmt.Errorf("%s %s: %w", kv.Bucket(), strings.TrimSpace(e.Key()), err)
 		}
 		if err := fn(v); err != nil {
@@ -649,7 +651,7 @@ func (p *Policy) MarkDigested(ctx context.Context, key string, count int64) erro
 			return err
 		}
 		var st Bug
-		if err := wire.Unmarshal(raw, &st); err != nil {
+		if err := UnmarshalState(raw, &st); err != nil {
 			return err
 		}
 		if st.Digested >= count {
@@ -660,7 +662,7 @@ func (p *Policy) MarkDigested(ctx context.Context, key string, count int64) erro
 		if len(st.Outbox) == 0 {
 			st.Outbox = nil
 		}
-		b, err := wire.Marshal(&st)
+		b, err := MarshalState(&st)
 		if err != nil {
 			return err
 		}

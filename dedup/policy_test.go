@@ -901,3 +901,85 @@ func TestStateBucketsUpgradedInPlace(t *testing.T) {
 		t.Fatalf("bug after its TTL: outcome=%q, want %q", got, want)
 	}
 }
+
+// A new bug class's Slack item is stored without its event, which the
+// class's state already holds: the event's redelivery brings it back, and
+// the item emitted again is the one the failed attempt emitted, event and
+// all.
+func TestPolicyBugItemRedelivered(t *testing.T) {
+	ctx := testContext(t)
+	b, _ := openBus(t, bus.Options{DataDir: t.TempDir()})
+	p := newPolicy(b)
+	ev := bug(bugKey, alertgate.StatusFiring, t0, 1)
+	failed := &recorder{err: errors.New("jetstream down")}
+	if _, err := p.ApplyDelivered(ctx, ev, 3, payments, failed); err == nil {
+		t.Fatal("Apply with failing emit: no error")
+	}
+	if got, want := len(failed.got), 1; got != want {
+		t.Fatalf("failing emit got %d notifications, want %d", got, want)
+	}
+	e, err := b.Bugs.Get(ctx, StateKey(bugKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st Bug
+	if err := UnmarshalState(e.Value(), &st); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(st.Outbox), 1; got != want {
+		t.Fatalf("outbox entries=%d, want %d", got, want)
+	}
+	if got := st.Outbox[0].Event.ID; got != "" {
+		t.Fatalf("outbox entry stores event %q, want none (Slack items only)", got)
+	}
+	ok := &recorder{}
+	d, err := p.ApplyDelivered(ctx, ev, 3, payments, ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := d.Outcome, OutcomeDuplicate; got != want {
+		t.Fatalf("outcome=%q, want %q (already decided)", got, want)
+	}
+	if got, want := notes(ok.got), notes(failed.got); got != want {
+		t.Fatalf("notifications on retry=\n%s\nwant\n%s", got, want)
+	}
+	again, _ := wire.Marshal(ok.got)
+	first, _ := wire.Marshal(failed.got)
+	if string(again) != string(first) {
+		t.Fatalf("item on retry=\n%s\nwant\n%s", again, first)
+	}
+}
+
+// A walk hands out states without their outbox (no view shows it), while
+// the key's own read keeps it for the router.
+func TestEachBugLeavesOutboxOut(t *testing.T) {
+	ctx := testContext(t)
+	b, _ := openBus(t, bus.Options{DataDir: t.TempDir()})
+	p := newPolicy(b)
+	if _, err := p.ApplyDelivered(ctx, bug(bugKey, alertgate.StatusFiring, t0, 1), 5, payments, &recorder{}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.Bug(ctx, bugKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(st.Outbox), 1; got != want {
+		t.Fatalf("outbox entries read by key=%d, want %d (not acknowledged)", got, want)
+	}
+	n := 0
+	if err := p.EachBug(ctx, func(b *Bug) error {
+		n++
+		if b.Key != bugKey || b.Count != 1 {
+			t.Fatalf("walk read %q count %d", b.Key, b.Count)
+		}
+		if b.Outbox != nil {
+			t.Fatalf("walk read an outbox of %d entries, want none", len(b.Outbox))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("walk read %d classes, want 1", n)
+	}
+}

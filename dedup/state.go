@@ -242,7 +242,11 @@ type Pending struct {
 	// has no event of its own.
 	At time.Time `json:"at,omitzero"`
 	// Event is the deciding event, stored once for all Notifications,
-	// whose own Event is left empty in storage.
+	// whose own Event is left empty in storage. It is stored only with
+	// a PagerDuty notification: an entry of Slack items alone is emitted
+	// again only for its own event's redelivery, which brings the event
+	// (a bug class's first write would otherwise carry its event twice,
+	// in its state and in its outbox, until the key is written again).
 	Event         alertgate.Event          `json:"event"`
 	Notifications []alertgate.Notification `json:"notifications"`
 }
@@ -250,11 +254,26 @@ type Pending struct {
 // pend makes the outbox entry of a decision on ev.
 func pend(ev alertgate.Event, seq uint64, ns []alertgate.Notification) Pending {
 	stored := make([]alertgate.Notification, len(ns))
+	paging := false
 	for i, n := range ns {
+		paging = paging || n.Sink == alertgate.SinkPagerDuty
 		n.Event = alertgate.Event{}
 		stored[i] = n
 	}
-	return Pending{EventID: ev.ID, Seq: seq, Event: ev, Notifications: stored}
+	e := Pending{EventID: ev.ID, Seq: seq, Notifications: stored}
+	if paging {
+		e.Event = ev
+	}
+	return e
+}
+
+// notificationsOf returns the entry's notifications as they were decided
+// on ev, its event delivered again (the entry may not hold it).
+func (e Pending) notificationsOf(ev alertgate.Event) []alertgate.Notification {
+	if e.Event.ID == "" && ev.ID == e.EventID {
+		e.Event = ev
+	}
+	return e.notifications()
 }
 
 // notifications returns the entry's notifications as they were decided.

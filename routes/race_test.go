@@ -332,10 +332,16 @@ type history struct {
 }
 
 func (h *history) add(key string, base, rev uint64, value []byte) {
-	var last struct {
-		Last dedup.Last `json:"last"`
+	var last struct{ Last dedup.Last }
+	if strings.HasPrefix(key, bus.BucketBugs+"/") {
+		var st dedup.Bug
+		_ = dedup.UnmarshalState(value, &st)
+		last.Last = st.Last
+	} else {
+		var st dedup.Incident
+		_ = dedup.UnmarshalState(value, &st)
+		last.Last = st.Last
 	}
-	_ = wire.Unmarshal(value, &last)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.writes = append(h.writes, write{key: key, base: base, rev: rev, value: slices.Clone(value), eventID: last.Last.EventID})
@@ -372,7 +378,7 @@ func implied(t *testing.T, key string, ws []write, pd, slack map[string]bool) {
 	for _, w := range ws {
 		if strings.HasPrefix(key, bus.BucketBugs+"/") {
 			var st dedup.Bug
-			if err := wire.Unmarshal(w.value, &st); err != nil {
+			if err := dedup.UnmarshalState(w.value, &st); err != nil {
 				t.Fatal(err)
 			}
 			life := st.FirstSeen.UnixNano()
@@ -389,7 +395,7 @@ func implied(t *testing.T, key string, ws []write, pd, slack map[string]bool) {
 			continue
 		}
 		var st dedup.Incident
-		if err := wire.Unmarshal(w.value, &st); err != nil {
+		if err := dedup.UnmarshalState(w.value, &st); err != nil {
 			t.Fatal(err)
 		}
 		eps := map[string]dedup.Episode{}

@@ -10,6 +10,10 @@
 // UTF-8 in a string replaced rather than refused (a source's text is kept
 // as encoding/json kept it), and names matched exactly when decoding.
 // API responses and Slack bodies stay with encoding/json.
+//
+// The policy's state entries, a million of them at a time, use the compact
+// binary encoding of binary.go instead (Enc, Dec); a reader tells the two
+// apart by the first byte.
 package wire
 
 import (

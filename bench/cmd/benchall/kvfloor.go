@@ -22,7 +22,6 @@ import (
 	"github.com/alertgate/alertgate/dedup"
 	"github.com/alertgate/alertgate/ingest/events"
 	"github.com/alertgate/alertgate/internal/app"
-	"github.com/alertgate/alertgate/internal/wire"
 )
 
 // kvFloor is what runKVFloor reports.
@@ -73,7 +72,7 @@ func runKVFloor(args []string) error {
 		futures := make([]jetstream.PubAckFuture, 0, len(evs))
 		for _, ev := range evs {
 			st, _ := dedup.DecideBug(nil, ev, match, settings)
-			data, err := wire.Marshal(st)
+			data, err := dedup.MarshalState(st)
 			if err != nil {
 				return err
 			}
