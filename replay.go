@@ -96,7 +96,7 @@ type ReplayDifference struct {
 	Candidate string `json:"candidate"`
 	// Rule is what in the candidate made the first difference:
 	// "routes[2] notify: digest", "routes[0] {service=\"pay\"} matched
-	// (was routes[3])", "inhibit_rules[1]", "dedup.flapping", …
+	// (was routes[3] {})", "inhibit_rules[1]", "dedup.flapping", …
 	Rule string `json:"rule"`
 }
 

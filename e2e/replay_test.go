@@ -296,7 +296,7 @@ func TestReplay(t *testing.T) {
 			t.Fatalf("differences %d, want the search key only: %+v", rep.DifferencesTotal, rep.Differences)
 		}
 		d := rep.Differences[0]
-		if d.Key != "events:search-latency" || d.Rule != `routes[0] {service="search"} matched (was routes[2])` ||
+		if d.Key != "events:search-latency" || d.Rule != `routes[0] {service="search"} matched (was routes[2], the catch-all)` ||
 			!strings.HasSuffix(d.Actual, "to platform") || !strings.HasSuffix(d.Candidate, "to payments") {
 			t.Fatalf("difference %+v", d)
 		}

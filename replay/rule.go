@@ -24,7 +24,7 @@ func rule(l, c step) string {
 	case l.kind != c.kind:
 		return c.m.KindWhy
 	case l.m.RouteWhy != c.m.RouteWhy:
-		return fmt.Sprintf("%s (was routes[%d])", c.m.RouteWhy, l.m.Route)
+		return fmt.Sprintf("%s (was %s)", c.m.RouteWhy, routeName(l.m.RouteWhy))
 	case c.d.Outcome == dedup.OutcomeFlapping && l.d.Outcome != dedup.OutcomeFlapping,
 		l.d.Outcome == dedup.OutcomeFlapping && c.d.Outcome != dedup.OutcomeFlapping:
 		return "dedup.flapping"
@@ -45,6 +45,13 @@ func rule(l, c step) string {
 		return "dedup.duplicate_window"
 	}
 	return fmt.Sprintf("dedup: the key's state differs (%s, was %s)", c.d.Outcome, l.d.Outcome)
+}
+
+// routeName shortens a match's reason to the route it names:
+// "routes[3] {service=\"pay\"}", "routes[4], the catch-all".
+func routeName(why string) string {
+	why = strings.TrimSuffix(why, " matched")
+	return strings.Replace(why, " is the catch-all", ", the catch-all", 1)
 }
 
 // decidedHold is the hold that held the decision's page, if it did.
