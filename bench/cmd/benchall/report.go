@@ -21,10 +21,12 @@ const (
 	targetStormVsBare = 0.25
 	// targetE2EVsFloor: end-to-end p99 at 50% of alertgate's storm max
 	// against the bare forwarder's p99 at the same rate.
-	targetE2EVsFloor  = 3.0
-	targetBatchVsJS   = 0.5
-	targetIdleRSS     = 50e6
-	targetClassesRSS  = 250e6
+	targetE2EVsFloor = 3.0
+	targetBatchVsJS  = 0.5
+	targetIdleRSS    = 50e6
+	targetClassesRSS = 250e6
+	// targetBugsView: GET /v1/bugs answers at the target's bug classes.
+	targetBugsView    = time.Second
 	targetReady       = time.Second
 	targetBenchFinish = 10 * time.Minute
 )
@@ -380,10 +382,20 @@ func printReport(w io.Writer, res *results, o options) {
 			if r.Failed != "" || r.Err != "" {
 				what += "; " + r.Failed + r.Err
 			}
-			t.add(what, ms(r.Took), "–", "–", "–", "–", "")
+			target := ""
+			if strings.HasPrefix(r.Path, "/v1/bugs") {
+				ok := r.Code == 200 && r.Failed == "" && r.Err == "" && r.Took <= targetBugsView && m.Classes >= m.Target
+				target = "≤ 1 s at " + num(float64(m.Target)) + ": " + verdict(ok)
+				checks = append(checks, check{fmt.Sprintf("GET /v1/bugs at %s bug classes ≤ 1 s", num(float64(m.Target))),
+					fmt.Sprintf("%s at %s classes", ms(r.Took), num(float64(m.Classes))), ok})
+			}
+			t.add(what, ms(r.Took), "–", "–", "–", "–", target)
 		}
 		if len(m.Reads) > 0 {
-			t.add("RSS after those reads", mbs(m.AfterReads.RSS), "–", "–", "–", "–", "")
+			ok := m.AfterReads.RSS > 0 && m.AfterReads.RSS <= targetClassesRSS && m.Classes >= m.Target
+			checks = append(checks, check{fmt.Sprintf("RSS after a walk of /v1/bugs at %s bug classes ≤ 250 MB", num(float64(m.Target))),
+				fmt.Sprintf("%s at %s classes", mbs(m.AfterReads.RSS), num(float64(m.Classes))), ok})
+			t.add("RSS after those reads", mbs(m.AfterReads.RSS), "–", "–", "–", "–", "≤ 250 MB: "+verdict(ok))
 		}
 		ready := median(m.Ready)
 		ok = ready > 0 && ready <= targetReady
