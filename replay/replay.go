@@ -202,10 +202,10 @@ func (r *Runner) replay(ctx context.Context, candidateYAML []byte, q alertgate.R
 	}
 	rn := &run{win: win, entries: map[string]*entry{}}
 	rn.sims[live] = newSim(live, r.Live, r.Routes)
-	rn.sims[live].pages = map[string]pageRef{}
 	rn.sims[candidate] = newSim(candidate, cand, routes.New(cand, candRunbooks))
-
-	actual, sent, err := r.readNotify(ctx, win)
+	x := newExact()
+	rn.sims[live].exact = x
+	actual, err := r.readNotify(ctx, win, x)
 	if err != nil {
 		return nil, err
 	}
@@ -233,9 +233,12 @@ func (r *Runner) replay(ctx context.Context, candidateYAML []byte, q alertgate.R
 	if undecodable > 0 {
 		notes = append(notes, fmt.Sprintf("%d undecodable ALERTS message(s) skipped, as the router skipped them", undecodable))
 	}
+	if err := x.finish(ctx, r, win); err != nil {
+		return nil, err
+	}
 	rep := rn.report(q, cand, r.Live, actual)
 	rep.Notes = append(rep.Notes, notes...)
-	rn.findings(rep, sent, q.Limit)
+	x.report(rep, q.Limit)
 	return rep, nil
 }
 
@@ -269,11 +272,10 @@ func (rn *run) event(ctx context.Context, ev alertgate.Event) {
 }
 
 // readNotify counts what NOTIFY recorded in the window, per team, and
-// returns its pages. A notification stored twice (digest items carry no
+// notes its pages in x. A notification stored twice (digest items carry no
 // Msg-Id; a dead letter replayed) counts once.
-func (r *Runner) readNotify(ctx context.Context, win window) (map[string]*alertgate.ReplayCounts, map[string]pageRef, error) {
+func (r *Runner) readNotify(ctx context.Context, win window, x *exact) (map[string]*alertgate.ReplayCounts, error) {
 	teams := map[string]*alertgate.ReplayCounts{}
-	pages := map[string]pageRef{}
 	seed := maphash.MakeSeed()
 	seen := map[uint64]struct{}{}
 	subjects := []string{bus.NotifySubject(alertgate.SinkPagerDuty, ">"), bus.NotifySubject(alertgate.SinkSlack, ">")}
@@ -298,11 +300,11 @@ func (r *Runner) readNotify(ctx context.Context, win window) (map[string]*alertg
 		}
 		add(c, &n, k)
 		if k == page {
-			pages[n.ID] = pageRef{key: n.Key, dedupKey: n.DedupKey}
+			x.recorded(&n)
 		}
 		return ctx.Err()
 	})
-	return teams, pages, err
+	return teams, err
 }
 
 // report is the replay's answer, findings aside.
@@ -346,35 +348,4 @@ func (rn *run) report(q alertgate.ReplayQuery, cand, liveCfg *config.Config, act
 			Actual: e.sides[live].sum.String(), Candidate: e.sides[candidate].sum.String(), Rule: why})
 	}
 	return rep
-}
-
-// findings compares the pages replaying the live config made in the
-// window with those NOTIFY recorded: every one that differs is a finding.
-func (rn *run) findings(rep *alertgate.ReplayReport, sent map[string]pageRef, limit int) {
-	made := rn.sims[live].pages
-	var all []alertgate.ReplayFinding
-	for id, p := range sent {
-		switch m, ok := made[id]; {
-		case !ok:
-			all = append(all, alertgate.ReplayFinding{ID: id, Key: p.key, DedupKey: p.dedupKey,
-				Problem: "NOTIFY recorded this page; replaying the live config does not make it"})
-		case m.dedupKey != p.dedupKey:
-			all = append(all, alertgate.ReplayFinding{ID: id, Key: p.key, DedupKey: p.dedupKey,
-				Problem: fmt.Sprintf("NOTIFY recorded dedup_key %q; replaying the live config makes %q", p.dedupKey, m.dedupKey)})
-		}
-	}
-	for id, m := range made {
-		if _, ok := sent[id]; !ok {
-			all = append(all, alertgate.ReplayFinding{ID: id, Key: m.key, DedupKey: m.dedupKey,
-				Problem: "replaying the live config makes this page; NOTIFY has no record of it"})
-		}
-	}
-	slices.SortFunc(all, func(a, b alertgate.ReplayFinding) int { return cmp.Compare(a.ID, b.ID) })
-	rep.PagesCompared = len(sent)
-	rep.FindingsTotal = len(all)
-	rep.Exact = len(all) == 0
-	rep.Findings = all[:min(len(all), limit)]
-	if rep.Findings == nil {
-		rep.Findings = []alertgate.ReplayFinding{}
-	}
 }

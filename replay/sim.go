@@ -145,11 +145,6 @@ func add(c *alertgate.ReplayCounts, n *alertgate.Notification, k what) {
 	}
 }
 
-// pageRef is a page of the window, for the exactness check.
-type pageRef struct {
-	key, dedupKey string
-}
-
 // sim decides the history under one config, as the router would have:
 // the same matching and holds (routes.Holder), the same pure decisions
 // (dedup), the state TTLs, an inhibitor in memory fed by the decisions,
@@ -171,8 +166,9 @@ type sim struct {
 
 	teams  map[string]*alertgate.ReplayCounts
 	routes []int64
-	// pages are the pages of the window (the live config's only).
-	pages map[string]pageRef
+	// exact checks the pages of the window against NOTIFY's (the live
+	// config's only).
+	exact *exact
 }
 
 // step is one event's decision under one config, compared with the
@@ -248,8 +244,8 @@ func (s *sim) count(e *entry, ns []alertgate.Notification) {
 		switch k {
 		case page:
 			sum.pages++
-			if s.pages != nil {
-				s.pages[n.ID] = pageRef{key: n.Key, dedupKey: n.DedupKey}
+			if s.exact != nil {
+				s.exact.made(n)
 			}
 		case resolve:
 			sum.resolves++
