@@ -5,7 +5,6 @@
 package web
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,8 +30,11 @@ import (
 // answers as unavailable.
 type Server struct {
 	// Ingest serves POST /v1/ingest/{source} (ingest.Handler.Endpoints).
-	Ingest        http.Handler
-	States        States
+	Ingest http.Handler
+	States States
+	// BugIndex answers GET /v1/bugs from memory once it has loaded (nil:
+	// the list walks States).
+	BugIndex      BugIndex
 	Matcher       Matcher
 	Runbooks      Runbooks
 	Notifications Notifications
@@ -383,19 +385,20 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// bugs lists bug classes, most occurrences first, at most ?limit= of them
-// (default 1000), with the number that matched the filters in "total".
+// bugs lists bug classes, most occurrences first (then the most recently
+// seen), at most ?limit= of them (default 1000), with the number that
+// matched the filters in "total". The index answers once it has loaded;
+// before, the list walks every class.
 func (s *Server) bugs(w http.ResponseWriter, r *http.Request) {
 	team, status := r.URL.Query().Get("team"), r.URL.Query().Get("status")
 	keep := func(b *dedup.Bug) bool { return (team == "" || b.Team == team) && (status == "" || b.Status == status) }
-	loudest := func(a, b *dedup.Bug) int {
-		if c := cmp.Compare(b.Count, a.Count); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Key, b.Key)
-	}
 	listPage(w, r, "bugs", "bug state unavailable", func(ctx context.Context, limit int) (dedup.Page[dedup.Bug], error) {
-		page, err := top(ctx, s.States, States.EachBug, keep, loudest, limit)
+		if s.BugIndex != nil {
+			if page, ok, err := s.BugIndex.Bugs(ctx, team, status, limit); ok {
+				return page, err
+			}
+		}
+		page, err := top(ctx, s.States, States.EachBug, keep, dedup.Loudest, limit)
 		for _, b := range page.Items {
 			b.Outbox = nil
 		}

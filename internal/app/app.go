@@ -66,6 +66,8 @@ type Gateway struct {
 	// SlackMessages are the digests the Slack app posted (app mode).
 	SlackMessages *slack.Messages
 	slackUpdater  *slack.Updater
+	// BugIndex answers GET /v1/bugs from memory.
+	BugIndex *dedup.BugIndex
 	// Reporter builds the alert-fatigue report from ALERTS and NOTIFY.
 	Reporter *report.Reporter
 	// Replay runs the history through a candidate config (POST /v1/replay).
@@ -265,13 +267,20 @@ func (g *Gateway) Start(ctx context.Context) error {
 	// /v1/notifications lists the bug items waiting for their digest.
 	nlog.Pending = g.Digester
 
+	// GET /v1/bugs reads the bug classes from an index the gateway keeps
+	// in memory, loaded in the background.
+	g.BugIndex = dedup.NewBugIndex(g.Bus.JS, g.Bus.Bugs, g.Logger)
+	if err := g.BugIndex.Start(runCtx); err != nil {
+		return err
+	}
+
 	g.Reporter = report.New(cfg, g.Bus, g.Routes, g.Metrics, g.Logger)
 	g.Reporter.Now = g.Now
 	g.Replay = &replay.Runner{Bus: g.Bus, Live: cfg, Routes: g.Routes, Silences: g.Silences, Logger: g.Logger, Metrics: g.Metrics, Now: g.Now}
 
 	ih := &ingest.Handler{Publisher: g.Bus, MaxBodyBytes: cfg.Ingest.MaxBodyBytes, Log: g.Logger, Metrics: g.Metrics, Now: g.Now}
 	srv := &web.Server{
-		Ingest: ih.Endpoints(ingest.Sources(cfg.Ingest, g.Now)), States: g.Policy, Matcher: g.Routes,
+		Ingest: ih.Endpoints(ingest.Sources(cfg.Ingest, g.Now)), States: g.Policy, BugIndex: g.BugIndex, Matcher: g.Routes,
 		Runbooks: rb, Notifications: nlog, DeadLetters: &sinks.DeadLetters{Bus: g.Bus, Log: nlog},
 		Readiness: g, Silences: g.Silences, Related: g.Related, Reporter: g.Reporter, Replayer: g.Replay, Audit: bus.AuditTrail{Bus: g.Bus}, Access: APIAccess(cfg.API), Logger: g.Logger, Metrics: g.Metrics, Now: g.Now,
 	}
@@ -474,6 +483,9 @@ func (g *Gateway) Close(ctx context.Context) error {
 		}
 		if g.Digester != nil {
 			g.Digester.Stop()
+		}
+		if g.BugIndex != nil {
+			g.BugIndex.Stop()
 		}
 		if g.Inhibitor != nil {
 			g.Inhibitor.Stop()

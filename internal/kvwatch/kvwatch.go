@@ -32,6 +32,15 @@ type Replayer interface {
 	Replaying()
 }
 
+// Sweeper is a Replayer that tells the keys a replay listed apart itself
+// (it marks what Apply sees between Replaying and Replayed): the watch
+// then keeps no set of them, which for a bucket of a million keys is
+// tens of megabytes, and calls Replayed(nil).
+type Sweeper interface {
+	Replayer
+	SweepsItself()
+}
+
 // Options of a watch.
 type Options struct {
 	// Every, when positive, calls Tick every Every on the watch's
@@ -105,8 +114,13 @@ func (w *Watch) run(ctx context.Context, kw jetstream.KeyWatcher, loaded chan st
 		}()
 	}
 	first := true
+	_, sweeps := w.view.(Sweeper)
 	for {
-		seen, replaying := map[string]bool{}, true
+		var seen map[string]bool
+		if !sweeps {
+			seen = map[string]bool{}
+		}
+		replaying := true
 	updates:
 		for {
 			select {
@@ -128,7 +142,7 @@ func (w *Watch) run(ctx context.Context, kw jetstream.KeyWatcher, loaded chan st
 					}
 					continue
 				}
-				if replaying {
+				if replaying && seen != nil {
 					seen[e.Key()] = true
 				}
 				w.view.Apply(e)
