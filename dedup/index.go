@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/alertgate/alertgate/internal/kvwatch"
+	"github.com/alertgate/alertgate/internal/wire"
 )
 
 // BugIndex answers the list of bug classes (GET /v1/bugs) from memory: it
@@ -50,13 +51,13 @@ type BugIndex struct {
 	watch  *kvwatch.Watch
 }
 
-// indexEntry is a bug class as the list sorts and filters it.
+// indexEntry is a bug class as the list sorts and filters it: 24 bytes.
 type indexEntry struct {
 	rev    uint64
-	seen   int64 // LastSeen, Unix nanoseconds
 	count  int64
+	seen   uint32 // LastSeen, Unix seconds (the list orders by the second)
 	team   uint16
-	status uint16
+	status uint8
 	gen    uint8 // the replay that last listed it
 }
 
@@ -65,21 +66,23 @@ type indexEntry struct {
 type interned struct {
 	ids   map[string]uint16
 	names []string
+	max   int // ids it may give
 }
 
-func (t *interned) id(s string) (uint16, bool) {
-	if id, ok := t.ids[s]; ok {
+func (t *interned) id(b []byte) (uint16, bool) {
+	if id, ok := t.ids[string(b)]; ok {
 		return id, true
 	}
-	if len(t.names) > math.MaxUint16 {
+	s := string(b)
+	if len(t.names) >= t.max {
 		return 0, false
 	}
 	if t.ids == nil {
 		t.ids = map[string]uint16{}
 	}
 	id := uint16(len(t.names))
-	t.ids[strings.Clone(s)] = id
-	t.names = append(t.names, strings.Clone(s))
+	t.ids[s] = id
+	t.names = append(t.names, s)
 	return id, true
 }
 
@@ -88,7 +91,8 @@ func NewBugIndex(js jetstream.JetStream, kv jetstream.KeyValue, logger *slog.Log
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	x := &BugIndex{kv: kv, js: js, logger: logger, entries: map[uint64]indexEntry{}}
+	x := &BugIndex{kv: kv, js: js, logger: logger, entries: map[uint64]indexEntry{},
+		teams: interned{max: math.MaxUint16 + 1}, statuses: interned{max: math.MaxUint8 + 1}}
 	x.caughtUp = sync.NewCond(x.mu.RLocker())
 	return x
 }
@@ -157,15 +161,17 @@ func (x *BugIndex) Replayed(map[string]bool) {
 	x.caughtUp.Broadcast()
 }
 
-// Apply applies one change of the bucket.
+// Apply applies one change of the bucket. It reads only the fields the
+// list needs, without allocating: the watch keeps pace with a flood of
+// new classes.
 func (x *BugIndex) Apply(e jetstream.KeyValueEntry) {
 	h := indexHash(e.Key())
 	var (
-		b   Bug
+		f   bugFields
 		err error
 	)
 	if e.Operation() == jetstream.KeyValuePut {
-		err = unmarshalView(e.Value(), &b)
+		f, err = indexFields(e.Value())
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -180,14 +186,65 @@ func (x *BugIndex) Apply(e jetstream.KeyValueEntry) {
 		x.logger.Warn("bug index: a class's state does not decode: left out of GET /v1/bugs", "key", e.Key(), "err", err)
 		return
 	}
-	team, okT := x.teams.id(b.Team)
-	status, okS := x.statuses.id(b.Status)
+	team, okT := x.teams.id(f.team)
+	status, okS := x.statuses.id(f.status)
 	if !okT || !okS {
 		delete(x.entries, h)
-		x.logger.Warn("bug index: over 65,536 teams or statuses: class left out of GET /v1/bugs", "key", e.Key())
+		x.logger.Warn("bug index: over 65,536 teams or 256 statuses: class left out of GET /v1/bugs", "key", e.Key())
 		return
 	}
-	x.entries[h] = indexEntry{rev: e.Revision(), seen: b.LastSeen.UnixNano(), count: b.Count, team: team, status: status, gen: x.gen}
+	x.entries[h] = indexEntry{rev: e.Revision(), seen: f.seen, count: f.count, team: team, status: uint8(status), gen: x.gen}
+}
+
+// seconds is t in Unix seconds, as the list orders it: a time before 1970
+// (the zero time) is 0, one after 2106 the last second uint32 holds.
+func seconds(t time.Time) uint32 {
+	return uint32(min(max(t.Unix(), 0), math.MaxUint32))
+}
+
+// bugFields are the fields of a bug class state the index keeps; team and
+// status point into the value read.
+type bugFields struct {
+	team, status []byte
+	count        int64
+	seen         uint32
+}
+
+// indexFields reads a state's bugFields: from the binary encoding in
+// place, from an earlier version's JSON by decoding it.
+func indexFields(data []byte) (bugFields, error) {
+	if !wire.IsBinary(data) {
+		var b Bug
+		if err := unmarshalView(data, &b); err != nil {
+			return bugFields{}, err
+		}
+		return bugFields{team: []byte(b.Team), status: []byte(b.Status), count: b.Count, seen: seconds(b.LastSeen)}, nil
+	}
+	// The order of Bug.appendBinary.
+	d := wire.NewDec(data)
+	if d.Err() == nil && d.Format != formatBug {
+		return bugFields{}, fmt.Errorf("bug state: binary format %d", d.Format)
+	}
+	var f bugFields
+	d.Bytes() // key
+	d.Bytes() // source
+	d.Bytes() // title
+	d.Bytes() // service
+	f.team = d.Bytes()
+	d.Bytes() // severity
+	if n, _ := d.Count(); n > 0 {
+		for range 2 * n { // href, text
+			d.Bytes()
+		}
+	}
+	f.status = d.Bytes()
+	d.Time() // first seen
+	f.seen = seconds(d.Time())
+	f.count = d.Int()
+	if err := d.Err(); err != nil {
+		return bugFields{}, fmt.Errorf("bug state: %w", err)
+	}
+	return f, nil
 }
 
 // indexHash is the index's key of a class and the last step of the list's
@@ -199,16 +256,25 @@ func indexHash(stateKey string) uint64 {
 }
 
 // Loudest is the order of the bug class list: most occurrences first,
-// then the most recently seen, then by a hash of the key (arbitrary, but
-// the same on every instance and every run).
+// then the most recently seen (to the second), then by a hash of the key
+// (arbitrary, but the same on every instance and every run).
 func Loudest(a, b *Bug) int {
 	if c := cmp.Compare(b.Count, a.Count); c != 0 {
 		return c
 	}
-	if c := b.LastSeen.Compare(a.LastSeen); c != 0 {
+	if c := cmp.Compare(seconds(b.LastSeen), seconds(a.LastSeen)); c != 0 {
 		return c
 	}
 	return cmp.Compare(indexHash(StateKey(a.Key)), indexHash(StateKey(b.Key)))
+}
+
+// Latest is the other order of the status page: the most recently seen
+// first (to the second), then the most occurrences, then as Loudest.
+func Latest(a, b *Bug) int {
+	if c := cmp.Compare(seconds(b.LastSeen), seconds(a.LastSeen)); c != 0 {
+		return c
+	}
+	return Loudest(a, b)
 }
 
 type ranked struct {
@@ -216,7 +282,7 @@ type ranked struct {
 	e indexEntry
 }
 
-// loudest is Loudest on index entries.
+// loudest and latest are Loudest and Latest on index entries.
 func loudest(a, b ranked) int {
 	if c := cmp.Compare(b.e.count, a.e.count); c != 0 {
 		return c
@@ -227,33 +293,60 @@ func loudest(a, b ranked) int {
 	return cmp.Compare(a.h, b.h)
 }
 
+func latest(a, b ranked) int {
+	if c := cmp.Compare(b.e.seen, a.e.seen); c != 0 {
+		return c
+	}
+	return loudest(a, b)
+}
+
+// BugQuery selects a page of the bug class list.
+type BugQuery struct {
+	// Team and Status keep the classes of that team and status ("": any).
+	Team, Status string
+	// ByLastSeen orders by Latest instead of Loudest.
+	ByLastSeen bool
+	Limit      int
+}
+
+// BugList is a page of the bug class list, and every team that has a
+// class (whatever the query's filters).
+type BugList struct {
+	Page[Bug]
+	Teams []string
+}
+
 // catchUpWait bounds how long a list waits for the watch to apply the
 // bucket's newest entry (written before the request came) before it
 // answers from the index as it is.
 const catchUpWait = 2 * time.Second
 
-// Bugs returns the loudest limit bug classes whose team and status are
-// those asked ("" for any), with how many matched. ok is false until the
-// index has loaded (the caller walks the bucket instead). A class written
-// before the request is in the answer: the index first applies the
-// bucket's newest entry.
-func (x *BugIndex) Bugs(ctx context.Context, team, status string, limit int) (page Page[Bug], ok bool, err error) {
+// Bugs returns the first q.Limit bug classes of q's team and status in
+// q's order, with how many matched. ok is false until the index has
+// loaded (the caller walks the bucket instead). A class written before
+// the request is in the answer: the index first applies the bucket's
+// newest entry.
+func (x *BugIndex) Bugs(ctx context.Context, q BugQuery) (list BugList, ok bool, err error) {
 	x.mu.RLock()
 	loaded := x.loaded
 	x.mu.RUnlock()
 	if !loaded {
-		return Page[Bug]{}, false, nil
+		return BugList{}, false, nil
 	}
 	if err := x.catchUp(ctx); err != nil {
-		return Page[Bug]{}, true, err
+		return BugList{}, true, err
 	}
-	limit = max(limit, 1)
-	top, total := x.top(team, status, limit)
-	items, err := x.read(ctx, top)
+	q.Limit = max(q.Limit, 1)
+	order, orderBugs := loudest, Loudest
+	if q.ByLastSeen {
+		order, orderBugs = latest, Latest
+	}
+	top, total, teams := x.top(q, order)
+	items, err := x.read(ctx, top, orderBugs)
 	if err != nil {
-		return Page[Bug]{}, true, err
+		return BugList{}, true, err
 	}
-	return Page[Bug]{Items: items, Total: total, Limit: limit}, true, nil
+	return BugList{Page: Page[Bug]{Items: items, Total: total, Limit: q.Limit}, Teams: teams}, true, nil
 }
 
 // catchUp waits (at most catchUpWait) until the watch has applied the
@@ -281,18 +374,32 @@ func (x *BugIndex) catchUp(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// top selects the loudest limit classes that match, and counts them all.
-func (x *BugIndex) top(team, status string, limit int) ([]ranked, int) {
+// top selects the first q.Limit classes that match in order, counts them
+// all, and lists the teams that have a class.
+func (x *BugIndex) top(q BugQuery, order func(a, b ranked) int) (top []ranked, total int, teams []string) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	team, status, limit := q.Team, q.Status, q.Limit
 	teamID, okT := x.teams.ids[team]
 	statusID, okS := x.statuses.ids[status]
+	hasClass := make([]bool, len(x.teams.names))
+	defer func() {
+		for id, has := range hasClass {
+			if has && x.teams.names[id] != "" {
+				teams = append(teams, x.teams.names[id])
+			}
+		}
+		slices.Sort(teams)
+	}()
 	if (team != "" && !okT) || (status != "" && !okS) {
-		return nil, 0
+		for _, e := range x.entries {
+			hasClass[e.team] = true
+		}
+		return nil, 0, teams
 	}
 	// A heap with the quietest class kept at its root.
 	h := make([]ranked, 0, min(limit, len(x.entries)))
-	worse := func(i, j int) bool { return loudest(h[i], h[j]) > 0 }
+	worse := func(i, j int) bool { return order(h[i], h[j]) > 0 }
 	down := func(i int) {
 		for {
 			l := 2*i + 1
@@ -309,9 +416,9 @@ func (x *BugIndex) top(team, status string, limit int) ([]ranked, int) {
 			i = l
 		}
 	}
-	total := 0
 	for k, e := range x.entries {
-		if (team != "" && e.team != teamID) || (status != "" && e.status != statusID) {
+		hasClass[e.team] = true
+		if (team != "" && e.team != teamID) || (status != "" && uint16(e.status) != statusID) {
 			continue
 		}
 		total++
@@ -327,13 +434,13 @@ func (x *BugIndex) top(team, status string, limit int) ([]ranked, int) {
 				h[i], h[p] = h[p], h[i]
 				i = p
 			}
-		case loudest(r, h[0]) < 0:
+		case order(r, h[0]) < 0:
 			h[0] = r
 			down(0)
 		}
 	}
-	slices.SortFunc(h, loudest)
-	return h, total
+	slices.SortFunc(h, order)
+	return h, total, teams
 }
 
 // readers is how many entries a page reads at once.
@@ -342,7 +449,7 @@ const readers = 8
 // read reads the entries of a page by revision. An entry written again
 // since the index ranked it is read at its new revision; a class deleted
 // since is left out.
-func (x *BugIndex) read(ctx context.Context, top []ranked) ([]*Bug, error) {
+func (x *BugIndex) read(ctx context.Context, top []ranked, order func(a, b *Bug) int) ([]*Bug, error) {
 	items := make([]*Bug, len(top))
 	errs := make([]error, len(top))
 	var wg sync.WaitGroup
@@ -364,7 +471,7 @@ func (x *BugIndex) read(ctx context.Context, top []ranked) ([]*Bug, error) {
 	}
 	items = slices.DeleteFunc(items, func(b *Bug) bool { return b == nil })
 	// Entries read at a newer revision may have moved.
-	slices.SortStableFunc(items, Loudest)
+	slices.SortStableFunc(items, order)
 	return items, nil
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,11 +19,17 @@ import (
 
 // walkPage is the list as a walk of every class answers it: what the
 // index must answer too.
-func walkPage(t *testing.T, ctx context.Context, p *Policy, team, status string, limit int) Page[Bug] {
+func walkPage(t *testing.T, ctx context.Context, p *Policy, q BugQuery) BugList {
 	t.Helper()
-	top := NewTop(Loudest, limit)
+	order := Loudest
+	if q.ByLastSeen {
+		order = Latest
+	}
+	top := NewTop(order, q.Limit)
+	teams := map[string]bool{}
 	err := p.EachBug(ctx, func(b *Bug) error {
-		if (team == "" || b.Team == team) && (status == "" || b.Status == status) {
+		teams[b.Team] = true
+		if (q.Team == "" || b.Team == q.Team) && (q.Status == "" || b.Status == q.Status) {
 			top.Add(b)
 		}
 		return nil
@@ -29,16 +37,16 @@ func walkPage(t *testing.T, ctx context.Context, p *Policy, team, status string,
 	if err != nil {
 		t.Fatal(err)
 	}
-	page := top.Page()
-	for _, b := range page.Items { // as GET /v1/bugs shows them
+	list := BugList{Page: top.Page(), Teams: slices.Sorted(maps.Keys(teams))}
+	for _, b := range list.Items { // as GET /v1/bugs shows them
 		b.Outbox = nil
 	}
-	return page
+	return list
 }
 
-func describe(p Page[Bug]) string {
+func describe(p BugList) string {
 	var s strings.Builder
-	fmt.Fprintf(&s, "total=%d limit=%d\n", p.Total, p.Limit)
+	fmt.Fprintf(&s, "total=%d limit=%d teams=%v\n", p.Total, p.Limit, p.Teams)
 	for _, b := range p.Items {
 		fmt.Fprintf(&s, "  %s team=%s status=%s count=%d seen=%s outbox=%d\n", b.Key, b.Team, b.Status, b.Count, b.LastSeen.Format(time.RFC3339Nano), len(b.Outbox))
 	}
@@ -79,8 +87,12 @@ func TestBugIndexMatchesWalk(t *testing.T) {
 		if i%50 == 0 { // a key too long for a KV key as it is: its state key is a hash
 			key += strings.Repeat("x", 600)
 		}
+		var links []alertgate.Link
+		if i%3 == 0 { // the index skips them in place
+			links = []alertgate.Link{{Href: "https://sentry.example/" + key[:14], Text: "Sentry"}, {Href: "https://x", Text: ""}}
+		}
 		return Bug{
-			Key: key, Source: alertgate.SourceSentry, Title: "error " + key[:14], Team: teams[rnd.IntN(len(teams))],
+			Links: links, Key: key, Source: alertgate.SourceSentry, Title: "error " + key[:14], Team: teams[rnd.IntN(len(teams))],
 			Status: statuses[rnd.IntN(len(statuses))], Count: int64(1 + rnd.IntN(4)), // many equal counts
 			LastSeen: t0.Add(time.Duration(rnd.IntN(3)) * time.Minute), // and many equal times
 			Outbox:   []Pending{{EventID: "e", Seq: uint64(i + 1)}},
@@ -91,7 +103,7 @@ func TestBugIndexMatchesWalk(t *testing.T) {
 	}
 
 	x := NewBugIndex(b.JS, b.Bugs, discard)
-	if _, ok, _ := x.Bugs(ctx, "", "", 10); ok {
+	if _, ok, _ := x.Bugs(ctx, BugQuery{Limit: 10}); ok {
 		t.Fatal("an index that has not loaded answered")
 	}
 	if err := x.Start(ctx); err != nil {
@@ -100,7 +112,7 @@ func TestBugIndexMatchesWalk(t *testing.T) {
 	t.Cleanup(x.Stop)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, ok, _ := x.Bugs(ctx, "", "", 1); ok {
+		if _, ok, _ := x.Bugs(ctx, BugQuery{Limit: 1}); ok {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -111,25 +123,23 @@ func TestBugIndexMatchesWalk(t *testing.T) {
 
 	check := func(when string) {
 		t.Helper()
-		for _, q := range []struct {
-			team, status string
-			limit        int
-		}{
-			{"", "", 1000}, {"", "", 25}, {"", "", 1}, {"payments", "", 40}, {"", BugMuted, 1000},
-			{"storage", BugOpen, 7}, {"nobody", "", 10}, {"", "no-such-status", 10},
+		for _, q := range []BugQuery{
+			{Limit: 1000}, {Limit: 25}, {Limit: 1}, {Team: "payments", Limit: 40}, {Status: BugMuted, Limit: 1000},
+			{Team: "storage", Status: BugOpen, Limit: 7}, {Team: "nobody", Limit: 10}, {Status: "no-such-status", Limit: 10},
+			{ByLastSeen: true, Limit: 30}, {Team: "platform", ByLastSeen: true, Limit: 1000},
 		} {
-			got, ok, err := x.Bugs(ctx, q.team, q.status, q.limit)
+			got, ok, err := x.Bugs(ctx, q)
 			if err != nil || !ok {
-				t.Fatalf("%s: Bugs(%q, %q, %d) = ok %v, %v", when, q.team, q.status, q.limit, ok, err)
+				t.Fatalf("%s: Bugs(%+v) = ok %v, %v", when, q, ok, err)
 			}
-			want := walkPage(t, ctx, p, q.team, q.status, q.limit)
+			want := walkPage(t, ctx, p, q)
 			if describe(got) != describe(want) {
-				t.Fatalf("%s: Bugs(%q, %q, %d) =\n%s\nwant (the walk)\n%s", when, q.team, q.status, q.limit, describe(got), describe(want))
+				t.Fatalf("%s: Bugs(%+v) =\n%s\nwant (the walk)\n%s", when, q, describe(got), describe(want))
 			}
 		}
 	}
 	check("after the load")
-	if got, _, _ := x.Bugs(ctx, "", "", 1000); got.Total != 600 || len(got.Items) != 600 {
+	if got, _, _ := x.Bugs(ctx, BugQuery{Limit: 1000}); got.Total != 600 || len(got.Items) != 600 {
 		t.Fatalf("the index lists %d of %d classes, want 600", len(got.Items), got.Total)
 	}
 
@@ -159,7 +169,7 @@ func TestBugIndexMatchesWalk(t *testing.T) {
 	last := mk(649)
 	last.Count = 1_000_000
 	putBug(t, ctx, p, last, false)
-	got, _, err := x.Bugs(ctx, "", "", 1)
+	got, _, err := x.Bugs(ctx, BugQuery{Limit: 1})
 	if err != nil || len(got.Items) != 1 || got.Items[0].Key != last.Key || got.Items[0].Count != 1_000_000 {
 		t.Fatalf("the class written just before the request is not first:\n%s (%v)", describe(got), err)
 	}
@@ -180,12 +190,12 @@ func TestBugIndexReadsNewerRevision(t *testing.T) {
 	}
 	t.Cleanup(x.Stop)
 	for {
-		if _, ok, _ := x.Bugs(ctx, "", "", 1); ok {
+		if _, ok, _ := x.Bugs(ctx, BugQuery{Limit: 1}); ok {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	ranked, _ := x.top("", "", 10)
+	ranked, _, _ := x.top(BugQuery{Limit: 10}, loudest)
 	if len(ranked) != 3 {
 		t.Fatalf("ranked %d classes, want 3", len(ranked))
 	}
@@ -193,7 +203,7 @@ func TestBugIndexReadsNewerRevision(t *testing.T) {
 	if err := p.Bugs.Delete(ctx, StateKey("sentry:2")); err != nil {
 		t.Fatal(err)
 	}
-	items, err := x.read(ctx, ranked)
+	items, err := x.read(ctx, ranked, Loudest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,4 +257,3 @@ func (e kvEntry) Revision() uint64                { return e.rev }
 func (e kvEntry) Created() time.Time              { return time.Time{} }
 func (e kvEntry) Delta() uint64                   { return 0 }
 func (e kvEntry) Operation() jetstream.KeyValueOp { return jetstream.KeyValuePut }
-

@@ -25,11 +25,12 @@ type States interface {
 	EachBug(ctx context.Context, fn func(*dedup.Bug) error) error
 }
 
-// BugIndex lists bug classes from memory (dedup.BugIndex): the loudest
-// limit of those of a team and status ("" for any), in dedup.Loudest's
-// order, and how many matched. ok is false until it has loaded.
+// BugIndex lists bug classes from memory (dedup.BugIndex): the first
+// q.Limit of a team and status ("" for any), in dedup.Loudest's order (or
+// dedup.Latest's), how many matched and the teams that have a class. ok is
+// false until it has loaded.
 type BugIndex interface {
-	Bugs(ctx context.Context, team, status string, limit int) (page dedup.Page[dedup.Bug], ok bool, err error)
+	Bugs(ctx context.Context, q dedup.BugQuery) (list dedup.BugList, ok bool, err error)
 }
 
 // Notifications lists the notification log, newest first.

@@ -394,8 +394,8 @@ func (s *Server) bugs(w http.ResponseWriter, r *http.Request) {
 	keep := func(b *dedup.Bug) bool { return (team == "" || b.Team == team) && (status == "" || b.Status == status) }
 	listPage(w, r, "bugs", "bug state unavailable", func(ctx context.Context, limit int) (dedup.Page[dedup.Bug], error) {
 		if s.BugIndex != nil {
-			if page, ok, err := s.BugIndex.Bugs(ctx, team, status, limit); ok {
-				return page, err
+			if list, ok, err := s.BugIndex.Bugs(ctx, dedup.BugQuery{Team: team, Status: status, Limit: limit}); ok {
+				return list.Page, err
 			}
 		}
 		page, err := top(ctx, s.States, States.EachBug, keep, dedup.Loudest, limit)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -641,5 +642,54 @@ func TestStatusPageFromInterfaces(t *testing.T) {
 		if !strings.Contains(a.body, want) {
 			t.Errorf("page lacks %s", want)
 		}
+	}
+}
+
+// fakeBugIndex answers from a fixed list once loaded, and remembers what
+// it was asked.
+type fakeBugIndex struct {
+	loaded bool
+	asked  []dedup.BugQuery
+}
+
+func (f *fakeBugIndex) Bugs(_ context.Context, q dedup.BugQuery) (dedup.BugList, bool, error) {
+	f.asked = append(f.asked, q)
+	if !f.loaded {
+		return dedup.BugList{}, false, nil
+	}
+	return dedup.BugList{Page: dedup.Page[dedup.Bug]{Items: []*dedup.Bug{{Key: "sentry:v1:from-index", Team: "storage", Count: 9}}, Total: 77, Limit: q.Limit},
+		Teams: []string{"storage"}}, true, nil
+}
+
+// The list and the status page answer from the index once it has loaded,
+// with the request's filters, order and limit, and walk the states before.
+func TestBugsFromIndex(t *testing.T) {
+	s, _, _, _ := fixtureServer()
+	idx := &fakeBugIndex{}
+	s.BugIndex = idx
+	type bugs struct {
+		Bugs         []dedup.Bug
+		Total, Limit int
+	}
+	b := decode[bugs](t, serve(s, "GET", "/v1/bugs?team=payments&status=open&limit=5"))
+	if got := keys(b.Bugs, func(b dedup.Bug) string { return b.Key }); got != "sentry:v1:org:111" || b.Total != 1 {
+		t.Fatalf("before the index loaded: bugs=%s total=%d, want the walk's sentry:v1:org:111", got, b.Total)
+	}
+	idx.loaded = true
+	b = decode[bugs](t, serve(s, "GET", "/v1/bugs?team=payments&status=open&limit=5"))
+	if got := keys(b.Bugs, func(b dedup.Bug) string { return b.Key }); got != "sentry:v1:from-index" || b.Total != 77 || b.Limit != 5 {
+		t.Fatalf("from the index: bugs=%s total=%d limit=%d", got, b.Total, b.Limit)
+	}
+	page := serve(s, "GET", "/?sort=last_seen&team=storage")
+	if page.code != 200 || !strings.Contains(page.body, "from-index") {
+		t.Fatalf("the status page does not show the index's class: %d", page.code)
+	}
+	want := []dedup.BugQuery{
+		{Team: "payments", Status: "open", Limit: 5},
+		{Team: "payments", Status: "open", Limit: 5},
+		{Team: "storage", ByLastSeen: true, Limit: uiBugLimit},
+	}
+	if !slices.Equal(idx.asked, want) {
+		t.Fatalf("asked the index %+v, want %+v", idx.asked, want)
 	}
 }

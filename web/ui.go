@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"embed"
@@ -273,6 +272,12 @@ func (s *Server) ui(w http.ResponseWriter, r *http.Request) {
 	var bugsAt time.Time
 	wg.Go(func() {
 		bugs, bugsAt, bugErr = s.bugViews.get(ctx, team+"\x00"+order, func(ctx context.Context) (bugPage, error) {
+			if s.BugIndex != nil {
+				list, ok, err := s.BugIndex.Bugs(ctx, dedup.BugQuery{Team: team, ByLastSeen: order == sortLastSeen, Limit: uiBugLimit})
+				if ok {
+					return bugPage{Page: list.Page, Teams: list.Teams}, err
+				}
+			}
 			if s.States == nil {
 				return bugPage{}, errors.New("no bug state configured")
 			}
@@ -555,25 +560,14 @@ func (c *bugCollector) page() bugPage {
 	return bugPage{Page: c.top.Page(), Teams: slices.Sorted(maps.Keys(c.teams))}
 }
 
-// bugOrder orders bug classes by count or by last seen, descending; ties
-// go to the other key, then to the class key, so the order is stable from
-// one refresh to the next.
+// bugOrder orders bug classes by count or by last seen, descending, as the
+// index does (dedup.Loudest, dedup.Latest): stable from one refresh to
+// the next.
 func bugOrder(order string) func(a, b *dedup.Bug) int {
-	byCount := func(a, b *dedup.Bug) int { return cmp.Compare(b.Count, a.Count) }
-	byLast := func(a, b *dedup.Bug) int { return b.LastSeen.Compare(a.LastSeen) }
-	first, second := byCount, byLast
 	if bugSort(order) == sortLastSeen {
-		first, second = byLast, byCount
+		return dedup.Latest
 	}
-	return func(a, b *dedup.Bug) int {
-		if c := first(a, b); c != 0 {
-			return c
-		}
-		if c := second(a, b); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Key, b.Key)
-	}
+	return dedup.Loudest
 }
 
 // buildBugRows turns bug classes, already filtered and ordered, into rows.
