@@ -137,6 +137,16 @@ func (x *BugIndex) Stop() {
 	x.stop = nil
 }
 
+// Classes is how many bug classes the index holds, -1 until it has loaded.
+func (x *BugIndex) Classes() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if !x.loaded {
+		return -1
+	}
+	return len(x.entries)
+}
+
 // SweepsItself: Replaying and Replayed mark the classes a replay lists.
 func (x *BugIndex) SweepsItself() {}
 

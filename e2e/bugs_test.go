@@ -68,6 +68,10 @@ ingest:
 	if top.Total != classes || top.Limit != 2 {
 		t.Fatalf("total=%d limit=%d, want %d and 2", top.Total, top.Limit, classes)
 	}
+	// The list came from the index, which holds every class.
+	if got := value(scrape(t, g), "alertgate_bug_index_classes", nil); got != classes {
+		t.Fatalf("alertgate_bug_index_classes=%v, want %d", got, classes)
+	}
 
 	// The default limit is above this many: all of them.
 	var all list

@@ -273,6 +273,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	if err := g.BugIndex.Start(runCtx); err != nil {
 		return err
 	}
+	g.Metrics.CountBugIndex(g.BugIndex.Classes)
 
 	g.Reporter = report.New(cfg, g.Bus, g.Routes, g.Metrics, g.Logger)
 	g.Reporter.Now = g.Now
