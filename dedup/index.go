@@ -26,11 +26,12 @@ import (
 // it shows, by revision, so a million classes answer in milliseconds
 // instead of a walk of every entry.
 //
-// An entry costs about 50 bytes of heap (a map slot of a 64-bit hash of
-// its key and 40 bytes of fields), against the hundreds a walk reads and
-// decodes per class. Two keys whose hashes collide (about one chance in
-// 10^7 at a million classes) would share one slot: the list would miss
-// one of them until either is written again.
+// An entry costs about 80 bytes of heap at a million classes (a map slot
+// of a 64-bit hash of its key and 24 bytes of fields, and the map's spare
+// room), against the hundreds a walk reads and decodes per class. Two
+// keys whose hashes collide (about one chance in 10^7 at a million
+// classes) would share one slot: the list would miss one of them until
+// either is written again.
 type BugIndex struct {
 	kv     jetstream.KeyValue
 	js     jetstream.JetStream
@@ -46,9 +47,11 @@ type BugIndex struct {
 	caughtUp *sync.Cond
 
 	stream jetstream.Stream
-	stop   context.CancelFunc
-	done   chan struct{}
-	watch  *kvwatch.Watch
+	// subjects prefixes the subject of each class's entry: "$KV.<bucket>.".
+	subjects string
+	stop     context.CancelFunc
+	done     chan struct{}
+	watch    *kvwatch.Watch
 }
 
 // indexEntry is a bug class as the list sorts and filters it: 24 bytes.
@@ -104,7 +107,7 @@ func (x *BugIndex) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("bug index: %w", err)
 	}
-	x.stream = stream
+	x.stream, x.subjects = stream, "$KV."+x.kv.Bucket()+"."
 	ctx, x.stop = context.WithCancel(context.WithoutCancel(ctx))
 	x.done = make(chan struct{})
 	go func() {
@@ -362,7 +365,7 @@ func (x *BugIndex) Bugs(ctx context.Context, q BugQuery) (list BugList, ok bool,
 // catchUp waits (at most catchUpWait) until the watch has applied the
 // newest entry in the bucket.
 func (x *BugIndex) catchUp(ctx context.Context) error {
-	last, err := x.stream.GetLastMsgForSubject(ctx, "$KV."+x.kv.Bucket()+".>")
+	last, err := x.stream.GetLastMsgForSubject(ctx, x.subjects+">")
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
 		return nil
@@ -389,68 +392,26 @@ func (x *BugIndex) catchUp(ctx context.Context) error {
 func (x *BugIndex) top(q BugQuery, order func(a, b ranked) int) (top []ranked, total int, teams []string) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	team, status, limit := q.Team, q.Status, q.Limit
-	teamID, okT := x.teams.ids[team]
-	statusID, okS := x.statuses.ids[status]
+	teamID, okT := x.teams.ids[q.Team]
+	statusID, okS := x.statuses.ids[q.Status]
+	// A team or status the index has never seen matches nothing.
+	none := (q.Team != "" && !okT) || (q.Status != "" && !okS)
 	hasClass := make([]bool, len(x.teams.names))
-	defer func() {
-		for id, has := range hasClass {
-			if has && x.teams.names[id] != "" {
-				teams = append(teams, x.teams.names[id])
-			}
-		}
-		slices.Sort(teams)
-	}()
-	if (team != "" && !okT) || (status != "" && !okS) {
-		for _, e := range x.entries {
-			hasClass[e.team] = true
-		}
-		return nil, 0, teams
-	}
-	// A heap with the quietest class kept at its root.
-	h := make([]ranked, 0, min(limit, len(x.entries)))
-	worse := func(i, j int) bool { return order(h[i], h[j]) > 0 }
-	down := func(i int) {
-		for {
-			l := 2*i + 1
-			if l >= len(h) {
-				return
-			}
-			if r := l + 1; r < len(h) && worse(r, l) {
-				l = r
-			}
-			if !worse(l, i) {
-				return
-			}
-			h[i], h[l] = h[l], h[i]
-			i = l
-		}
-	}
+	b := newBest(order, q.Limit)
 	for k, e := range x.entries {
 		hasClass[e.team] = true
-		if (team != "" && e.team != teamID) || (status != "" && uint16(e.status) != statusID) {
+		if none || (q.Team != "" && e.team != teamID) || (q.Status != "" && uint16(e.status) != statusID) {
 			continue
 		}
-		total++
-		r := ranked{h: k, e: e}
-		switch {
-		case len(h) < limit:
-			h = append(h, r)
-			for i := len(h) - 1; i > 0; { // up
-				p := (i - 1) / 2
-				if !worse(i, p) {
-					break
-				}
-				h[i], h[p] = h[p], h[i]
-				i = p
-			}
-		case order(r, h[0]) < 0:
-			h[0] = r
-			down(0)
+		b.add(ranked{h: k, e: e})
+	}
+	for id, has := range hasClass {
+		if has && x.teams.names[id] != "" {
+			teams = append(teams, x.teams.names[id])
 		}
 	}
-	slices.SortFunc(h, order)
-	return h, total, teams
+	slices.Sort(teams)
+	return b.sorted(), b.total, teams
 }
 
 // readers is how many entries a page reads at once.
@@ -489,7 +450,7 @@ func (x *BugIndex) readOne(ctx context.Context, r ranked) (*Bug, error) {
 	rev := r.e.rev
 	for range 5 {
 		msg, err := x.stream.GetMsg(ctx, rev)
-		if err == nil && indexHash(strings.TrimPrefix(msg.Subject, "$KV."+x.kv.Bucket()+".")) == r.h {
+		if err == nil && indexHash(strings.TrimPrefix(msg.Subject, x.subjects)) == r.h {
 			b := new(Bug)
 			if err := unmarshalView(msg.Data, b); err != nil {
 				return nil, fmt.Errorf("bug class at revision %d: %w", rev, err)

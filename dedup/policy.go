@@ -587,23 +587,42 @@ type Page[T any] struct {
 
 // Top collects the first Limit values in an order from a stream of them,
 // holding no more than that many.
-type Top[T any] struct {
-	limit int
-	// h is a heap with the last value kept (in order) at its root: a value
-	// that comes before it takes its place.
-	h     worstFirst[T]
-	total int
-}
+type Top[T any] struct{ b best[*T] }
 
 // NewTop keeps the first limit (at least 1) values in the order cmp gives
 // (cmp(a, b) < 0: a first). cmp must be a total order (break ties on the
 // key), or which of equal values are kept depends on their arrival.
 func NewTop[T any](cmp func(a, b *T) int, limit int) *Top[T] {
-	return &Top[T]{limit: max(limit, 1), h: worstFirst[T]{order: cmp}}
+	return &Top[T]{b: newBest(cmp, limit)}
 }
 
 // Add offers one value.
-func (t *Top[T]) Add(v *T) {
+func (t *Top[T]) Add(v *T) { t.b.add(v) }
+
+// Page returns the values kept, in order, and how many were offered.
+func (t *Top[T]) Page() Page[T] {
+	items := t.b.sorted()
+	if items == nil {
+		items = []*T{}
+	}
+	return Page[T]{Items: items, Total: t.b.total, Limit: t.b.limit}
+}
+
+// best keeps the first limit values in an order from a stream of them
+// (Top's, and the bug index's over its entries), counting them all.
+type best[V any] struct {
+	limit int
+	// h is a heap with the last value kept (in order) at its root: a value
+	// that comes before it takes its place.
+	h     worstFirst[V]
+	total int
+}
+
+func newBest[V any](cmp func(a, b V) int, limit int) best[V] {
+	return best[V]{limit: max(limit, 1), h: worstFirst[V]{order: cmp}}
+}
+
+func (t *best[V]) add(v V) {
 	t.total++
 	switch {
 	case t.h.Len() < t.limit:
@@ -614,26 +633,22 @@ func (t *Top[T]) Add(v *T) {
 	}
 }
 
-// Page returns the values kept, in order, and how many were offered.
-func (t *Top[T]) Page() Page[T] {
-	items := slices.SortedFunc(slices.Values(t.h.items), t.h.order)
-	if items == nil {
-		items = []*T{}
-	}
-	return Page[T]{Items: items, Total: t.total, Limit: t.limit}
+// sorted returns the values kept, in order.
+func (t *best[V]) sorted() []V {
+	return slices.SortedFunc(slices.Values(t.h.items), t.h.order)
 }
 
 // worstFirst is a container/heap whose root is the last value in order.
-type worstFirst[T any] struct {
-	items []*T
-	order func(a, b *T) int
+type worstFirst[V any] struct {
+	items []V
+	order func(a, b V) int
 }
 
-func (h *worstFirst[T]) Len() int           { return len(h.items) }
-func (h *worstFirst[T]) Less(i, j int) bool { return h.order(h.items[i], h.items[j]) > 0 }
-func (h *worstFirst[T]) Swap(i, j int)      { h.items[i], h.items[j] = h.items[j], h.items[i] }
-func (h *worstFirst[T]) Push(x any)         { h.items = append(h.items, x.(*T)) }
-func (h *worstFirst[T]) Pop() any {
+func (h *worstFirst[V]) Len() int           { return len(h.items) }
+func (h *worstFirst[V]) Less(i, j int) bool { return h.order(h.items[i], h.items[j]) > 0 }
+func (h *worstFirst[V]) Swap(i, j int)      { h.items[i], h.items[j] = h.items[j], h.items[i] }
+func (h *worstFirst[V]) Push(x any)         { h.items = append(h.items, x.(V)) }
+func (h *worstFirst[V]) Pop() any {
 	v := h.items[len(h.items)-1]
 	h.items = h.items[:len(h.items)-1]
 	return v
