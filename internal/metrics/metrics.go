@@ -45,9 +45,9 @@ type Metrics struct {
 
 	// silences reports alertgate_silences{state} at each scrape (CountSilences).
 	silences *silenceCounts
-	// bugIndex reports alertgate_bug_index_classes at each scrape
-	// (CountBugIndex).
-	bugIndex *bugIndexCount
+	// bugIndex counts the bug index's classes at each scrape of
+	// alertgate_bug_index_classes (CountBugIndex).
+	bugIndex atomic.Pointer[func() int]
 }
 
 // New registers every collector (and the Go and process collectors) on a
@@ -172,10 +172,17 @@ func New() *Metrics {
 	})
 	m.silences = &silenceCounts{desc: prometheus.NewDesc("alertgate_silences",
 		"Silences by state: active (holding the events they match) and pending (maintenance windows to come).", []string{"state"}, nil)}
-	m.bugIndex = &bugIndexCount{desc: prometheus.NewDesc("alertgate_bug_index_classes",
-		"Bug classes in the in-memory index GET /v1/bugs and the status page answer from; -1 until it has loaded (the lists walk every class meanwhile).", nil, nil)}
+	bugIndex := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "alertgate_bug_index_classes",
+		Help: "Bug classes in the in-memory index GET /v1/bugs and the status page answer from; -1 until it has loaded (the lists walk every class meanwhile).",
+	}, func() float64 {
+		if f := m.bugIndex.Load(); f != nil {
+			return float64((*f)())
+		}
+		return -1
+	})
 	for _, c := range []prometheus.Collector{
-		m.silences, m.bugIndex,
+		m.silences, bugIndex,
 		m.IngestRequests, m.IngestAuthFails, m.IngestEvents, m.PublishSeconds,
 		m.Decisions, m.KVConflicts, m.RouterErrors, m.Notifications,
 		m.DeliveryAttempt, m.DeliverySeconds, m.PageLatency, m.DecisionLag, m.DeadLetters,
@@ -250,20 +257,5 @@ func (c *silenceCounts) Collect(ch chan<- prometheus.Metric) {
 // CountBugIndex makes each scrape report alertgate_bug_index_classes from
 // count (dedup.BugIndex.Classes: -1 until loaded). Until it is called, -1.
 func (m *Metrics) CountBugIndex(count func() int) {
-	m.bugIndex.count.Store(&count)
-}
-
-type bugIndexCount struct {
-	desc  *prometheus.Desc
-	count atomic.Pointer[func() int]
-}
-
-func (c *bugIndexCount) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-
-func (c *bugIndexCount) Collect(ch chan<- prometheus.Metric) {
-	n := -1
-	if f := c.count.Load(); f != nil {
-		n = (*f)()
-	}
-	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n))
+	m.bugIndex.Store(&count)
 }
